@@ -1,0 +1,62 @@
+/**
+ * The guardian's error hierarchy. Each class has a stable `name`: the state machines' Retry and
+ * Catch clauses match on it, so renaming one is a breaking change to the workflows.
+ */
+
+/** Base of every error the guardian raises on purpose. */
+export abstract class GuardianError extends Error {
+  /** Stable name matched by Step Functions Retry/Catch. */
+  abstract override readonly name: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The request is malformed (image reference, version, environment, revision). Never retried. */
+export class InvalidInputError extends GuardianError {
+  override readonly name = 'InvalidInputError';
+}
+
+/** A change freeze (configured window or ad-hoc) is in effect. */
+export class ChangeFreezeError extends GuardianError {
+  override readonly name = 'ChangeFreezeError';
+}
+
+/** The environment's circuit breaker is open: deployments are blocked until an operator resets it. */
+export class CircuitOpenError extends GuardianError {
+  override readonly name = 'CircuitOpenError';
+}
+
+/** Another deployment or rollback holds the environment lock. */
+export class LockHeldError extends GuardianError {
+  override readonly name = 'LockHeldError';
+}
+
+/** The workload, namespace or revision the request names does not exist. */
+export class NotFoundError extends GuardianError {
+  override readonly name = 'NotFoundError';
+}
+
+/** A throttle, 5xx or timeout from Kubernetes or AWS: the state machine retries with backoff. */
+export class TransientError extends GuardianError {
+  override readonly name = 'TransientError';
+}
+
+/** The rollout failed (progress deadline exceeded or the guardian's deadline passed). */
+export class RolloutFailedError extends GuardianError {
+  override readonly name = 'RolloutFailedError';
+}
+
+/** The enhanced health check failed after all attempts. */
+export class HealthCheckFailedError extends GuardianError {
+  override readonly name = 'HealthCheckFailedError';
+}
+
+/** Errors raised by preflight that refuse a deployment before anything changed. */
+export const REFUSAL_ERRORS = [
+  'InvalidInputError',
+  'ChangeFreezeError',
+  'CircuitOpenError',
+  'LockHeldError',
+  'NotFoundError',
+] as const;

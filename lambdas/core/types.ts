@@ -1,0 +1,204 @@
+/**
+ * Plain data that flows between the workflows' steps and into the store. Schemas validate
+ * what crosses an edge (execution input, step events); types come from `z.infer`.
+ */
+import { z } from 'zod';
+
+/** Who or what may start a deployment or rollback. */
+export const triggerSchema = z.enum(['ci', 'operator', 'deploy-failure', 'alarm']);
+/** Who or what started a deployment or rollback. */
+export type Trigger = z.infer<typeof triggerSchema>;
+
+/** Input of a Deploy execution (what CI or `guardian deploy` sends). */
+export const deployInputSchema = z.strictObject({
+  environment: z.string().min(1),
+  /** Full image reference, `repo:tag` or `repo@sha256:…`. */
+  image: z.string().min(1),
+  /** Release version (`vX.Y.Z`); required in environments with `requireVersionTag`. */
+  version: z.string().min(1).optional(),
+  trigger: z.enum(['ci', 'operator']).default('operator'),
+  requestedBy: z.string().min(1),
+  /** Link to the CI run that started this deployment, kept on the record. */
+  ciRunUrl: z.url().optional(),
+  /** Run preflight only and return the plan; nothing changes. */
+  dryRun: z.boolean().default(false),
+});
+/** Input of a Deploy execution. */
+export type DeployInput = z.infer<typeof deployInputSchema>;
+
+/** Input of a Rollback execution (deploy failure, alarm, or operator). */
+export const rollbackInputSchema = z.strictObject({
+  environment: z.string().min(1),
+  /** The deployment being undone; its captured rollback state is the target. */
+  deploymentId: z.string().min(1).optional(),
+  /** Operator-named Deployment revision; default: the previous one (like `kubectl rollout undo`). */
+  revision: z.number().int().positive().optional(),
+  /** Why: recorded on the record and as the Deployment's change-cause annotation. */
+  reason: z.string().min(1).default('rollback requested'),
+  /** Free-text annotation from the operator (`--annotate`). */
+  annotate: z.string().min(1).optional(),
+  trigger: triggerSchema.default('operator'),
+  requestedBy: z.string().min(1).default('guardian'),
+});
+/** Input of a Rollback execution. */
+export type RollbackInput = z.infer<typeof rollbackInputSchema>;
+
+/** The Step Functions context object's `Execution` part, passed to steps that record. */
+export const executionRefSchema = z.looseObject({
+  Id: z.string().min(1),
+  Name: z.string().min(1),
+  StartTime: z.string().optional(),
+});
+/** Identity of the running execution. */
+export type ExecutionRef = z.infer<typeof executionRefSchema>;
+
+/** What a rollout step needs to know about the workload it watches (deploy or rollback). */
+export const rolloutTargetSchema = z.looseObject({
+  environment: z.string().min(1),
+  namespace: z.string().min(1),
+  workload: z.string().min(1),
+  container: z.string().min(1),
+  /** The image the rollout should end on. */
+  expectedImage: z.string().min(1),
+  /** When the guardian gives up waiting (ISO time): start + the environment's deadline. */
+  rolloutDeadlineAt: z.iso.datetime({ offset: true }),
+});
+/** What a rollout step needs to know about the workload it watches. */
+export type RolloutTarget = z.infer<typeof rolloutTargetSchema>;
+
+/** Output of "Preflight checks": the deployment's context, carried as `$.deployment`. */
+export const deploymentContextSchema = rolloutTargetSchema.extend({
+  deploymentId: z.string().min(1),
+  executionArn: z.string().min(1),
+  image: z.string().min(1),
+  version: z.string().optional(),
+  previousImage: z.string().min(1),
+  previousRevision: z.number().int().nonnegative(),
+  startedAt: z.iso.datetime({ offset: true }),
+  dryRun: z.boolean(),
+  /** Human-readable plan / checks, one line each (printed by `--dry-run`). */
+  plan: z.array(z.string()),
+});
+/** The deployment's context, carried through the Deploy workflow as `$.deployment`. */
+export type DeploymentContext = z.infer<typeof deploymentContextSchema>;
+
+/** Output of "Prepare rollback": carried through the Rollback workflow as `$.rollback`. */
+export const rollbackContextSchema = rolloutTargetSchema.extend({
+  rollbackId: z.string().min(1),
+  executionArn: z.string().min(1),
+  deploymentId: z.string().optional(),
+  fromImage: z.string().min(1),
+  fromRevision: z.number().int().nonnegative(),
+  toRevision: z.number().int().positive(),
+  reason: z.string(),
+  annotate: z.string().optional(),
+  trigger: triggerSchema,
+  requestedBy: z.string(),
+  /** Who holds the environment lock for this rollback (its deployment, or the rollback itself). */
+  lockHolder: z.string().min(1),
+  startedAt: z.iso.datetime({ offset: true }),
+});
+/** The rollback's context, carried through the Rollback workflow as `$.rollback`. */
+export type RollbackContext = z.infer<typeof rollbackContextSchema>;
+
+/** A step failure as Step Functions' Catch hands it on (`ResultPath: $.failure`). */
+export const failureSchema = z.looseObject({ Error: z.string(), Cause: z.string().optional() });
+/** A step failure as Step Functions' Catch hands it on. */
+export type Failure = z.infer<typeof failureSchema>;
+
+/** Phase of a rollout as the guardian judges it. */
+export type RolloutPhase = 'progressing' | 'complete' | 'failed';
+
+/** Output of the rollout-status step (`$.rollout`). */
+export interface RolloutStatus {
+  readonly phase: RolloutPhase;
+  /** Operator-facing sentence, e.g. "2 of 3 updated replicas are available". */
+  readonly message: string;
+  readonly revision: number;
+  readonly replicas: number;
+  readonly updatedReplicas: number;
+  readonly readyReplicas: number;
+  readonly availableReplicas: number;
+  readonly checkedAt: string;
+}
+
+/** One check made by the enhanced health check. */
+export interface HealthCheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** Output of the health-check step (`$.health`) when it passes. */
+export interface HealthReport {
+  readonly healthy: boolean;
+  readonly checks: readonly HealthCheckResult[];
+  readonly summary: string;
+  readonly checkedAt: string;
+}
+
+/** Terminal and running states of a deployment or rollback record. */
+export type RecordStatus =
+  | 'in-progress'
+  | 'succeeded'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'failed';
+
+/** One deployment or rollback, as kept in the Deployments table (history, audit, rollback state). */
+export interface DeploymentRecord {
+  readonly environment: string;
+  /** Deployment id = execution name for deploys; rollback id for rollbacks. */
+  readonly id: string;
+  readonly kind: 'deploy' | 'rollback';
+  readonly status: RecordStatus;
+  readonly executionArn: string;
+  readonly trigger: Trigger;
+  readonly requestedBy: string;
+  readonly ciRunUrl?: string;
+  /** Image this record moved the workload to. */
+  readonly image: string;
+  readonly version?: string;
+  /** Rollback state captured before the change: image and Deployment revision. */
+  readonly previousImage: string;
+  readonly previousRevision: number;
+  /** Revision the workload ended on (known once the rollout completes). */
+  readonly revision?: number;
+  /** For rollbacks: the deployment undone, if any. */
+  readonly deploymentId?: string;
+  /** For deploys that were rolled back: the rollback's id. */
+  readonly rolledBackBy?: string;
+  readonly reason?: string;
+  readonly annotation?: string;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+}
+
+/** The per-environment lock. */
+export interface LockInfo {
+  readonly environment: string;
+  /** Deployment or rollback id holding it. */
+  readonly holder: string;
+  readonly executionArn: string;
+  readonly acquiredAt: string;
+  readonly expiresAt: string;
+}
+
+/** The per-environment circuit breaker (runbook: "Circuit Breaker Pattern"). */
+export interface BreakerState {
+  readonly environment: string;
+  readonly state: 'closed' | 'open';
+  readonly consecutiveFailures: number;
+  readonly reason?: string;
+  readonly updatedAt?: string;
+}
+
+/** An ad-hoc change freeze set by an operator. */
+export interface AdHocFreeze {
+  readonly environment: string;
+  readonly id: string;
+  readonly start: string;
+  readonly end: string;
+  readonly reason: string;
+  readonly createdBy: string;
+}
