@@ -2,12 +2,7 @@
  * Ports: the small interfaces through which steps reach the outside world. Each has an AWS
  * adapter (wired at handler module scope) and a local one (wired by the local runner).
  */
-import type {
-  AdHocFreeze,
-  BreakerState,
-  DeploymentRecord,
-  LockInfo,
-} from '../core/types.ts';
+import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo } from '../core/types.ts';
 
 /** The one source of "now". Locally a simulated clock that Wait states advance. */
 export interface Clock {
@@ -64,13 +59,26 @@ export interface ClusterPort {
   /** Revisions of a Deployment, oldest first. */
   listRevisions(namespace: string, name: string): Promise<RevisionInfo[]>;
   /** `kubectl set image` plus the change-cause annotation. */
-  setImage(namespace: string, name: string, container: string, image: string, changeCause: string): Promise<WorkloadState>;
+  setImage(
+    namespace: string,
+    name: string,
+    container: string,
+    image: string,
+    changeCause: string,
+  ): Promise<WorkloadState>;
   /** `kubectl rollout undo --to-revision`: the revision's pod template becomes the Deployment's. */
-  rollbackTo(namespace: string, name: string, revision: RevisionInfo, changeCause: string): Promise<WorkloadState>;
+  rollbackTo(
+    namespace: string,
+    name: string,
+    revision: RevisionInfo,
+    changeCause: string,
+  ): Promise<WorkloadState>;
 }
 
 /** Result of acquiring the environment lock. */
-export type LockResult = { readonly acquired: true; readonly lock: LockInfo } | { readonly acquired: false; readonly holder: LockInfo };
+export type LockResult =
+  | { readonly acquired: true; readonly lock: LockInfo }
+  | { readonly acquired: false; readonly holder: LockInfo };
 
 /** Durable guardian state: records, lock, circuit breaker, freezes (DynamoDB; dynalite locally). */
 export interface Store {
@@ -97,4 +105,7 @@ export interface Store {
 }
 
 /** A plain HTTP GET used by health checks (global `fetch` in AWS and locally). */
-export type HttpGet = (url: string, timeoutMs: number) => Promise<{ status: number; body: string; elapsedMs: number }>;
+export type HttpGet = (
+  url: string,
+  timeoutMs: number,
+) => Promise<{ status: number; body: string; elapsedMs: number }>;

@@ -60,3 +60,8 @@ export const REFUSAL_ERRORS = [
   'LockHeldError',
   'NotFoundError',
 ] as const;
+
+/** A record with the same id already exists for a different execution (ids are execution names). */
+export class ConflictError extends GuardianError {
+  override readonly name = 'ConflictError';
+}

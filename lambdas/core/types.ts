@@ -39,6 +39,8 @@ export const rollbackInputSchema = z.strictObject({
   annotate: z.string().min(1).optional(),
   trigger: triggerSchema.default('operator'),
   requestedBy: z.string().min(1).default('guardian'),
+  /** Set by Step Functions when a Deploy execution starts this one (links them in the console). */
+  AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: z.string().min(1).optional(),
 });
 /** Input of a Rollback execution. */
 export type RollbackInput = z.infer<typeof rollbackInputSchema>;
@@ -138,12 +140,7 @@ export interface HealthReport {
 }
 
 /** Terminal and running states of a deployment or rollback record. */
-export type RecordStatus =
-  | 'in-progress'
-  | 'succeeded'
-  | 'rolled-back'
-  | 'rollback-failed'
-  | 'failed';
+export type RecordStatus = 'in-progress' | 'succeeded' | 'rolled-back' | 'rollback-failed' | 'failed';
 
 /** One deployment or rollback, as kept in the Deployments table (history, audit, rollback state). */
 export interface DeploymentRecord {
@@ -191,6 +188,8 @@ export interface BreakerState {
   readonly consecutiveFailures: number;
   readonly reason?: string;
   readonly updatedAt?: string;
+  /** Id of the last deployment/rollback counted, so a retried step does not count twice. */
+  readonly lastEventId?: string;
 }
 
 /** An ad-hoc change freeze set by an operator. */

@@ -6,8 +6,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
+import type { Clock, ClusterPort, HttpGet, Store } from '../adapters/ports.ts';
 import { InvalidInputError } from '../core/errors.ts';
-import type { ClusterPort, Clock, HttpGet, Store } from '../adapters/ports.ts';
 
 /** Everything a step may touch. Built once per Lambda container, or by the local runner. */
 export interface StepDeps {
@@ -56,7 +56,8 @@ export function defineStep<S extends z.ZodType, R>(
   schema: S,
   fn: (event: z.infer<S>, deps: StepDeps) => Promise<R>,
 ): Step<z.infer<S>, R> {
-  const run = async (event: unknown, deps: StepDeps): Promise<R> => fn(parseEvent(schema, event, `${name} event`), deps);
+  const run = async (event: unknown, deps: StepDeps): Promise<R> =>
+    fn(parseEvent(schema, event, `${name} event`), deps);
   return {
     name,
     run,

@@ -99,14 +99,18 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
   for (const [name, env] of Object.entries(envs.environments)) {
     const t = thresholds[name];
     if (!t) {
-      problems.push(`${thresholdsFile}: ${name}: missing thresholds for environment '${name}' (from ${envFile})`);
+      problems.push(
+        `${thresholdsFile}: ${name}: missing thresholds for environment '${name}' (from ${envFile})`,
+      );
       continue;
     }
     environments[name] = { ...env, name, thresholds: t };
   }
   for (const name of Object.keys(thresholds)) {
     if (!envs.environments[name]) {
-      problems.push(`${thresholdsFile}: ${name}: thresholds for unknown environment '${name}' (not in ${envFile})`);
+      problems.push(
+        `${thresholdsFile}: ${name}: thresholds for unknown environment '${name}' (not in ${envFile})`,
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

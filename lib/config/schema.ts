@@ -43,7 +43,10 @@ export const freezeWindowSchema = z
     end: isoInstant,
     reason: z.string().min(1),
   })
-  .refine((w) => Date.parse(w.end) > Date.parse(w.start), { message: 'end must be after start', path: ['end'] });
+  .refine((w) => Date.parse(w.end) > Date.parse(w.start), {
+    message: 'end must be after start',
+    path: ['end'],
+  });
 /** A configured change-freeze window. */
 export type FreezeWindow = z.infer<typeof freezeWindowSchema>;
 

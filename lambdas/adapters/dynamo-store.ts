@@ -1,0 +1,351 @@
+/**
+ * The Store port on DynamoDB (dynalite locally). Every state change is a conditional write, so
+ * two executions racing for the lock, or a retried step, cannot corrupt state.
+ */
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { closedBreaker } from '../core/breaker.ts';
+import { ConflictError, NotFoundError, TransientError } from '../core/errors.ts';
+import { blocks } from '../core/lock.ts';
+import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo } from '../core/types.ts';
+import type { LockResult, Store } from './ports.ts';
+import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from './tables.ts';
+
+/** Table names the store works on. */
+export interface DynamoStoreTables {
+  readonly deploymentsTable: string;
+  readonly controlTable: string;
+}
+
+const TRANSIENT = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionConflictException',
+  'TimeoutError',
+]);
+
+function isConditionFailed(err: unknown): boolean {
+  return (err as { name?: string }).name === 'ConditionalCheckFailedException';
+}
+
+/** Throttles, 5xx and network errors become TransientError (the state machine retries them). */
+function translate(err: unknown, what: string): never {
+  const e = err as {
+    name?: string;
+    message?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = e.$metadata?.httpStatusCode;
+  if (
+    TRANSIENT.has(e.name ?? '') ||
+    (status !== undefined && status >= 500) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '')
+  ) {
+    throw new TransientError(
+      `DynamoDB ${what} failed (${e.name ?? e.code}): ${e.message ?? ''}; retrying is safe`,
+      {
+        cause: err,
+      },
+    );
+  }
+  throw err;
+}
+
+const LOCK_PK = 'lock';
+const BREAKER_PK = 'breaker';
+const freezePk = (environment: string) => `freeze#${environment}`;
+
+function stripKeys<T>(item: Record<string, unknown> | undefined, keys: readonly string[]): T | undefined {
+  if (!item) return undefined;
+  const copy: Record<string, unknown> = { ...item };
+  for (const k of keys) delete copy[k];
+  return copy as T;
+}
+
+/** Drops undefined fields so the store works whatever the document client's marshall options. */
+function item(fields: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
+const CONTROL_KEYS = [
+  CONTROL_TABLE.partitionKey,
+  CONTROL_TABLE.sortKey,
+  CONTROL_TABLE.ttlAttribute,
+  'expiresAtMs',
+];
+
+/** DynamoDB implementation of the Store port. */
+export class DynamoStore implements Store {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #tables: DynamoStoreTables;
+
+  constructor(doc: DynamoDBDocumentClient, tables: DynamoStoreTables) {
+    this.#doc = doc;
+    this.#tables = tables;
+  }
+
+  async #send<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      return translate(err, what);
+    }
+  }
+
+  /** Creates a record. A retry by the same execution is a no-op; another execution's id clash is a ConflictError. */
+  async putRecord(record: DeploymentRecord): Promise<void> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#tables.deploymentsTable,
+          Item: item(record),
+          ConditionExpression: 'attribute_not_exists(#sk)',
+          ExpressionAttributeNames: { '#sk': DEPLOYMENTS_TABLE.sortKey },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailed(err)) translate(err, 'PutItem (record)');
+      const existing = await this.getRecord(record.environment, record.id);
+      if (existing?.executionArn === record.executionArn) return;
+      throw new ConflictError(
+        `a record ${record.environment}/${record.id} already exists for execution ${existing?.executionArn ?? 'unknown'}; execution names must be unique`,
+      );
+    }
+  }
+
+  /** Merges `patch` into an existing record (keys cannot change); NotFoundError when it is missing. */
+  async updateRecord(
+    environment: string,
+    id: string,
+    patch: Partial<DeploymentRecord>,
+  ): Promise<DeploymentRecord> {
+    const entries = Object.entries(patch).filter(
+      ([k, v]) => v !== undefined && k !== DEPLOYMENTS_TABLE.partitionKey && k !== DEPLOYMENTS_TABLE.sortKey,
+    );
+    if (entries.length === 0) {
+      const current = await this.getRecord(environment, id);
+      if (!current) throw new NotFoundError(`no record ${id} in the ${environment} history`);
+      return current;
+    }
+    const names: Record<string, string> = { '#sk': DEPLOYMENTS_TABLE.sortKey };
+    const values: Record<string, unknown> = {};
+    const sets = entries.map(([k, v], i) => {
+      names[`#f${i}`] = k;
+      values[`:v${i}`] = v;
+      return `#f${i} = :v${i}`;
+    });
+    try {
+      const out = await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tables.deploymentsTable,
+          Key: { [DEPLOYMENTS_TABLE.partitionKey]: environment, [DEPLOYMENTS_TABLE.sortKey]: id },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(#sk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes as DeploymentRecord;
+    } catch (err) {
+      if (isConditionFailed(err)) throw new NotFoundError(`no record ${id} in the ${environment} history`);
+      return translate(err, 'UpdateItem (record)');
+    }
+  }
+
+  /** Reads one record (strongly consistent). */
+  async getRecord(environment: string, id: string): Promise<DeploymentRecord | undefined> {
+    const out = await this.#send('GetItem (record)', () =>
+      this.#doc.send(
+        new GetCommand({
+          TableName: this.#tables.deploymentsTable,
+          Key: { [DEPLOYMENTS_TABLE.partitionKey]: environment, [DEPLOYMENTS_TABLE.sortKey]: id },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item as DeploymentRecord | undefined;
+  }
+
+  /** Newest first by `startedAt`, via the byStartedAt index. */
+  async listRecords(environment: string, limit: number): Promise<DeploymentRecord[]> {
+    if (limit <= 0) return [];
+    const index = DEPLOYMENTS_TABLE.byStartedAtIndex;
+    const out = await this.#send('Query (history)', () =>
+      this.#doc.send(
+        new QueryCommand({
+          TableName: this.#tables.deploymentsTable,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :env',
+          ExpressionAttributeNames: { '#pk': index.partitionKey },
+          ExpressionAttributeValues: { ':env': environment },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []) as DeploymentRecord[];
+  }
+
+  /**
+   * Takes the lock if it is free, expired at `now`, or already held by the same holder (a retried
+   * step). Otherwise reports who holds it.
+   */
+  async acquireLock(lock: LockInfo, now: Date): Promise<LockResult> {
+    // A lock released between our failed write and our read: try again (bounded).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.#doc.send(
+          new PutCommand({
+            TableName: this.#tables.controlTable,
+            Item: item({
+              [CONTROL_TABLE.partitionKey]: LOCK_PK,
+              [CONTROL_TABLE.sortKey]: lock.environment,
+              ...lock,
+              expiresAtMs: Date.parse(lock.expiresAt),
+            }),
+            ConditionExpression: 'attribute_not_exists(#pk) OR expiresAtMs <= :now OR holder = :holder',
+            ExpressionAttributeNames: { '#pk': CONTROL_TABLE.partitionKey },
+            ExpressionAttributeValues: { ':now': now.getTime(), ':holder': lock.holder },
+          }),
+        );
+        return { acquired: true, lock };
+      } catch (err) {
+        if (!isConditionFailed(err)) translate(err, 'PutItem (lock)');
+      }
+      const holder = await this.getLock(lock.environment);
+      if (blocks(holder, lock.holder, now)) return { acquired: false, holder };
+    }
+    throw new TransientError(
+      `the ${lock.environment} lock kept changing hands while acquiring it; retrying is safe`,
+    );
+  }
+
+  /** Deletes the lock only if `holder` holds it; false when it is free or someone else's. */
+  async releaseLock(environment: string, holder: string): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#tables.controlTable,
+          Key: { [CONTROL_TABLE.partitionKey]: LOCK_PK, [CONTROL_TABLE.sortKey]: environment },
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: { ':holder': holder },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      return translate(err, 'DeleteItem (lock)');
+    }
+  }
+
+  /** The lock item as stored (it may be expired: callers judge with `now`). */
+  async getLock(environment: string): Promise<LockInfo | undefined> {
+    return stripKeys<LockInfo>(await this.#getControl(LOCK_PK, environment), CONTROL_KEYS);
+  }
+
+  /** The breaker; closed with no failures when never written. */
+  async getBreaker(environment: string): Promise<BreakerState> {
+    return (
+      stripKeys<BreakerState>(await this.#getControl(BREAKER_PK, environment), CONTROL_KEYS) ??
+      closedBreaker(environment)
+    );
+  }
+
+  /** Overwrites the breaker. */
+  async putBreaker(state: BreakerState): Promise<void> {
+    await this.#send('PutItem (breaker)', () =>
+      this.#doc.send(
+        new PutCommand({
+          TableName: this.#tables.controlTable,
+          Item: item({
+            [CONTROL_TABLE.partitionKey]: BREAKER_PK,
+            [CONTROL_TABLE.sortKey]: state.environment,
+            ...state,
+          }),
+        }),
+      ),
+    );
+  }
+
+  /** Ad-hoc freezes of an environment (including ended ones DynamoDB's TTL has not removed yet). */
+  async listFreezes(environment: string): Promise<AdHocFreeze[]> {
+    const items: AdHocFreeze[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.#send('Query (freezes)', () =>
+        this.#doc.send(
+          new QueryCommand({
+            TableName: this.#tables.controlTable,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': CONTROL_TABLE.partitionKey },
+            ExpressionAttributeValues: { ':pk': freezePk(environment) },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of out.Items ?? []) {
+        const f = stripKeys<AdHocFreeze>(item, CONTROL_KEYS);
+        if (f) items.push(f);
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  /** Creates or replaces an ad-hoc freeze; DynamoDB may delete it a day after it ends. */
+  async putFreeze(freeze: AdHocFreeze): Promise<void> {
+    const end = Date.parse(freeze.end);
+    await this.#send('PutItem (freeze)', () =>
+      this.#doc.send(
+        new PutCommand({
+          TableName: this.#tables.controlTable,
+          Item: item({
+            [CONTROL_TABLE.partitionKey]: freezePk(freeze.environment),
+            [CONTROL_TABLE.sortKey]: freeze.id,
+            ...freeze,
+            ...(Number.isFinite(end) && { [CONTROL_TABLE.ttlAttribute]: Math.floor(end / 1000) + 86_400 }),
+          }),
+        }),
+      ),
+    );
+  }
+
+  /** Deletes an ad-hoc freeze; false when there was none with that id. */
+  async deleteFreeze(environment: string, id: string): Promise<boolean> {
+    const out = await this.#send('DeleteItem (freeze)', () =>
+      this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#tables.controlTable,
+          Key: { [CONTROL_TABLE.partitionKey]: freezePk(environment), [CONTROL_TABLE.sortKey]: id },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    return out.Attributes !== undefined;
+  }
+
+  async #getControl(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    const out = await this.#send('GetItem (control)', () =>
+      this.#doc.send(
+        new GetCommand({
+          TableName: this.#tables.controlTable,
+          Key: { [CONTROL_TABLE.partitionKey]: pk, [CONTROL_TABLE.sortKey]: sk },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * EKS access from the Lambda runtime without kubectl or aws-iam-authenticator binaries: the
+ * cluster endpoint and CA come from DescribeCluster, the bearer token is a presigned STS
+ * GetCallerIdentity URL (the aws-iam-authenticator scheme), and the guardian role is mapped to
+ * Kubernetes RBAC by an EKS access entry.
+ */
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { type Cluster, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { KubeConfig } from '@kubernetes/client-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { EnvironmentConfig } from '../../lib/config/schema.ts';
+import { NotFoundError, TransientError } from '../core/errors.ts';
+import { KubernetesCluster } from './kubernetes.ts';
+import { type Clock, type ClusterPort, systemClock } from './ports.ts';
+
+/** Prefix of an EKS bearer token. */
+export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
+/** Header that binds the presigned request to one cluster. */
+export const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
+/** EKS accepts a token for 15 minutes after signing; refresh well before that. */
+export const TOKEN_REFRESH_AFTER_MS = 12 * 60 * 1000;
+
+/** Endpoint and CA of an EKS cluster. */
+export interface EksClusterInfo {
+  /** https URL of the API server. */
+  readonly endpoint: string;
+  /** Base64 PEM of the cluster CA, as DescribeCluster returns it. */
+  readonly certificateAuthority: string;
+}
+
+/** Reads the cluster's endpoint and CA (DescribeCluster). */
+export async function describeEksCluster(eks: EKSClient, name: string): Promise<EksClusterInfo> {
+  let cluster: Cluster | undefined;
+  try {
+    ({ cluster } = await eks.send(new DescribeClusterCommand({ name })));
+  } catch (err) {
+    const e = err as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'ResourceNotFoundException') {
+      throw new NotFoundError(`EKS cluster "${name}" not found in this account/region`, { cause: err });
+    }
+    if (e.$retryable || (e.$metadata?.httpStatusCode ?? 0) >= 500 || e.name === 'ThrottlingException') {
+      throw new TransientError(`DescribeCluster ${name} failed: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
+  const endpoint = cluster?.endpoint;
+  const certificateAuthority = cluster?.certificateAuthority?.data;
+  if (!endpoint || !certificateAuthority) {
+    // A cluster that is still CREATING has neither yet.
+    throw new TransientError(
+      `EKS cluster "${name}" has no endpoint or CA yet (status ${cluster?.status ?? 'unknown'})`,
+    );
+  }
+  return { endpoint, certificateAuthority };
+}
+
+/** Input of eksBearerToken. */
+export interface EksTokenInput {
+  readonly clusterName: string;
+  readonly region: string;
+  readonly credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Signing time. @default the system clock */
+  readonly now?: Date;
+}
+
+/**
+ * A Kubernetes bearer token for EKS: `k8s-aws-v1.` + base64url (no padding) of a presigned
+ * STS GetCallerIdentity URL whose signed headers include `x-k8s-aws-id: <cluster>`.
+ */
+export async function eksBearerToken(input: EksTokenInput): Promise<string> {
+  const hostname = `sts.${input.region}.amazonaws.com`;
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: input.region,
+    credentials: input.credentials,
+    sha256: Sha256,
+  });
+  const request = new HttpRequest({
+    method: 'GET',
+    protocol: 'https:',
+    hostname,
+    path: '/',
+    query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+    headers: { host: hostname, [CLUSTER_ID_HEADER]: input.clusterName },
+  });
+  const signed = await signer.presign(request, { expiresIn: 60, signingDate: input.now ?? new Date() });
+  const pairs: string[] = [];
+  for (const [k, v] of Object.entries(signed.query ?? {})) {
+    for (const value of Array.isArray(v) ? v : v === null ? [] : [v]) {
+      pairs.push(`${encodeURIComponent(k)}=${encodeURIComponent(value)}`);
+    }
+  }
+  const query = pairs.sort().join('&');
+  const url = `https://${hostname}/?${query}`;
+  return EKS_TOKEN_PREFIX + Buffer.from(url, 'utf8').toString('base64url');
+}
+
+/** A KubeConfig for an EKS cluster with a bearer token (verifies the API server's certificate). */
+export function kubeConfigForEks(clusterName: string, info: EksClusterInfo, token: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      { name: clusterName, server: info.endpoint, caData: info.certificateAuthority, skipTLSVerify: false },
+    ],
+    users: [{ name: 'deployment-guardian', token }],
+    contexts: [{ name: clusterName, cluster: clusterName, user: 'deployment-guardian' }],
+    currentContext: clusterName,
+  });
+  return kc;
+}
+
+/** Overrides for eksClusterProvider (tests and the local runner). */
+export interface EksProviderDeps {
+  readonly eks?: EKSClient;
+  readonly credentials?: AwsCredentialIdentityProvider;
+  readonly clock?: Clock;
+}
+
+/**
+ * `StepDeps.cluster` for the Lambda runtime: DescribeCluster once per container, a fresh token
+ * (and client) whenever the cached one is older than TOKEN_REFRESH_AFTER_MS.
+ */
+export function eksClusterProvider(
+  env: EnvironmentConfig,
+  deps: EksProviderDeps = {},
+): () => Promise<ClusterPort> {
+  const eks = deps.eks ?? new EKSClient({ region: env.region });
+  const credentials = deps.credentials ?? fromNodeProviderChain();
+  const clock = deps.clock ?? systemClock;
+  let info: Promise<EksClusterInfo> | undefined;
+  let cached: { cluster: ClusterPort; signedAt: number } | undefined;
+  return async () => {
+    const now = clock.now();
+    if (cached && now.getTime() - cached.signedAt < TOKEN_REFRESH_AFTER_MS) return cached.cluster;
+    info ??= describeEksCluster(eks, env.cluster).catch((err: unknown) => {
+      info = undefined; // do not cache a failure
+      throw err;
+    });
+    const token = await eksBearerToken({ clusterName: env.cluster, region: env.region, credentials, now });
+    const cluster = new KubernetesCluster(kubeConfigForEks(env.cluster, await info, token));
+    cached = { cluster, signedAt: now.getTime() };
+    return cluster;
+  };
+}

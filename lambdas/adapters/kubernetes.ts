@@ -1,0 +1,430 @@
+/**
+ * The Kubernetes adapter of ClusterPort: reads and patches one Deployment through
+ * @kubernetes/client-node, the way kubectl does (`set image`, `rollout history`, `rollout undo`).
+ * Every API failure leaves as a guardian error the state machines can Retry/Catch on.
+ */
+import {
+  ApiException,
+  AppsV1Api,
+  type ConfigurationOptions,
+  CoreV1Api,
+  KubeConfig,
+  Observable,
+  PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1ReplicaSet,
+} from '@kubernetes/client-node';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
+import type { ClusterPort, RevisionInfo, WorkloadState } from './ports.ts';
+
+/** Annotation the deployment controller keeps the revision number in. */
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+/** Annotation `kubectl rollout history` shows as CHANGE-CAUSE. */
+export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+/** Label the deployment controller adds to each ReplicaSet's template; not part of a revision. */
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+
+/** Default progressDeadlineSeconds of a Deployment (Kubernetes API default). */
+const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/** What a failed Kubernetes call was about, for the error message. */
+export interface KubernetesErrorContext {
+  /** What the guardian was doing, e.g. "read Deployment". */
+  readonly action: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** True when a follow-up read showed the namespace itself is missing. */
+  readonly namespaceMissing?: boolean;
+}
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+}
+
+function parseStatus(body: unknown): StatusBody {
+  if (typeof body === 'string') {
+    try {
+      return parseStatus(JSON.parse(body));
+    } catch {
+      return body ? { message: body.slice(0, 300) } : {};
+    }
+  }
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, unknown>;
+    return {
+      message: typeof b.message === 'string' ? b.message : undefined,
+      reason: typeof b.reason === 'string' ? b.reason : undefined,
+    };
+  }
+  return {};
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
+}
+
+function networkCodeOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function isTimeout(err: unknown): boolean {
+  const e = err as { name?: unknown; type?: unknown } | null;
+  return e?.name === 'AbortError' || e?.name === 'TimeoutError' || e?.type === 'request-timeout';
+}
+
+/**
+ * Maps a failure of a Kubernetes API call to the guardian's errors: 404 -> NotFoundError,
+ * throttling / server errors / conflicts / network failures -> TransientError (retried by the
+ * state machine), 400/422 -> InvalidInputError, 401/403 -> an Error telling the operator which
+ * access to fix. Anything else is wrapped with the context and its cause.
+ */
+export function kubernetesError(err: unknown, ctx: KubernetesErrorContext): Error {
+  const ref = `${ctx.namespace}/${ctx.name}`;
+  const status = httpStatusOf(err);
+  if (status !== undefined) {
+    const body = parseStatus((err as { body?: unknown }).body);
+    const detail = body.message ? `: ${body.message}` : '';
+    if (status === 404) {
+      return ctx.namespaceMissing
+        ? new NotFoundError(
+            `namespace "${ctx.namespace}" does not exist (while trying to ${ctx.action} ${ref})`,
+            {
+              cause: err,
+            },
+          )
+        : new NotFoundError(`${ref} not found: cannot ${ctx.action}${detail}`, { cause: err });
+    }
+    if (status === 429 || status === 409 || status >= 500) {
+      return new TransientError(`Kubernetes API answered ${status} to ${ctx.action} ${ref}${detail}`, {
+        cause: err,
+      });
+    }
+    if (status === 401 || status === 403) {
+      return new Error(
+        `Kubernetes API refused to ${ctx.action} ${ref} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}${detail}): ` +
+          "check the guardian role's EKS access entry and its RBAC permissions on Deployments and ReplicaSets in this namespace",
+        { cause: err },
+      );
+    }
+    if (status === 400 || status === 422) {
+      return new InvalidInputError(`Kubernetes API rejected ${ctx.action} ${ref} (${status})${detail}`, {
+        cause: err,
+      });
+    }
+    return new Error(`Kubernetes API answered ${status} to ${ctx.action} ${ref}${detail}`, { cause: err });
+  }
+  const code = networkCodeOf(err);
+  if (isTimeout(err) || (code !== undefined && TRANSIENT_NETWORK_CODES.has(code))) {
+    const why = code ?? 'timeout';
+    return new TransientError(`Kubernetes API unreachable while trying to ${ctx.action} ${ref} (${why})`, {
+      cause: err,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`failed to ${ctx.action} ${ref}: ${message}`, { cause: err });
+}
+
+function revisionOf(annotations: Record<string, string> | undefined): number {
+  const value = Number.parseInt(annotations?.[REVISION_ANNOTATION] ?? '', 10);
+  return Number.isFinite(value) ? value : 0;
+}
+
+function imagesOf(
+  containers: readonly { name: string; image?: string }[] | undefined,
+): Record<string, string> {
+  const images: Record<string, string> = {};
+  for (const c of containers ?? []) images[c.name] = c.image ?? '';
+  return images;
+}
+
+/** Maps a Deployment (client-node model) to the guardian's plain WorkloadState. */
+export function workloadStateOf(d: V1Deployment): WorkloadState {
+  const s = d.status;
+  return {
+    namespace: d.metadata?.namespace ?? '',
+    name: d.metadata?.name ?? '',
+    generation: d.metadata?.generation ?? 0,
+    observedGeneration: s?.observedGeneration ?? 0,
+    replicas: d.spec?.replicas ?? 1,
+    paused: d.spec?.paused ?? false,
+    progressDeadlineSeconds: d.spec?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    revision: revisionOf(d.metadata?.annotations),
+    images: imagesOf(d.spec?.template?.spec?.containers),
+    // The API server omits zero counts, so absent means 0.
+    status: {
+      replicas: s?.replicas ?? 0,
+      updatedReplicas: s?.updatedReplicas ?? 0,
+      readyReplicas: s?.readyReplicas ?? 0,
+      availableReplicas: s?.availableReplicas ?? 0,
+      unavailableReplicas: s?.unavailableReplicas ?? 0,
+    },
+    conditions: (s?.conditions ?? []).map((c) => ({
+      type: c.type,
+      status: c.status,
+      ...(c.reason === undefined ? {} : { reason: c.reason }),
+      ...(c.message === undefined ? {} : { message: c.message }),
+    })),
+  };
+}
+
+/** A ReplicaSet's pod template as wire JSON, without the controller's pod-template-hash label. */
+function revisionTemplate(rs: V1ReplicaSet): Record<string, unknown> {
+  const template = structuredClone(
+    ObjectSerializer.serialize(rs.spec?.template ?? {}, 'V1PodTemplateSpec', '') as Record<string, unknown>,
+  );
+  const metadata = template.metadata as { labels?: Record<string, string> } | undefined;
+  if (metadata?.labels) {
+    delete metadata.labels[POD_TEMPLATE_HASH_LABEL];
+  }
+  return template;
+}
+
+/** Escapes a key for use in a JSON Pointer (RFC 6901). */
+function pointerKey(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function changeCauseOps(d: V1Deployment, changeCause: string): object[] {
+  return d.metadata?.annotations
+    ? [
+        {
+          op: 'add',
+          path: `/metadata/annotations/${pointerKey(CHANGE_CAUSE_ANNOTATION)}`,
+          value: changeCause,
+        },
+      ]
+    : [{ op: 'add', path: '/metadata/annotations', value: { [CHANGE_CAUSE_ANNOTATION]: changeCause } }];
+}
+
+/** Options of KubernetesCluster. */
+export interface KubernetesClusterOptions {
+  /**
+   * Abort each API call after this long (it then fails as TransientError).
+   * @default 10000
+   */
+  readonly requestTimeoutMs?: number;
+}
+
+/** ClusterPort over a Kubernetes API server (EKS or any kubeconfig). */
+export class KubernetesCluster implements ClusterPort {
+  private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
+  private readonly timeoutMs: number;
+
+  /** Builds the API clients from `kubeConfig` (its current context). */
+  constructor(kubeConfig: KubeConfig, options: KubernetesClusterOptions = {}) {
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  /** Per-call options: a timeout signal, so a hung API server becomes a retryable failure. */
+  private callOptions(): ConfigurationOptions {
+    const timeoutMs = this.timeoutMs;
+    return {
+      middleware: [
+        {
+          pre: (ctx: RequestContext) => {
+            ctx.setSignal(AbortSignal.timeout(timeoutMs));
+            return new Observable(Promise.resolve(ctx));
+          },
+          post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    };
+  }
+
+  private patchOptions(): ConfigurationOptions {
+    return setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, this.callOptions());
+  }
+
+  private async fail(err: unknown, action: string, namespace: string, name: string): Promise<never> {
+    let namespaceMissing = false;
+    if (httpStatusOf(err) === 404) {
+      // A missing namespace and a missing Deployment both answer 404; one cheap read tells them apart.
+      // A 403 here (no RBAC on namespaces) just leaves the plain "not found".
+      namespaceMissing = await this.core.readNamespace({ name: namespace }, this.callOptions()).then(
+        () => false,
+        (e: unknown) => httpStatusOf(e) === 404,
+      );
+    }
+    throw kubernetesError(err, { action, namespace, name, namespaceMissing });
+  }
+
+  private async readDeployment(namespace: string, name: string, action: string): Promise<V1Deployment> {
+    try {
+      return await this.apps.readNamespacedDeployment({ namespace, name }, this.callOptions());
+    } catch (err) {
+      return this.fail(err, action, namespace, name);
+    }
+  }
+
+  private async patch(
+    namespace: string,
+    name: string,
+    ops: object[],
+    action: string,
+  ): Promise<WorkloadState> {
+    try {
+      const d = await this.apps.patchNamespacedDeployment(
+        { namespace, name, body: ops, fieldManager: 'deployment-guardian' },
+        this.patchOptions(),
+      );
+      return workloadStateOf(d);
+    } catch (err) {
+      return this.fail(err, action, namespace, name);
+    }
+  }
+
+  /** Reads the Deployment; NotFoundError names `namespace/name` (or the missing namespace). */
+  async getWorkload(namespace: string, name: string): Promise<WorkloadState> {
+    return workloadStateOf(await this.readDeployment(namespace, name, 'read Deployment'));
+  }
+
+  /** ReplicaSets the Deployment owns (by uid, as kubectl does), oldest revision first. */
+  async listRevisions(namespace: string, name: string): Promise<RevisionInfo[]> {
+    const d = await this.readDeployment(namespace, name, 'list revisions of Deployment');
+    const uid = d.metadata?.uid;
+    const selector = d.spec?.selector?.matchLabels;
+    const labelSelector = selector
+      ? Object.entries(selector)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')
+      : undefined;
+    let items: V1ReplicaSet[];
+    try {
+      const list = await this.apps.listNamespacedReplicaSet(
+        { namespace, ...(labelSelector ? { labelSelector } : {}) },
+        this.callOptions(),
+      );
+      items = list.items;
+    } catch (err) {
+      return this.fail(err, 'list ReplicaSets of Deployment', namespace, name);
+    }
+    return items
+      .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.controller && o.uid === uid))
+      .map((rs): RevisionInfo => {
+        const annotations = rs.metadata?.annotations;
+        const changeCause = annotations?.[CHANGE_CAUSE_ANNOTATION];
+        const created = rs.metadata?.creationTimestamp;
+        return {
+          revision: revisionOf(annotations),
+          replicaSetName: rs.metadata?.name ?? '',
+          images: imagesOf(rs.spec?.template?.spec?.containers),
+          podTemplate: revisionTemplate(rs),
+          ...(created ? { createdAt: new Date(created).toISOString() } : {}),
+          ...(changeCause ? { changeCause } : {}),
+        };
+      })
+      .filter((r) => r.revision > 0)
+      .sort((a, b) => a.revision - b.revision);
+  }
+
+  /** `kubectl set image deployment/<name> <container>=<image>` plus the change-cause annotation. */
+  async setImage(
+    namespace: string,
+    name: string,
+    container: string,
+    image: string,
+    changeCause: string,
+  ): Promise<WorkloadState> {
+    const d = await this.readDeployment(namespace, name, 'set image on Deployment');
+    const containers = d.spec?.template?.spec?.containers ?? [];
+    const index = containers.findIndex((c) => c.name === container);
+    if (index === -1) {
+      throw new InvalidInputError(
+        `Deployment ${namespace}/${name} has no container "${container}"; its containers are: ${
+          containers.map((c) => c.name).join(', ') || '(none)'
+        }`,
+      );
+    }
+    const ops = [
+      // Guards against the container list changing between our read and the patch (fails with 422).
+      { op: 'test', path: `/spec/template/spec/containers/${index}/name`, value: container },
+      { op: 'replace', path: `/spec/template/spec/containers/${index}/image`, value: image },
+      ...changeCauseOps(d, changeCause),
+    ];
+    return this.patch(namespace, name, ops, 'set image on Deployment');
+  }
+
+  /** `kubectl rollout undo --to-revision`: the revision's pod template becomes the Deployment's. */
+  async rollbackTo(
+    namespace: string,
+    name: string,
+    revision: RevisionInfo,
+    changeCause: string,
+  ): Promise<WorkloadState> {
+    const d = await this.readDeployment(namespace, name, 'roll back Deployment');
+    if (d.spec?.paused) {
+      throw new InvalidInputError(
+        `you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume deployment/${name} -n ${namespace}' and try again`,
+      );
+    }
+    const template = structuredClone(revision.podTemplate) as {
+      metadata?: { labels?: Record<string, string> };
+    };
+    if (template.metadata?.labels) delete template.metadata.labels[POD_TEMPLATE_HASH_LABEL];
+    const ops = [
+      { op: 'replace', path: '/spec/template', value: template },
+      ...changeCauseOps(d, changeCause),
+    ];
+    return this.patch(namespace, name, ops, `roll back Deployment to revision ${revision.revision}`);
+  }
+}
+
+/** Loads a kubeconfig file (as kubectl would read it). */
+export function kubeConfigFromFile(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(path);
+  } catch (err) {
+    throw new InvalidInputError(`cannot read kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return kc;
+}
+
+/** A ClusterPort for the kubeconfig at `path`, using `context` or its current context. */
+export function connectKubeconfig(path: string, context?: string): ClusterPort {
+  const kc = kubeConfigFromFile(path);
+  if (context !== undefined) {
+    if (!kc.getContexts().some((c) => c.name === context)) {
+      throw new InvalidInputError(
+        `kubeconfig ${path} has no context "${context}"; it has: ${kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ')}`,
+      );
+    }
+    kc.setCurrentContext(context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new InvalidInputError(`kubeconfig ${path} has no current context/cluster; pass a context name`);
+  }
+  return new KubernetesCluster(kc);
+}

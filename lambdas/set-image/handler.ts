@@ -1,0 +1,28 @@
+/** "Set image": `kubectl set image` on the guarded Deployment, with a change-cause naming the release. */
+import { z } from 'zod';
+import { deploymentContextSchema } from '../core/types.ts';
+import { defineStep } from '../shared/step.ts';
+
+/** The set-image event. */
+export const setImageEventSchema = z.object({ deployment: deploymentContextSchema });
+
+/** The set-image step. Setting the same image twice is a no-op in Kubernetes, so retries are safe. */
+export const step = defineStep('set-image', setImageEventSchema, async ({ deployment: d }, deps) => {
+  deps.logger.appendKeys({ deploymentId: d.deploymentId, executionArn: d.executionArn });
+  const cause = `guardian deploy ${d.version ?? d.image} (${d.deploymentId})`;
+  const workload = await (await deps.cluster()).setImage(
+    d.namespace,
+    d.workload,
+    d.container,
+    d.image,
+    cause,
+  );
+  return {
+    revision: workload.revision,
+    generation: workload.generation,
+    message: `set ${d.namespace}/${d.workload} container ${d.container} to ${d.image} (generation ${workload.generation}); the rollout must finish by ${d.rolloutDeadlineAt}`,
+  };
+});
+
+/** Lambda entry point. */
+export const handler = step.handler;

@@ -1,0 +1,95 @@
+/**
+ * The CLI's AWS backend: finds the environment's stack outputs (state machines, tables) in
+ * CloudFormation, starts executions with Step Functions and reads state from DynamoDB, using
+ * the operator's own AWS credentials.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
+import { eksClusterProvider } from '../../lambdas/adapters/eks.ts';
+import type { Store, WorkloadState } from '../../lambdas/adapters/ports.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
+
+/** Stack output keys the CLI relies on (set by GuardianStack). */
+export const STACK_OUTPUTS = {
+  deployStateMachineArn: 'DeployStateMachineArn',
+  rollbackStateMachineArn: 'RollbackStateMachineArn',
+  deploymentsTableName: 'DeploymentsTableName',
+  controlTableName: 'ControlTableName',
+} as const;
+
+/** A started execution and where an operator watches it. */
+export interface StartedExecution {
+  readonly executionArn: string;
+  readonly consoleUrl: string;
+}
+
+/** What a CLI command needs from wherever the guardian runs. */
+export interface GuardianBackend {
+  readonly store: Store;
+  now(): Date;
+  workload?: () => Promise<WorkloadState>;
+  startDeploy?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
+  startRollback?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
+}
+
+/** `staging` -> `GuardianStaging`, `eu-prod` -> `GuardianEuProd`. */
+export function stackNameOf(environment: string): string {
+  return `Guardian${environment
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('')}`;
+}
+
+/** The Step Functions console page of an execution. */
+export function consoleUrl(region: string, executionArn: string): string {
+  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
+}
+
+/** Connects the CLI to the environment's deployed stack. */
+export async function awsGuardian(env: EnvironmentConfig): Promise<GuardianBackend> {
+  const region = env.region;
+  const stackName = stackNameOf(env.name);
+  const cfn = new CloudFormationClient({ region });
+  let outputs: Record<string, string>;
+  try {
+    const res = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = Object.fromEntries(
+      (res.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
+    );
+  } catch (err) {
+    throw new Error(
+      `cannot read stack ${stackName} in ${region} (${(err as Error).message}); is it deployed (npx cdk deploy ${stackName}) and are AWS credentials set? Use --local to run here instead.`,
+    );
+  }
+  const need = (key: string) => {
+    const v = outputs[key];
+    if (!v)
+      throw new Error(
+        `stack ${stackName} has no output ${key}; redeploy it with this version of the guardian`,
+      );
+    return v;
+  };
+  const store = new DynamoStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region })), {
+    deploymentsTable: need(STACK_OUTPUTS.deploymentsTableName),
+    controlTable: need(STACK_OUTPUTS.controlTableName),
+  });
+  const sfn = new SFNClient({ region });
+  const start = async (arn: string, input: Record<string, unknown>, name: string) => {
+    const res = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(input) }),
+    );
+    const executionArn = res.executionArn ?? '';
+    return { executionArn, consoleUrl: consoleUrl(region, executionArn) };
+  };
+  const cluster = eksClusterProvider(env);
+  return {
+    store,
+    now: () => new Date(),
+    workload: async () => (await cluster()).getWorkload(env.namespace, env.workload),
+    startDeploy: (input, name) => start(need(STACK_OUTPUTS.deployStateMachineArn), input, name),
+    startRollback: (input, name) => start(need(STACK_OUTPUTS.rollbackStateMachineArn), input, name),
+  };
+}

@@ -1,0 +1,327 @@
+/**
+ * The `guardian` commands. Each returns its exit code: 0 success, 1 the deployment/rollback
+ * failed or was refused, 2 bad usage or bad input.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { breakerReset } from '../../lambdas/core/breaker.ts';
+import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import { deployExecutionName, rollbackExecutionName } from '../../lambdas/core/naming.ts';
+import type { BreakerState, DeploymentRecord } from '../../lambdas/core/types.ts';
+import { ConfigError, environmentOf, loadConfig } from '../config/load.ts';
+import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
+import type { LocalExecutionResult } from '../local/executor.ts';
+import { LocalGuardian } from '../local/guardian.ts';
+import {
+  type CommandName,
+  optionalInt,
+  optionalString,
+  type ParsedArgs,
+  parseCommandLine,
+  requireString,
+  UsageError,
+  usage,
+} from './args.ts';
+import { awsGuardian, type GuardianBackend } from './aws.ts';
+import { runDemo } from './demo.ts';
+import {
+  bold,
+  executionSummary,
+  formatBreaker,
+  formatLock,
+  formatRecords,
+  type Output,
+  processOutput,
+  progressPrinter,
+  red,
+} from './format.ts';
+
+/** Errors that mean the request itself was wrong (exit 2) rather than refused (exit 1). */
+const BAD_INPUT_ERRORS = new Set(['InvalidInputError', 'NotFoundError']);
+
+const suffix = () => randomBytes(4).toString('hex');
+
+function whoAmI(args: ParsedArgs): string {
+  return optionalString(args, 'requested-by') ?? process.env.USER ?? process.env.USERNAME ?? 'operator';
+}
+
+/** Exit code for a finished execution, looking through the nested rollback's failure. */
+export function exitCodeOf(result: LocalExecutionResult): number {
+  if (result.status === 'SUCCEEDED') return 0;
+  return BAD_INPUT_ERRORS.has(result.error ?? '') ? 2 : 1;
+}
+
+async function withLocal<T>(
+  args: ParsedArgs,
+  config: GuardianConfig,
+  output: Output,
+  fn: (g: LocalGuardian) => Promise<T>,
+): Promise<T> {
+  const json = args.values.json === true;
+  const kubeconfig = optionalString(args, 'kubeconfig');
+  const apiUrl = optionalString(args, 'api-url');
+  if (apiUrl && !kubeconfig) throw new UsageError('--api-url only makes sense with --kubeconfig');
+  const guardian = await LocalGuardian.start({
+    config,
+    stateDir: path.resolve(optionalString(args, 'state-dir') ?? '.guardian'),
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(apiUrl ? { apiUrl } : {}),
+    ...(json ? {} : { onEvent: progressPrinter(output) }),
+  });
+  try {
+    return await fn(guardian);
+  } finally {
+    await guardian.close();
+  }
+}
+
+function backendFor(args: ParsedArgs, config: GuardianConfig, output: Output, env: EnvironmentConfig) {
+  return async <T>(fn: (b: GuardianBackend) => Promise<T>): Promise<T> => {
+    if (args.values.local === true) {
+      return withLocal(args, config, output, (g) =>
+        fn({
+          store: g.store(env.name),
+          now: () => g.clock.now(),
+          workload: async () => (await g.clusterPort()).getWorkload(env.namespace, env.workload),
+        }),
+      );
+    }
+    for (const flag of ['kubeconfig', 'api-url', 'state-dir']) {
+      if (args.values[flag] !== undefined) throw new UsageError(`--${flag} needs --local`);
+    }
+    return fn(await awsGuardian(env));
+  };
+}
+
+function printResult(args: ParsedArgs, output: Output, result: LocalExecutionResult): void {
+  if (args.values.json === true) {
+    const { events: _events, ...rest } = result;
+    output.out(JSON.stringify(rest, null, 2));
+    return;
+  }
+  output.out('');
+  output.out(executionSummary(result));
+}
+
+async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = environmentOf(config, requireString(args, 'env'));
+  const image = requireString(args, 'image');
+  const version = optionalString(args, 'version');
+  const ciRunUrl = optionalString(args, 'ci-run-url');
+  const dryRun = args.values['dry-run'] === true;
+  const input = {
+    environment: env.name,
+    image,
+    ...(version ? { version } : {}),
+    trigger: 'operator' as const,
+    requestedBy: whoAmI(args),
+    ...(ciRunUrl ? { ciRunUrl } : {}),
+    dryRun,
+  };
+  const name = deployExecutionName(env.name, version ?? image.split(/[:@]/).pop() ?? 'release', suffix());
+  if (args.values.local !== true) {
+    const backend = await backendFor(args, config, output, env)(async (b) => b);
+    const started = await backend.startDeploy?.(input, name);
+    if (!started) throw new Error('this backend cannot start executions');
+    output.out(
+      args.values.json === true
+        ? JSON.stringify(started, null, 2)
+        : `started ${started.executionArn}\n${started.consoleUrl}`,
+    );
+    return 0;
+  }
+  return withLocal(args, config, output, async (g) => {
+    if (args.values.json !== true)
+      output.out(bold(`Deploy ${image} to ${env.name}${dryRun ? ' (dry run)' : ''}`));
+    const result = await g.deploy(input, name);
+    printResult(args, output, result);
+    if (args.values.json !== true && result.status === 'SUCCEEDED' && dryRun) {
+      output.out('dry run: nothing was changed (no lock taken, no record written, cluster untouched)');
+    }
+    return exitCodeOf(result);
+  });
+}
+
+async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = environmentOf(config, requireString(args, 'env'));
+  const revision = optionalInt(args, 'revision', 1, 2_147_483_647);
+  const annotate = optionalString(args, 'annotate');
+  const input = {
+    environment: env.name,
+    ...(revision ? { revision } : {}),
+    reason: annotate ?? `operator rollback requested by ${whoAmI(args)}`,
+    ...(annotate ? { annotate } : {}),
+    trigger: 'operator' as const,
+    requestedBy: whoAmI(args),
+  };
+  const name = rollbackExecutionName(env.name, suffix());
+  if (args.values.local !== true) {
+    const backend = await backendFor(args, config, output, env)(async (b) => b);
+    const started = await backend.startRollback?.(input, name);
+    if (!started) throw new Error('this backend cannot start executions');
+    output.out(
+      args.values.json === true
+        ? JSON.stringify(started, null, 2)
+        : `started ${started.executionArn}\n${started.consoleUrl}`,
+    );
+    return 0;
+  }
+  return withLocal(args, config, output, async (g) => {
+    if (args.values.json !== true) {
+      output.out(
+        bold(`Roll back ${env.name} to ${revision ? `revision ${revision}` : 'the previous revision'}`),
+      );
+    }
+    const result = await g.rollback(input, name);
+    printResult(args, output, result);
+    return exitCodeOf(result);
+  });
+}
+
+async function status(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = environmentOf(config, requireString(args, 'env'));
+  return backendFor(
+    args,
+    config,
+    output,
+    env,
+  )(async (b) => {
+    const now = b.now();
+    const [lock, breaker, freezes, records, workload] = await Promise.all([
+      b.store.getLock(env.name),
+      b.store.getBreaker(env.name),
+      b.store.listFreezes(env.name),
+      b.store.listRecords(env.name, 1),
+      b.workload ? b.workload().catch((err: Error) => err) : Promise.resolve(undefined),
+    ]);
+    const last = records[0];
+    if (args.values.json === true) {
+      output.out(
+        JSON.stringify(
+          {
+            environment: env.name,
+            lock: lock ?? null,
+            breaker,
+            freezes,
+            last: last ?? null,
+            workload: workload instanceof Error ? { error: workload.message } : (workload ?? null),
+          },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
+    output.out(bold(`${env.name}: ${env.workload} in ${env.cluster}/${env.namespace} (${env.platform})`));
+    if (workload instanceof Error)
+      output.out(`  workload:        ${red(`cannot read: ${workload.message}`)}`);
+    else if (workload) {
+      const s = workload.status;
+      output.out(
+        `  image:           ${workload.images[env.container] ?? '(no such container)'} (revision ${workload.revision})`,
+      );
+      output.out(
+        `  replicas:        ${s.availableReplicas}/${workload.replicas} available, ${s.updatedReplicas} updated`,
+      );
+    }
+    output.out(`  lock:            ${formatLock(lock, now)}`);
+    output.out(
+      `  circuit breaker: ${formatBreaker(breaker, env.thresholds.consecutive_failures_for_rollback)}`,
+    );
+    const activeWindows = env.changeFreezes.filter((w) => Date.parse(w.end) > now.getTime());
+    for (const w of activeWindows)
+      output.out(`  freeze window:   ${w.name} ${w.start} → ${w.end}: ${w.reason}`);
+    for (const f of freezes)
+      output.out(`  ad-hoc freeze:   ${f.id} ${f.start} → ${f.end}: ${f.reason} (by ${f.createdBy})`);
+    output.out(`  last:            ${last ? describeRecord(last) : 'no deployments recorded yet'}`);
+    return 0;
+  });
+}
+
+function describeRecord(r: DeploymentRecord): string {
+  return `${r.kind} ${r.id} ${r.status} — ${r.image} (${r.trigger}/${r.requestedBy}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''})${r.reason ? `: ${r.reason}` : ''}`;
+}
+
+async function history(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = environmentOf(config, requireString(args, 'env'));
+  const limit = optionalInt(args, 'limit', 1, 500) ?? 20;
+  return backendFor(
+    args,
+    config,
+    output,
+    env,
+  )(async (b) => {
+    const records = await b.store.listRecords(env.name, limit);
+    if (args.values.json === true) output.out(JSON.stringify(records, null, 2));
+    else for (const line of formatRecords(records)) output.out(line);
+    return 0;
+  });
+}
+
+async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = environmentOf(config, requireString(args, 'env'));
+  const threshold = env.thresholds.consecutive_failures_for_rollback;
+  return backendFor(
+    args,
+    config,
+    output,
+    env,
+  )(async (b) => {
+    let state: BreakerState = await b.store.getBreaker(env.name);
+    if (args.values.reset === true) {
+      state = breakerReset(env.name, whoAmI(args), b.now());
+      await b.store.putBreaker(state);
+    }
+    if (args.values.json === true) output.out(JSON.stringify(state, null, 2));
+    else output.out(`${env.name} circuit breaker: ${formatBreaker(state, threshold)}`);
+    return 0;
+  });
+}
+
+const HANDLERS: Record<
+  CommandName,
+  (args: ParsedArgs, config: GuardianConfig, output: Output) => Promise<number>
+> = {
+  demo: (_args, config, output) => runDemo(config, output),
+  deploy,
+  rollback,
+  status,
+  history,
+  'circuit-breaker': circuitBreaker,
+};
+
+/** Runs the CLI and returns the exit code. */
+export async function runCli(argv: readonly string[], output: Output = processOutput): Promise<number> {
+  let command: CommandName | undefined;
+  try {
+    const args = parseCommandLine(argv);
+    if (args.command === 'help') {
+      output.out(usage());
+      return 0;
+    }
+    command = args.command;
+    if (args.values.help === true) {
+      output.out(usage(command));
+      return 0;
+    }
+    const config = loadConfig(optionalString(args, 'config-dir'));
+    return await HANDLERS[command](args, config, output);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      output.err(`guardian: ${err.message}`);
+      output.err(`Run 'guardian ${err.command ?? command ?? ''} --help'.`.replace('  ', ' '));
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      output.err(`guardian: ${err.message}`);
+      return 2;
+    }
+    const name = (err as Error).name;
+    if ((REFUSAL_ERRORS as readonly string[]).includes(name)) {
+      output.err(`guardian: ${(err as Error).message}`);
+      return BAD_INPUT_ERRORS.has(name) ? 2 : 1;
+    }
+    output.err(`guardian: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}

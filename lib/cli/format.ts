@@ -1,0 +1,154 @@
+/**
+ * What the CLI prints: state-by-state progress of an execution (like the console's graph, in
+ * text) and summaries of records, lock, breaker and freezes.
+ */
+import type { BreakerState, DeploymentRecord, LockInfo } from '../../lambdas/core/types.ts';
+import type { LocalEvent, LocalExecutionResult } from '../local/executor.ts';
+
+/** Where the CLI writes (stdout/stderr), injectable for tests. */
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** The process's own stdout/stderr. */
+export const processOutput: Output = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
+const paint = (code: string, s: string) => (useColor() ? `\u001b[${code}m${s}\u001b[0m` : s);
+/** Green text on a TTY. */
+export const green = (s: string) => paint('32', s);
+/** Red text on a TTY. */
+export const red = (s: string) => paint('31', s);
+/** Dim text on a TTY. */
+export const dim = (s: string) => paint('2', s);
+/** Bold text on a TTY. */
+export const bold = (s: string) => paint('1', s);
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** The sentence a step's result carries for operators, if any. */
+export function messageOf(result: unknown): string | undefined {
+  if (!result || typeof result !== 'object') return undefined;
+  const r = result as Record<string, unknown>;
+  for (const key of ['message', 'summary']) if (typeof r[key] === 'string') return r[key] as string;
+  if (typeof r.ExecutionArn === 'string')
+    return `child execution ${String(r.ExecutionArn).split(':').pop()} ${String(r.Status ?? '')}`.trim();
+  return undefined;
+}
+
+/** Prints each state as it is entered and left, with wall and simulated timings. */
+export function progressPrinter(output: Output): (event: LocalEvent) => void {
+  const entered = new Map<string, number>();
+  const failed = new Set<string>();
+  return (e) => {
+    const indent = '  '.repeat(e.depth + 1);
+    const key = `${e.execution}/${e.state ?? ''}`;
+    const sim = dim(`[t+${Math.round(e.simSeconds)}s]`);
+    switch (e.type) {
+      case 'ExecutionStarted':
+        output.out(`${indent.slice(2)}${bold('▶')} execution ${e.execution}`);
+        break;
+      case 'StateEntered':
+        entered.set(key, e.wallMs);
+        failed.delete(key);
+        if (e.stateType === 'Wait') output.out(`${indent}${dim('…')} ${e.state} ${sim}`);
+        else if (e.stateType === 'Task') output.out(`${indent}${dim('→')} ${e.state} ${sim}`);
+        break;
+      case 'StateExited': {
+        if (
+          e.stateType !== 'Task' &&
+          e.stateType !== 'Fail' &&
+          e.stateType !== 'Succeed' &&
+          e.stateType !== 'Pass'
+        )
+          break;
+        // A caught failure already printed its own line; a tick here would read as success.
+        if (failed.has(key)) break;
+        const took = seconds(e.wallMs - (entered.get(key) ?? e.wallMs));
+        const msg = messageOf(e.result);
+        output.out(`${indent}${green('✓')} ${e.state} ${dim(took)} ${sim}${msg ? `  ${msg}` : ''}`);
+        const plan = (e.result as { plan?: unknown } | undefined)?.plan;
+        if (Array.isArray(plan))
+          for (const line of plan) output.out(`${indent}    ${dim('·')} ${String(line)}`);
+        break;
+      }
+      case 'StateFailed':
+        failed.add(key);
+        output.out(`${indent}${red('✗')} ${e.state} ${sim}  ${e.error ?? 'Error'}: ${firstLine(e.cause)}`);
+        break;
+      case 'StateRetried':
+        output.out(`${indent}${dim('↻')} ${e.state} retried ${sim}`);
+        break;
+      case 'StateCaught':
+        output.out(`${indent}${dim('↳')} ${e.state}: failure caught, taking the failure path`);
+        break;
+      case 'ExecutionSucceeded':
+        output.out(
+          `${indent.slice(2)}${green('■')} ${e.execution} SUCCEEDED ${dim(seconds(e.wallMs))} ${sim}`,
+        );
+        break;
+      case 'ExecutionFailed':
+        output.out(
+          `${indent.slice(2)}${red('■')} ${e.execution} FAILED ${e.error ?? ''}: ${firstLine(e.cause)} ${sim}`,
+        );
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? '').split('\n')[0] ?? '';
+}
+
+/** A one-line summary of a finished local execution. */
+export function executionSummary(r: LocalExecutionResult): string {
+  const verdict = r.status === 'SUCCEEDED' ? green('SUCCEEDED') : red('FAILED');
+  const why = r.status === 'FAILED' ? ` — ${r.error}: ${firstLine(r.cause)}` : '';
+  return `${r.name}: ${verdict}${why} (${seconds(r.wallMs)} wall, ${Math.round(r.simSeconds)} s simulated, ${r.transitions} state transitions)`;
+}
+
+/** History table rows. */
+export function formatRecords(records: readonly DeploymentRecord[]): string[] {
+  if (records.length === 0) return ['no deployments or rollbacks recorded yet'];
+  const rows = records.map((r) => [
+    r.startedAt.replace(/\.\d+Z$/, 'Z'),
+    r.kind,
+    r.status,
+    r.id,
+    r.kind === 'deploy'
+      ? (r.image.split('/').pop() ?? r.image)
+      : `→ revision ${r.revision ?? '?'} (${r.image.split('/').pop()})`,
+    `${r.trigger}/${r.requestedBy}`,
+    r.reason ?? r.annotation ?? '',
+  ]);
+  const header = ['STARTED', 'KIND', 'STATUS', 'ID', 'IMAGE', 'BY', 'REASON'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** The lock, in words. */
+export function formatLock(lock: LockInfo | undefined, now: Date): string {
+  if (!lock) return 'free';
+  const expired = Date.parse(lock.expiresAt) <= now.getTime();
+  return `${expired ? 'expired' : 'held'} by ${lock.holder} since ${lock.acquiredAt} (expires ${lock.expiresAt})`;
+}
+
+/** The circuit breaker, in words. */
+export function formatBreaker(b: BreakerState, threshold: number): string {
+  const head = b.state === 'open' ? red('OPEN — deployments blocked') : green('closed');
+  const count = `${b.consecutiveFailures}/${threshold} consecutive failures`;
+  return `${head}, ${count}${b.reason ? `; ${b.reason}` : ''}${b.updatedAt ? ` (since ${b.updatedAt})` : ''}`;
+}

@@ -1,0 +1,175 @@
+/**
+ * The Deploy workflow (docs/workflows.md): preflight, set image, wait for the rollout, enhanced
+ * health check, record; any failure after the rollout began runs the Rollback workflow as a
+ * linked child execution.
+ */
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  Fail,
+  IntegrationPattern,
+  type IStateMachine,
+  JsonPath,
+  Pass,
+  Succeed,
+  TaskInput,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { StepId } from '../../lambdas/adapters/tables.ts';
+import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import { ROLLBACK_CHILD_SUFFIX } from '../../lambdas/core/naming.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
+import {
+  addHealthCheckRetry,
+  FAILURE_PATH,
+  GuardianStateMachine,
+  lambdaStepTask,
+} from './guardian-state-machine.ts';
+import { healthCheckBudgetSeconds } from './rollback-workflow.ts';
+
+/** Properties of {@link DeployWorkflow}. */
+export interface DeployWorkflowProps {
+  /** The stack's environment: poll interval, health-check retries, deadlines. */
+  readonly environment: EnvironmentConfig;
+  /** Step functions by step id. */
+  readonly functions: Readonly<Record<StepId, IFunction>>;
+  /** The Rollback state machine, run to completion on any failure after the rollout began. */
+  readonly rollback: IStateMachine;
+  /** How long a Rollback execution may take (added to this workflow's timeout). */
+  readonly rollbackTimeout: Duration;
+  /**
+   * Retention of the execution log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Removal policy of the execution log group.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** `guardian-<env>-deploy`. */
+export class DeployWorkflow extends Construct {
+  /** The L3 state machine (definition, logs, tracing, alarms). */
+  readonly workflow: GuardianStateMachine;
+
+  constructor(scope: Construct, id: string, props: DeployWorkflowProps) {
+    super(scope, id);
+    const env = props.environment;
+    const fn = props.functions;
+    const catchAll = { resultPath: FAILURE_PATH };
+
+    const refused = new Fail(this, 'Deployment refused', {
+      errorPath: '$.failure.Error',
+      causePath: '$.failure.Cause',
+    });
+    const preflightFailed = new Fail(this, 'Preflight failed', {
+      errorPath: '$.failure.Error',
+      causePath: '$.failure.Cause',
+    });
+    const rollbackFailed = new Fail(this, 'Rollback failed', {
+      error: 'RollbackFailed',
+      causePath: '$.failure.Cause',
+    });
+    const rolledBack = new Fail(this, 'Deployment rolled back', {
+      error: 'DeploymentRolledBack',
+      causePath: '$.failure.Cause',
+    });
+
+    const rollBack = new StepFunctionsStartExecution(this, 'Roll back to previous revision', {
+      stateMachine: props.rollback,
+      integrationPattern: IntegrationPattern.RUN_JOB,
+      // Adds AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID so the console links parent and child.
+      associateWithParent: true,
+      // The child is named after the deployment, so the console shows which release it undid.
+      name: JsonPath.format(`{}${ROLLBACK_CHILD_SUFFIX}`, JsonPath.executionName),
+      input: TaskInput.fromObject({
+        'environment.$': '$.deployment.environment',
+        'deploymentId.$': '$.deployment.deploymentId',
+        'reason.$': '$.failure.Cause',
+        trigger: 'deploy-failure',
+        requestedBy: 'guardian',
+      }),
+      resultPath: '$.rollbackExecution',
+    });
+    rollBack.addCatch(rollbackFailed, { errors: ['States.ALL'], ...catchAll });
+    rollBack.next(rolledBack);
+
+    const preflight = lambdaStepTask(this, 'Preflight checks', fn.preflight, {
+      payload: { 'input.$': '$', 'execution.$': '$$.Execution' },
+      resultPath: '$.deployment',
+    });
+    preflight.addCatch(refused, { errors: [...REFUSAL_ERRORS], ...catchAll });
+    preflight.addCatch(preflightFailed, { errors: ['States.ALL'], ...catchAll });
+
+    const setImage = lambdaStepTask(this, 'Set image', fn['set-image'], {
+      payload: { 'deployment.$': '$.deployment' },
+      resultPath: '$.setImage',
+    });
+    setImage.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
+
+    const waitForRollout = new Wait(this, 'Wait for rollout', {
+      time: WaitTime.duration(Duration.seconds(env.rollout.pollIntervalSeconds)),
+    });
+
+    const rolloutStatus = lambdaStepTask(this, 'Check rollout status', fn['rollout-status'], {
+      payload: { 'target.$': '$.deployment' },
+      resultPath: '$.rollout',
+    });
+    rolloutStatus.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
+
+    const rolloutFailed = new Pass(this, 'Rollout failed', {
+      parameters: { Error: 'RolloutFailedError', 'Cause.$': '$.rollout.message' },
+      resultPath: FAILURE_PATH,
+    });
+    rolloutFailed.next(rollBack);
+
+    const healthCheck = lambdaStepTask(this, 'Enhanced health check', fn['health-check'], {
+      payload: { 'target.$': '$.deployment' },
+      resultPath: '$.health',
+    });
+    addHealthCheckRetry(healthCheck, env.healthCheck);
+    healthCheck.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
+
+    const record = lambdaStepTask(this, 'Record deployment', fn['record-deployment'], {
+      payload: { 'deployment.$': '$.deployment', 'health.$': '$.health' },
+      resultPath: '$.record',
+    });
+
+    const definition = preflight.next(
+      new Choice(this, 'Dry run?')
+        .when(Condition.booleanEquals('$.deployment.dryRun', true), new Succeed(this, 'Dry run complete'))
+        .otherwise(
+          setImage
+            .next(waitForRollout)
+            .next(rolloutStatus)
+            .next(
+              new Choice(this, 'Rollout complete?')
+                .when(
+                  Condition.stringEquals('$.rollout.phase', 'complete'),
+                  healthCheck.next(record).next(new Succeed(this, 'Deployment succeeded')),
+                )
+                .when(Condition.stringEquals('$.rollout.phase', 'failed'), rolloutFailed)
+                .otherwise(waitForRollout),
+            ),
+        ),
+    );
+
+    const deploySeconds = env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env);
+    this.workflow = new GuardianStateMachine(this, 'Workflow', {
+      stateMachineName: `guardian-${env.name}-deploy`,
+      definition,
+      // Rollout + health check, then a full rollback, plus slack for retries and cold starts.
+      timeout: Duration.seconds(deploySeconds + props.rollbackTimeout.toSeconds() + 600),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
+    });
+  }
+}

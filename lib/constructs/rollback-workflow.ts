@@ -1,0 +1,145 @@
+/**
+ * The Rollback workflow (docs/workflows.md): one path for every trigger — prepare, undo to the
+ * captured revision, wait for the rollout, verify health, record the outcome.
+ */
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Choice, Condition, Fail, Pass, Succeed, Wait, WaitTime } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { StepId } from '../../lambdas/adapters/tables.ts';
+import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
+import {
+  addHealthCheckRetry,
+  FAILURE_PATH,
+  GuardianStateMachine,
+  lambdaStepTask,
+} from './guardian-state-machine.ts';
+import { stepTimeout } from './step-function.ts';
+
+/** Longest the enhanced health check can take, retries included. */
+export function healthCheckBudgetSeconds(env: EnvironmentConfig): number {
+  const { attempts, intervalSeconds } = env.healthCheck;
+  return (
+    attempts * stepTimeout('health-check', env).toSeconds() + (attempts - 1) * Math.max(1, intervalSeconds)
+  );
+}
+
+/** Longest a Rollback execution of `env` may run: its rollout deadline, health check, and slack. */
+export function rollbackTimeoutOf(env: EnvironmentConfig): Duration {
+  return Duration.seconds(env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + 600);
+}
+
+/** Properties of {@link RollbackWorkflow}. */
+export interface RollbackWorkflowProps {
+  /** The stack's environment: poll interval, health-check retries, deadlines. */
+  readonly environment: EnvironmentConfig;
+  /** Step functions by step id. */
+  readonly functions: Readonly<Record<StepId, IFunction>>;
+  /**
+   * Retention of the execution log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Removal policy of the execution log group.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** `guardian-<env>-rollback`. */
+export class RollbackWorkflow extends Construct {
+  /** The L3 state machine (definition, logs, tracing, alarms). */
+  readonly workflow: GuardianStateMachine;
+  /** The timeout given to the state machine. */
+  readonly timeout: Duration;
+
+  constructor(scope: Construct, id: string, props: RollbackWorkflowProps) {
+    super(scope, id);
+    const env = props.environment;
+    const fn = props.functions;
+    const catchAll = { resultPath: FAILURE_PATH };
+
+    const refused = new Fail(this, 'Rollback refused', {
+      errorPath: '$.failure.Error',
+      causePath: '$.failure.Cause',
+    });
+
+    const recordFailure = lambdaStepTask(this, 'Record rollback failure', fn['rollback-finish'], {
+      payload: { 'rollback.$': '$.rollback', outcome: 'rollback-failed', 'failure.$': FAILURE_PATH },
+      resultPath: '$.record',
+    });
+    recordFailure.next(
+      new Fail(this, 'Rollback failed', {
+        error: 'RollbackFailed',
+        causePath: '$.failure.Cause',
+      }),
+    );
+
+    const prepare = lambdaStepTask(this, 'Prepare rollback', fn['rollback-prepare'], {
+      payload: { 'input.$': '$', 'execution.$': '$$.Execution' },
+      resultPath: '$.rollback',
+    });
+    prepare.addCatch(refused, { errors: [...REFUSAL_ERRORS], ...catchAll });
+    prepare.addCatch(refused, { errors: ['States.ALL'], ...catchAll });
+
+    const apply = lambdaStepTask(this, 'Undo to previous revision', fn['rollback-apply'], {
+      payload: { 'rollback.$': '$.rollback' },
+      resultPath: '$.apply',
+    });
+    apply.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
+
+    const waitForRollback = new Wait(this, 'Wait for rollback', {
+      time: WaitTime.duration(Duration.seconds(env.rollout.pollIntervalSeconds)),
+    });
+
+    const status = lambdaStepTask(this, 'Check rollback status', fn['rollout-status'], {
+      payload: { 'target.$': '$.rollback' },
+      resultPath: '$.rollout',
+    });
+    status.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
+
+    const didNotComplete = new Pass(this, 'Rollback did not complete', {
+      parameters: { Error: 'RolloutFailedError', 'Cause.$': '$.rollout.message' },
+      resultPath: FAILURE_PATH,
+    });
+    didNotComplete.next(recordFailure);
+
+    const verify = lambdaStepTask(this, 'Verify health after rollback', fn['health-check'], {
+      payload: { 'target.$': '$.rollback' },
+      resultPath: '$.health',
+    });
+    addHealthCheckRetry(verify, env.healthCheck);
+    verify.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
+
+    const record = lambdaStepTask(this, 'Record rollback', fn['rollback-finish'], {
+      payload: { 'rollback.$': '$.rollback', outcome: 'rolled-back' },
+      resultPath: '$.record',
+    });
+
+    const definition = prepare
+      .next(apply)
+      .next(waitForRollback)
+      .next(status)
+      .next(
+        new Choice(this, 'Rollback complete?')
+          .when(
+            Condition.stringEquals('$.rollout.phase', 'complete'),
+            verify.next(record).next(new Succeed(this, 'Rolled back')),
+          )
+          .when(Condition.stringEquals('$.rollout.phase', 'failed'), didNotComplete)
+          .otherwise(waitForRollback),
+      );
+
+    this.timeout = rollbackTimeoutOf(env);
+    this.workflow = new GuardianStateMachine(this, 'Workflow', {
+      stateMachineName: `guardian-${env.name}-rollback`,
+      definition,
+      timeout: this.timeout,
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
+    });
+  }
+}

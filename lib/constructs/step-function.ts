@@ -1,0 +1,231 @@
+/**
+ * The Lambda functions behind the workflows' Task states: one per step id, each with its own log
+ * group, X-Ray tracing and only the permissions its step needs.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ENV_VARS, STEP_IDS, STEP_METADATA_KEY, type StepId } from '../../lambdas/adapters/tables.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
+import type { GuardianTables } from './guardian-tables.ts';
+
+/** The repository root (holds package-lock.json and tsconfig.json). */
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Default folder holding `<step>/handler.ts`. */
+export const DEFAULT_HANDLERS_DIR = path.join(PROJECT_ROOT, 'lambdas');
+
+/** Service name Powertools stamps on every log line and trace segment. */
+export const POWERTOOLS_SERVICE_NAME = 'deployment-guardian';
+
+/** Lambda allows 4 KB of environment variables in total; keep headroom for the others. */
+const MAX_ENV_CONFIG_BYTES = 3000;
+
+/** What each step may touch. Anything not listed here is denied. */
+export const STEP_ACCESS: Readonly<Record<StepId, { readonly tables: boolean; readonly cluster: boolean }>> =
+  {
+    preflight: { tables: true, cluster: true },
+    'set-image': { tables: false, cluster: true },
+    'rollout-status': { tables: false, cluster: true },
+    'health-check': { tables: false, cluster: false },
+    'record-deployment': { tables: true, cluster: false },
+    'rollback-prepare': { tables: true, cluster: true },
+    'rollback-apply': { tables: false, cluster: true },
+    'rollback-finish': { tables: true, cluster: false },
+  };
+
+/**
+ * Timeout of a step's function. Kubernetes and DynamoDB calls are short and retried by the state
+ * machine; the health check calls every endpoint up to `attempts` times, each bounded by
+ * `timeoutMs`, so its budget is derived from the config.
+ */
+export function stepTimeout(step: StepId, env: EnvironmentConfig): Duration {
+  if (step === 'health-check') {
+    const { attempts, timeoutMs, endpoints } = env.healthCheck;
+    return Duration.seconds(Math.ceil((attempts * endpoints.length * timeoutMs) / 1000) + 10);
+  }
+  return Duration.seconds(30);
+}
+
+/** Properties of {@link GuardianLambdaStep}. */
+export interface GuardianLambdaStepProps {
+  /** Step id: the entry is `<handlersDir>/<step>/handler.ts`. */
+  readonly step: StepId;
+  /** The stack's environment, handed to the function as `GUARDIAN_ENV_CONFIG`. */
+  readonly environment: EnvironmentConfig;
+  /** The tables; granted only to steps whose STEP_ACCESS says so. */
+  readonly tables: GuardianTables;
+  /**
+   * Folder holding `<step>/handler.ts`.
+   * @default the repository's `lambdas/`
+   */
+  readonly handlersDir?: string;
+  /**
+   * Retention of the function's log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Removal policy of the function's log group.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** One step's Lambda function, least-privilege for that step. */
+export class GuardianLambdaStep extends Construct {
+  /** The function; its CfnFunction carries `guardian:step` metadata = the step id. */
+  readonly function: NodejsFunction;
+  /** The step id. */
+  readonly step: StepId;
+  /** The function's execution role (map it to Kubernetes RBAC for steps with cluster access). */
+  readonly role: Role;
+
+  constructor(scope: Construct, id: string, props: GuardianLambdaStepProps) {
+    super(scope, id);
+    const { step, environment: env, tables } = props;
+    if (!(STEP_IDS as readonly string[]).includes(step)) {
+      throw new Error(`GuardianLambdaStep: unknown step '${step}'; known steps: ${STEP_IDS.join(', ')}`);
+    }
+    const envConfig = JSON.stringify(env);
+    if (Buffer.byteLength(envConfig) > MAX_ENV_CONFIG_BYTES) {
+      throw new Error(
+        `GuardianLambdaStep: the '${env.name}' environment config is ${Buffer.byteLength(envConfig)} bytes as JSON; ` +
+          `Lambda environment variables allow 4 KB in total, so keep it under ${MAX_ENV_CONFIG_BYTES} bytes ` +
+          '(shorten health-check expectations or freeze reasons in config/environments.yaml)',
+      );
+    }
+    this.step = step;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    const handlersDir = props.handlersDir ?? DEFAULT_HANDLERS_DIR;
+    const logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+
+    // Our own role instead of AWSLambdaBasicExecutionRole: it may write to this log group only.
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Deployment Guardian (${env.name}) ${step} step`,
+    });
+    logGroup.grantWrite(role);
+    this.role = role;
+
+    this.function = new NodejsFunction(this, 'Function', {
+      role,
+      description: `Deployment Guardian (${env.name}): ${step}`,
+      entry: path.join(handlersDir, step, 'handler.ts'),
+      handler: 'handler',
+      // esbuild runs from the project root, which must contain the entry (tests may point elsewhere).
+      projectRoot: commonAncestor(PROJECT_ROOT, handlersDir),
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 256,
+      timeout: stepTimeout(step, env),
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      environment: {
+        [ENV_VARS.deploymentsTable]: tables.deployments.tableName,
+        [ENV_VARS.controlTable]: tables.control.tableName,
+        [ENV_VARS.environmentConfig]: envConfig,
+        POWERTOOLS_SERVICE_NAME,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: false,
+        mainFields: ['module', 'main'],
+        // Bundle the AWS SDK too: the versions we test with are the versions that run.
+        externalModules: [],
+        tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
+        // CommonJS dependencies call require(); ESM output has none unless we provide it.
+        banner:
+          "import { createRequire as __guardianCreateRequire } from 'node:module';const require = __guardianCreateRequire(import.meta.url);",
+      },
+    });
+    (this.function.node.defaultChild as CfnFunction).addMetadata(STEP_METADATA_KEY, step);
+
+    const access = STEP_ACCESS[step];
+    if (access.tables) {
+      tables.deployments.grantReadWriteData(this.function);
+      tables.control.grantReadWriteData(this.function);
+    }
+    if (access.cluster) {
+      // Only the endpoint and CA are read here; what the role may do inside the cluster is
+      // decided by Kubernetes RBAC through an EKS access entry (see GuardianLambdaSteps).
+      this.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['eks:DescribeCluster'],
+          resources: [
+            Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: env.cluster }),
+          ],
+        }),
+      );
+    }
+  }
+}
+
+/** Properties of {@link GuardianLambdaSteps}. */
+export interface GuardianLambdaStepsProps extends Omit<GuardianLambdaStepProps, 'step'> {}
+
+/**
+ * All step functions of one environment.
+ *
+ * The functions that talk to Kubernetes (see {@link STEP_ACCESS}) only get `eks:DescribeCluster`
+ * on the environment's cluster from IAM. Inside the cluster they are nobody until an operator maps
+ * their roles to RBAC with an EKS access entry, e.g.
+ * `aws eks create-access-entry --cluster-name <cluster> --principal-arn <role arn>` and
+ * `aws eks associate-access-policy ... --access-scope type=namespace,namespaces=<namespace>`
+ * (or a Role/RoleBinding allowing get/list/patch on deployments and replicasets in the namespace).
+ * The role ARNs are stack outputs named `<Step>RoleArn`.
+ */
+export class GuardianLambdaSteps extends Construct {
+  /** Steps by id. */
+  readonly steps: Readonly<Record<StepId, GuardianLambdaStep>>;
+
+  constructor(scope: Construct, id: string, props: GuardianLambdaStepsProps) {
+    super(scope, id);
+    const steps = {} as Record<StepId, GuardianLambdaStep>;
+    for (const step of STEP_IDS) {
+      const construct = new GuardianLambdaStep(this, pascalCase(step), { ...props, step });
+      steps[step] = construct;
+      if (STEP_ACCESS[step].cluster) {
+        new CfnOutput(Stack.of(this), `${pascalCase(step)}RoleArn`, {
+          value: construct.role.roleArn,
+          description: `IAM role of the ${step} step: map it to Kubernetes RBAC in cluster ${props.environment.cluster} with an EKS access entry`,
+        });
+      }
+    }
+    this.steps = steps;
+  }
+
+  /** The function of one step. */
+  functionOf(step: StepId): NodejsFunction {
+    return this.steps[step].function;
+  }
+}
+
+function commonAncestor(a: string, b: string): string {
+  const pa = path.resolve(a).split(path.sep);
+  const pb = path.resolve(b).split(path.sep);
+  let i = 0;
+  while (i < pa.length && pa[i] === pb[i]) i++;
+  return pa.slice(0, i).join(path.sep) || path.sep;
+}
+
+/** `rollout-status` -> `RolloutStatus`. */
+export function pascalCase(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]?.toUpperCase() + w.slice(1))
+    .join('');
+}

@@ -1,0 +1,309 @@
+/**
+ * The local runner: the guardian's synthesized app executed on this machine. It synthesizes
+ * the CDK app (without bundling), creates the stacks' DynamoDB tables in dynalite from the
+ * template, binds each Lambda task of each state machine definition to the real step handler
+ * with local ports, and runs executions with the simulated clock. Kubernetes is the embedded
+ * cluster simulator, or a real cluster from a kubeconfig.
+ */
+import './polyfills.ts';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
+import { httpGet } from '../../lambdas/adapters/http.ts';
+import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
+import type { ClusterPort, Store } from '../../lambdas/adapters/ports.ts';
+import { ENV_VARS, type StepId } from '../../lambdas/adapters/tables.ts';
+import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
+import { STEPS } from '../../lambdas/registry.ts';
+import type { StepDeps } from '../../lambdas/shared/step.ts';
+import { buildApp } from '../app.ts';
+import { type EnvironmentConfig, environmentConfigSchema, type GuardianConfig } from '../config/schema.ts';
+import { stackTemplateInfo } from '../template.ts';
+import { SimulatedClock } from './clock.ts';
+import { type ClusterSimulator, startClusterSimulator } from './cluster-sim/index.ts';
+import { startDemoApi } from './demo-api.ts';
+import {
+  type LocalEvent,
+  type LocalExecutionResult,
+  LocalExecutor,
+  type LocalStateMachine,
+  type LocalTaskHandler,
+} from './executor.ts';
+
+/** Options of {@link LocalGuardian.start}. */
+export interface LocalGuardianOptions {
+  readonly config: GuardianConfig;
+  /** Folder for persistent local state (dynalite data, simulated cluster, clock); none = in memory. */
+  readonly stateDir?: string;
+  /** Use this cluster instead of the embedded simulator. */
+  readonly kubeconfig?: string;
+  /** With `kubeconfig`: the URL health checks call (default: the environment's apiUrl). */
+  readonly apiUrl?: string;
+  /** Image each environment's workload runs when the simulator starts empty. */
+  readonly seedImages?: Readonly<Record<string, string>>;
+  /** Where the simulated clock starts (default: now, or the persisted time if later). */
+  readonly startTime?: Date;
+  /** Progress callback for every state entered/exited. */
+  readonly onEvent?: (event: LocalEvent) => void;
+}
+
+interface StackRuntime {
+  readonly environment: EnvironmentConfig;
+  readonly executor: LocalExecutor;
+  readonly store: Store;
+  readonly deployStateMachine: string;
+  readonly rollbackStateMachine: string;
+}
+
+const DEFAULT_SEED_TAG = 'v1.0.0';
+const silentLogger = () => new Logger({ serviceName: 'deployment-guardian', logLevel: 'SILENT' });
+
+/** A running local guardian. Call {@link LocalGuardian.close} when done (it persists state). */
+export class LocalGuardian {
+  private constructor(
+    readonly clock: SimulatedClock,
+    private readonly stacks: ReadonlyMap<string, StackRuntime>,
+    private readonly closers: (() => Promise<void>)[],
+    readonly simulator: ClusterSimulator | undefined,
+    private readonly cluster: () => Promise<ClusterPort>,
+    private readonly stateDir: string | undefined,
+  ) {}
+
+  /** Synthesizes the app and starts dynalite, the simulator (or a kubeconfig) and the demo API. */
+  static async start(options: LocalGuardianOptions): Promise<LocalGuardian> {
+    const closers: (() => Promise<void>)[] = [];
+    try {
+      return await LocalGuardian.startInner(options, closers);
+    } catch (err) {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async startInner(
+    options: LocalGuardianOptions,
+    closers: (() => Promise<void>)[],
+  ): Promise<LocalGuardian> {
+    const { stateDir } = options;
+    if (stateDir) mkdirSync(stateDir, { recursive: true });
+    const clock = new SimulatedClock(options.startTime ?? new Date());
+    const clockFile = stateDir ? path.join(stateDir, 'clock.json') : undefined;
+    if (clockFile && existsSync(clockFile)) {
+      clock.catchUp(new Date(JSON.parse(readFileSync(clockFile, 'utf8')).now));
+    }
+
+    // DynamoDB: dynalite, persisted under the state folder when there is one.
+    const db = dynalite({
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+      ...(stateDir ? { path: path.join(stateDir, 'dynamodb') } : {}),
+    });
+    await new Promise<void>((resolve, reject) => {
+      db.once('error', reject);
+      db.listen(0, '127.0.0.1', () => resolve());
+    });
+    closers.push(() => new Promise<void>((resolve) => db.close(() => resolve())));
+    const port = (db.address() as AddressInfo).port;
+    const ddb = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'ap-southeast-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    closers.push(async () => ddb.destroy());
+    const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+
+    // Kubernetes: a real cluster from a kubeconfig, or the embedded simulator + demo API.
+    let simulator: ClusterSimulator | undefined;
+    const apiUrls = new Map<string, string>();
+    let cluster: () => Promise<ClusterPort>;
+    if (options.kubeconfig) {
+      const port_ = connectKubeconfig(options.kubeconfig);
+      cluster = async () => port_;
+    } else {
+      const simFile = stateDir ? path.join(stateDir, 'cluster.json') : undefined;
+      const snapshot = simFile && existsSync(simFile) ? JSON.parse(readFileSync(simFile, 'utf8')) : undefined;
+      simulator = await startClusterSimulator({
+        clock,
+        ...(snapshot
+          ? { snapshot }
+          : {
+              seed: Object.values(options.config.environments).map((env) => ({
+                namespace: env.namespace,
+                name: env.workload,
+                container: env.container,
+                image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
+                replicas: 3,
+              })),
+            }),
+      });
+      const sim = simulator;
+      closers.push(async () => {
+        if (simFile) writeFileSync(simFile, JSON.stringify(sim.exportState(), null, 1));
+        await sim.close();
+      });
+      const port_ = new KubernetesCluster(sim.kubeConfig());
+      cluster = async () => port_;
+      // One demo API per environment, serving whatever image the simulator runs there.
+      for (const env of Object.values(options.config.environments)) {
+        const demo = await startDemoApi({
+          clock,
+          resolveImage: () => sim.servedImage(env.namespace, env.workload),
+        });
+        closers.push(() => demo.close());
+        apiUrls.set(env.name, demo.url);
+      }
+    }
+
+    // Synthesize without bundling and wire each stack.
+    const { app, stacks } = buildApp({ config: options.config, bundle: false, nag: false });
+    const assembly = app.synth();
+    const existing = new Set((await ddb.send(new ListTablesCommand({}))).TableNames ?? []);
+    const runtimes = new Map<string, StackRuntime>();
+    for (const [envName, stack] of Object.entries(stacks)) {
+      const template = assembly.getStackByName(stack.stackName).template as Record<string, unknown>;
+      const info = stackTemplateInfo(template, {
+        region: stack.region ?? 'ap-southeast-1',
+        account: '000000000000',
+      });
+      const tableName = (logicalId: string) => `${stack.stackName}.${logicalId}`;
+      for (const table of info.tables) {
+        const name = tableName(table.logicalId);
+        if (existing.has(name)) continue;
+        await ddb.send(new CreateTableCommand({ ...table.properties, TableName: name } as never));
+      }
+      const lambdas = new Map<string, LocalTaskHandler>();
+      for (const fn of info.functions) {
+        const env = fn.environment;
+        const rawConfig = env[ENV_VARS.environmentConfig];
+        const parsed = environmentConfigSchema.safeParse(
+          typeof rawConfig === 'string' ? JSON.parse(rawConfig) : undefined,
+        );
+        if (!parsed.success) {
+          throw new Error(
+            `function ${fn.logicalId} of ${stack.stackName} has no valid ${ENV_VARS.environmentConfig}`,
+          );
+        }
+        const apiUrl = options.apiUrl ?? apiUrls.get(envName);
+        const config: EnvironmentConfig = { ...parsed.data, ...(apiUrl ? { apiUrl } : {}) };
+        const deploymentsRef = env[ENV_VARS.deploymentsTable];
+        const controlRef = env[ENV_VARS.controlTable];
+        const store: Store =
+          typeof deploymentsRef === 'object' && typeof controlRef === 'object'
+            ? new DynamoStore(doc, {
+                deploymentsTable: tableName(refOf(deploymentsRef)),
+                controlTable: tableName(refOf(controlRef)),
+              })
+            : noTableAccess(fn.stepId, stack.stackName);
+        const deps: StepDeps = { config, store, cluster, httpGet, clock, logger: silentLogger() };
+        const loaded = await STEPS[fn.stepId as StepId]();
+        lambdas.set(fn.arn, (input) => loaded.step.run(input, deps));
+      }
+      const stateMachines: LocalStateMachine[] = info.stateMachines;
+      const executor = new LocalExecutor({
+        stateMachines,
+        lambdas,
+        clock,
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      });
+      const anyDeps = info.functions.find(
+        (f) => typeof f.environment[ENV_VARS.deploymentsTable] === 'object',
+      );
+      if (!anyDeps) throw new Error(`stack ${stack.stackName} has no function with table access`);
+      runtimes.set(envName, {
+        environment: options.config.environments[envName] as EnvironmentConfig,
+        executor,
+        store: new DynamoStore(doc, {
+          deploymentsTable: tableName(refOf(anyDeps.environment[ENV_VARS.deploymentsTable])),
+          controlTable: tableName(refOf(anyDeps.environment[ENV_VARS.controlTable])),
+        }),
+        deployStateMachine: `guardian-${envName}-deploy`,
+        rollbackStateMachine: `guardian-${envName}-rollback`,
+      });
+    }
+    if (clockFile)
+      closers.push(async () => writeFileSync(clockFile, JSON.stringify({ now: clock.now().toISOString() })));
+    return new LocalGuardian(clock, runtimes, closers, simulator, cluster, stateDir);
+  }
+
+  private runtime(environment: string): StackRuntime {
+    const rt = this.stacks.get(environment);
+    if (!rt) {
+      throw new Error(`unknown environment '${environment}'; known: ${[...this.stacks.keys()].join(', ')}`);
+    }
+    return rt;
+  }
+
+  /** The store of an environment's stack (records, lock, breaker, freezes). */
+  store(environment: string): Store {
+    return this.runtime(environment).store;
+  }
+
+  /** The environment's config as the stack knows it. */
+  environment(environment: string): EnvironmentConfig {
+    return this.runtime(environment).environment;
+  }
+
+  /** The Kubernetes cluster the guardian acts on. */
+  async clusterPort(): Promise<ClusterPort> {
+    return this.cluster();
+  }
+
+  /** Runs a Deploy execution to its end. */
+  async deploy(input: DeployInput | Record<string, unknown>, name?: string): Promise<LocalExecutionResult> {
+    const environment = String((input as { environment?: unknown }).environment ?? '');
+    const rt = this.runtime(environment);
+    const result = await rt.executor.run(rt.deployStateMachine, input, name);
+    this.saveExecution(result);
+    return result;
+  }
+
+  /** Runs a Rollback execution to its end. */
+  async rollback(
+    input: RollbackInput | Record<string, unknown>,
+    name?: string,
+  ): Promise<LocalExecutionResult> {
+    const environment = String((input as { environment?: unknown }).environment ?? '');
+    const rt = this.runtime(environment);
+    const result = await rt.executor.run(rt.rollbackStateMachine, input, name);
+    this.saveExecution(result);
+    return result;
+  }
+
+  private saveExecution(result: LocalExecutionResult): void {
+    if (!this.stateDir) return;
+    const dir = path.join(this.stateDir, 'executions');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `${result.name}.json`), JSON.stringify(result, null, 1));
+  }
+
+  /** Persists local state and stops every server this runner started. */
+  async close(): Promise<void> {
+    for (const close of this.closers.reverse()) await close();
+    this.closers.length = 0;
+  }
+}
+
+function refOf(value: unknown): string {
+  const ref = (value as { Ref?: unknown } | undefined)?.Ref;
+  if (typeof ref !== 'string') throw new Error(`expected a {Ref} to a table, got ${JSON.stringify(value)}`);
+  return ref;
+}
+
+/** A store for a step the stack grants no table access: any use is a wiring bug, said loudly. */
+function noTableAccess(stepId: string, stackName: string): Store {
+  return new Proxy({} as Store, {
+    get(_t, prop) {
+      return () => {
+        throw new Error(
+          `step ${stepId} of ${stackName} used the store (${String(prop)}) but its function has no table access`,
+        );
+      };
+    },
+  });
+}

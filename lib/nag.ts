@@ -1,0 +1,126 @@
+/**
+ * cdk-nag (AwsSolutions + Serverless packs) for the guardian's stacks. Findings we accept on
+ * purpose are listed in ACCEPTED_FINDINGS with their reason and acknowledged on the construct
+ * that raised them; anything else fails synthesis.
+ */
+
+import type { Stack } from 'aws-cdk-lib';
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+
+/** A finding the guardian accepts: which rule, on which constructs, and why. */
+export interface AcceptedFinding {
+  /** Matches the rule id, including a finding suffix such as `[Resource::*]`. */
+  readonly rule: RegExp;
+  /** Matches the construct path relative to the stack (`Steps/Preflight/Role/DefaultPolicy/Resource`). */
+  readonly path: RegExp;
+  /** Why the finding is acceptable, recorded with the acknowledgement. */
+  readonly reason: string;
+}
+
+const STEP_POLICY = /^Steps\/[A-Za-z]+\/Role\/DefaultPolicy\/Resource$/;
+const WORKFLOW_POLICY = /^(Deploy|Rollback)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
+const STEP_FUNCTION = /^Steps\/[A-Za-z]+\/Function\/Resource$/;
+
+/** Every finding the guardian accepts, with its reason. */
+export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
+    path: STEP_POLICY,
+    reason:
+      'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permissions.',
+  },
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
+    path: WORKFLOW_POLICY,
+    reason:
+      'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery, logs:DescribeResourcePolicies, ...) for state machines support no resource-level permissions.',
+  },
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::<TablesDeployments[A-Za-z0-9]+\.Arn>\/index\/\*\]$/,
+    path: STEP_POLICY,
+    reason:
+      'History is read through the byStartedAt GSI of the Deployments table; index/* covers only that table.',
+  },
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::<Steps[A-Za-z]+Function[A-F0-9]+\.Arn>:\*\]$/,
+    path: WORKFLOW_POLICY,
+    reason:
+      "lambda:InvokeFunction on the step's own function and its versions/aliases (ARN:*), as granted by the LambdaInvoke task.",
+  },
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:[a-z0-9-]+:(<AWS::AccountId>|\d{12}):execution:.*RollbackWorkflowStateMachine[A-F0-9]+.*\*\]$/,
+    path: /^Deploy\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/,
+    reason:
+      'startExecution.sync polls and stops the child executions of the Rollback state machine only; execution names are not known in advance.',
+  },
+  {
+    rule: /^(AwsSolutions-L1|Serverless-LambdaLatestVersion)$/,
+    path: STEP_FUNCTION,
+    reason:
+      'Node.js 22 is the runtime the guardian is built and tested for (product requirement); moving is a deliberate upgrade.',
+  },
+  {
+    rule: /^Serverless-LambdaDLQ$/,
+    path: STEP_FUNCTION,
+    reason:
+      'Steps are invoked synchronously by Step Functions, whose Retry/Catch handle failures; a DLQ only applies to asynchronous invocations.',
+  },
+];
+
+/** The rule packs the guardian is held to. */
+export function nagPacks(): NagPack[] {
+  return [new AwsSolutionsChecks(), new ServerlessChecks()];
+}
+
+/** One finding of a rule pack. */
+export interface NagFinding {
+  /** Rule id, with the finding suffix if any (`AwsSolutions-IAM5[Resource::*]`). */
+  readonly rule: string;
+  /** `error` or `warning`. */
+  readonly severity: string;
+  /** Construct path of the resource. */
+  readonly path: string;
+  /** What the rule checks. */
+  readonly description: string;
+}
+
+/** Runs the packs over `scope` and returns every finding that is not acknowledged. */
+export function nagFindings(scope: IConstruct): NagFinding[] {
+  const findings: NagFinding[] = [];
+  for (const pack of nagPacks()) {
+    for (const v of pack.validateScope(scope).violations) {
+      for (const r of v.violatingResources) {
+        findings.push({
+          rule: v.ruleName,
+          severity: v.severity ?? 'error',
+          path: r.constructPath ?? '(unknown)',
+          description: v.description,
+        });
+      }
+    }
+  }
+  return findings;
+}
+
+/** Acknowledges each finding of `stack` that ACCEPTED_FINDINGS covers, on the construct that raised it. */
+export function acknowledgeFindings(stack: Stack): void {
+  const prefix = `${stack.node.path}/`;
+  const byPath = new Map(stack.node.findAll().map((c) => [c.node.path, c] as const));
+  for (const finding of nagFindings(stack)) {
+    const relative = finding.path.startsWith(prefix) ? finding.path.slice(prefix.length) : finding.path;
+    const accepted = ACCEPTED_FINDINGS.find((a) => a.rule.test(finding.rule) && a.path.test(relative));
+    if (!accepted) continue;
+    const construct = byPath.get(finding.path);
+    if (!construct)
+      throw new Error(`cdk-nag: cannot find construct ${finding.path} to acknowledge ${finding.rule}`);
+    Validations.of(construct).acknowledge({ id: finding.rule, reason: accepted.reason });
+  }
+}
+
+/** Acknowledges the accepted findings of each stack and registers the packs on `app`. */
+export function applyNag(app: App, stacks: readonly Stack[]): void {
+  for (const stack of stacks) acknowledgeFindings(stack);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+}

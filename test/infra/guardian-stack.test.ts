@@ -1,0 +1,230 @@
+import { App } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { STEP_IDS, type StepId } from '../../lambdas/adapters/tables.ts';
+import { buildApp } from '../../lib/app.ts';
+import { GuardianTables } from '../../lib/constructs/guardian-tables.ts';
+import { STEP_ACCESS } from '../../lib/constructs/step-function.ts';
+import { lambdaEnvironmentOf, stepFunctionsOfTemplate, tablesOfTemplate } from '../../lib/template.ts';
+import { synthesized, templateOf } from './fixtures.ts';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+function functionIdOf(template: Template, step: StepId): string {
+  const entry = Object.entries(stepFunctionsOfTemplate(template)).find(([, s]) => s === step);
+  if (!entry) throw new Error(`no function for step ${step}`);
+  return entry[0];
+}
+
+/** Every statement of every policy attached to the step's execution role. */
+function statementsOf(template: Template, step: StepId): Statement[] {
+  const fn = template.toJSON().Resources[functionIdOf(template, step)];
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+    (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
+  );
+  const role = template.toJSON().Resources[roleId];
+  expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+const actionsOf = (statements: Statement[]): string[] =>
+  statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+
+describe('buildApp', () => {
+  it('creates one Guardian<Env> stack per environment in its region', () => {
+    const { app, config } = synthesized();
+    expect(Object.keys(app.stacks).sort()).toEqual(Object.keys(config.environments).sort());
+    expect(app.stacks.staging?.stackName).toBe('GuardianStaging');
+    expect(app.stacks.production?.stackName).toBe('GuardianProduction');
+    expect(app.stacks.production?.region).toBe(config.environments.production?.region);
+  });
+
+  it('takes the account from CDK_DEFAULT_ACCOUNT when it is set', () => {
+    const before = process.env.CDK_DEFAULT_ACCOUNT;
+    process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+    try {
+      const { stacks } = buildApp({ config: synthesized().config, bundle: false, nag: false });
+      expect(stacks.staging?.account).toBe('123456789012');
+    } finally {
+      if (before === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
+      else process.env.CDK_DEFAULT_ACCOUNT = before;
+    }
+  });
+
+  it('turns bundling off for every stack when bundle is false', () => {
+    const { stacks } = buildApp({ config: synthesized().config, bundle: false, nag: false });
+    expect(Object.keys(stacks)).toHaveLength(2);
+    for (const stack of Object.values(stacks)) expect(stack.bundlingRequired).toBe(false);
+  });
+});
+
+describe('tables', () => {
+  it('builds the Deployments table with its keys, the byStartedAt GSI, PITR and encryption', () => {
+    templateOf('staging').hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'guardian-staging-deployments',
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'environment', KeyType: 'HASH' },
+        { AttributeName: 'id', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'byStartedAt',
+          KeySchema: [
+            { AttributeName: 'environment', KeyType: 'HASH' },
+            { AttributeName: 'startedAt', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('builds the Control table with pk/sk keys and TTL on ttl', () => {
+    templateOf('production').hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'guardian-production-control',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('retains production tables and lets staging tables go with the stack', () => {
+    templateOf('production').allResources('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+    templateOf('staging').allResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+
+  it('describes the tables by role for the local runner', () => {
+    const tables = Object.values(tablesOfTemplate(templateOf('staging')));
+    expect(tables.map((t) => t.role).sort()).toEqual(['control', 'deployments']);
+    const control = tables.find((t) => t.role === 'control');
+    expect(control?.ttlAttribute).toBe('ttl');
+    expect(control?.TableName).toBe('guardian-staging-control');
+  });
+
+  it('refuses an environment name that cannot be part of a table name', () => {
+    expect(() => new GuardianTables(new App(), 'T', { environment: 'Prod_1' })).toThrow(/lowercase name/);
+  });
+});
+
+describe('step functions', () => {
+  it('creates exactly one function per step, tagged with guardian:step metadata', () => {
+    const steps = Object.values(stepFunctionsOfTemplate(templateOf('staging')));
+    expect(steps.sort()).toEqual([...STEP_IDS].sort());
+  });
+
+  it.each(STEP_IDS)('runs %s on nodejs22.x arm64 with tracing, 256 MB and its own log group', (step) => {
+    const t = templateOf('staging');
+    const fn = t.toJSON().Resources[functionIdOf(t, step)];
+    expect(fn.Metadata['guardian:step']).toBe(step);
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      MemorySize: 256,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
+    });
+  });
+
+  it('wires table names, the environment config and the Powertools service name into each function', () => {
+    const { templates, config } = synthesized();
+    for (const env of ['staging', 'production']) {
+      const t = templates[env] as Template;
+      for (const id of Object.keys(stepFunctionsOfTemplate(t))) {
+        const vars = lambdaEnvironmentOf(t, id);
+        expect(vars.DEPLOYMENTS_TABLE).toBe(`guardian-${env}-deployments`);
+        expect(vars.CONTROL_TABLE).toBe(`guardian-${env}-control`);
+        expect(vars.POWERTOOLS_SERVICE_NAME).toBe('deployment-guardian');
+        expect(JSON.parse(vars.GUARDIAN_ENV_CONFIG ?? '')).toEqual(config.environments[env]);
+      }
+    }
+  });
+
+  it('gives the health check enough time for every attempt against every endpoint', () => {
+    const t = templateOf('production');
+    const env = synthesized().config.environments.production;
+    if (!env) throw new Error('no production environment');
+    const fn = t.toJSON().Resources[functionIdOf(t, 'health-check')];
+    const { attempts, timeoutMs, endpoints } = env.healthCheck;
+    expect(fn.Properties.Timeout * 1000).toBeGreaterThanOrEqual(attempts * endpoints.length * timeoutMs);
+  });
+
+  it('keeps the log groups of production for a year and retains them', () => {
+    templateOf('production').allResources('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ RetentionInDays: 365 }),
+    });
+    templateOf('staging').allResources('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ RetentionInDays: 30 }),
+    });
+  });
+});
+
+describe('IAM', () => {
+  it.each(STEP_IDS.filter((s) => !STEP_ACCESS[s].tables))('gives %s no DynamoDB action at all', (step) => {
+    const actions = actionsOf(statementsOf(templateOf('staging'), step));
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+  });
+
+  it.each(STEP_IDS.filter((s) => STEP_ACCESS[s].tables))(
+    'lets %s read and write both tables only',
+    (step) => {
+      const t = templateOf('staging');
+      const tableIds = Object.keys(tablesOfTemplate(t));
+      const dynamo = statementsOf(t, step).filter((s) =>
+        actionsOf([s]).some((a) => a.startsWith('dynamodb:')),
+      );
+      const resources = JSON.stringify(dynamo.map((s) => s.Resource));
+      for (const id of tableIds) expect(resources).toContain(id);
+      expect(actionsOf(dynamo)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query']));
+      expect(actionsOf(dynamo).filter((a) => a.includes('*'))).toEqual([]);
+    },
+  );
+
+  it.each(STEP_IDS)('scopes eks:DescribeCluster of %s to the environment cluster, or gives none', (step) => {
+    const t = templateOf('production');
+    const eks = statementsOf(t, step).filter((s) => actionsOf([s]).some((a) => a.startsWith('eks:')));
+    if (!STEP_ACCESS[step].cluster) {
+      expect(eks).toEqual([]);
+      return;
+    }
+    expect(eks).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'eks:DescribeCluster',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':eks:ap-southeast-1:',
+              { Ref: 'AWS::AccountId' },
+              ':cluster/buywhere-prod',
+            ],
+          ],
+        },
+      },
+    ]);
+  });
+
+  it('outputs the role ARN of every step that talks to Kubernetes, for the EKS access entry', () => {
+    const outputs = templateOf('staging').findOutputs('*');
+    const kubernetesSteps = STEP_IDS.filter((s) => STEP_ACCESS[s].cluster);
+    expect(Object.keys(outputs).filter((k) => k.endsWith('RoleArn'))).toHaveLength(kubernetesSteps.length);
+    templateOf('staging').hasOutput('SetImageRoleArn', {
+      Description: Match.stringLikeRegexp('EKS access entry'),
+      Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StepsSetImageRole'), 'Arn'] },
+    });
+  });
+});

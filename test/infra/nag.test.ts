@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../lib/app.ts';
+import { ACCEPTED_FINDINGS, nagFindings } from '../../lib/nag.ts';
+import { synthesized } from './fixtures.ts';
+
+describe('cdk-nag', () => {
+  it.each(['staging', 'production'])('finds nothing unacknowledged in the %s stack', (env) => {
+    const stack = synthesized().app.stacks[env];
+    if (!stack) throw new Error(`no ${env} stack`);
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  it('reports findings once the acknowledgements are left out', () => {
+    const { stacks } = buildApp({ config: synthesized().config, bundle: false, nag: false });
+    const rules = new Set(
+      nagFindings(stacks.staging as NonNullable<typeof stacks.staging>).map((f) => f.rule),
+    );
+    expect(rules).toContain('Serverless-LambdaDLQ');
+    expect(rules).toContain('AwsSolutions-IAM5[Resource::*]');
+    // Fixed rather than acknowledged: no managed policy on any role.
+    expect([...rules].filter((r) => r.startsWith('AwsSolutions-IAM4'))).toEqual([]);
+  });
+
+  it('fails synthesis when a resource breaks a rule nobody acknowledged', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'guardian-nag-'));
+    const { app, stacks } = buildApp({ config: synthesized().config, bundle: false, outdir });
+    new Queue(stacks.staging as NonNullable<typeof stacks.staging>, 'Unguarded');
+    try {
+      expect(() => app.synth()).toThrow(/AwsSolutions-SQS(3|4)/);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('states a reason for every accepted finding', () => {
+    for (const accepted of ACCEPTED_FINDINGS) expect(accepted.reason.length).toBeGreaterThan(40);
+  });
+});

@@ -1,0 +1,412 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { Pass } from 'aws-cdk-lib/aws-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import { GuardianStateMachine } from '../../lib/constructs/guardian-state-machine.ts';
+import {
+  type AslDefinition,
+  type AslState,
+  localStateMachineArn,
+  resolveIntrinsics,
+  stackTemplateInfo,
+  stateMachineDefinitions,
+  stepFunctionsOfTemplate,
+} from '../../lib/template.ts';
+import { aslValidator, synthesized, templateOf } from './fixtures.ts';
+
+const DEPLOY_STATES = [
+  'Preflight checks',
+  'Deployment refused',
+  'Preflight failed',
+  'Dry run?',
+  'Dry run complete',
+  'Set image',
+  'Wait for rollout',
+  'Check rollout status',
+  'Rollout complete?',
+  'Rollout failed',
+  'Enhanced health check',
+  'Record deployment',
+  'Deployment succeeded',
+  'Roll back to previous revision',
+  'Rollback failed',
+  'Deployment rolled back',
+];
+
+const ROLLBACK_STATES = [
+  'Prepare rollback',
+  'Rollback refused',
+  'Undo to previous revision',
+  'Wait for rollback',
+  'Check rollback status',
+  'Rollback complete?',
+  'Rollback did not complete',
+  'Verify health after rollback',
+  'Record rollback',
+  'Rolled back',
+  'Record rollback failure',
+  'Rollback failed',
+];
+
+const ENVIRONMENTS = ['staging', 'production'] as const;
+
+function definitionOf(env: string, kind: 'deploy' | 'rollback'): AslDefinition {
+  const found = Object.values(stateMachineDefinitions(templateOf(env))).find(
+    (m) => m.name === `guardian-${env}-${kind}`,
+  );
+  if (!found) throw new Error(`no ${kind} state machine for ${env}`);
+  return found.definition;
+}
+
+function stateOf(definition: AslDefinition, name: string): AslState {
+  const state = definition.States[name];
+  if (!state) throw new Error(`no state '${name}'`);
+  return state;
+}
+
+const lambdaTasks = (d: AslDefinition): [string, AslState][] =>
+  Object.entries(d.States).filter(([, s]) => s.Type === 'Task' && String(s.Resource).includes(':lambda:'));
+
+describe('state machines', () => {
+  it.each(ENVIRONMENTS)('makes %s deploy and rollback STANDARD, traced and fully logged', (env) => {
+    const t = templateOf(env);
+    for (const kind of ['deploy', 'rollback']) {
+      t.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineName: `guardian-${env}-${kind}`,
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: {
+          Level: 'ALL',
+          IncludeExecutionData: true,
+          Destinations: [
+            {
+              CloudWatchLogsLogGroup: {
+                LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('Logs'), 'Arn'] },
+              },
+            },
+          ],
+        },
+      });
+      t.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: `/aws/vendedlogs/states/guardian-${env}-${kind}`,
+      });
+    }
+  });
+
+  it.each(ENVIRONMENTS)('alarms on failed, throttled, aborted and timed-out %s executions', (env) => {
+    const alarms = Object.values(templateOf(env).findResources('AWS::CloudWatch::Alarm'));
+    for (const kind of ['deploy', 'rollback']) {
+      const metrics = alarms
+        .filter((a) => String(a.Properties.AlarmName).startsWith(`guardian-${env}-${kind}-`))
+        .map((a) => a.Properties.MetricName)
+        .sort();
+      expect(metrics).toEqual([
+        'ExecutionThrottled',
+        'ExecutionsAborted',
+        'ExecutionsFailed',
+        'ExecutionsTimedOut',
+      ]);
+    }
+    expect(alarms.every((a) => a.Properties.Namespace === 'AWS/States' && a.Properties.Threshold === 1)).toBe(
+      true,
+    );
+  });
+
+  it('gives every execution a timeout that fits a rollout, a health check and a rollback', () => {
+    const deploy = definitionOf('production', 'deploy');
+    const rollback = definitionOf('production', 'rollback');
+    expect(rollback.TimeoutSeconds).toBeGreaterThan(600);
+    expect(deploy.TimeoutSeconds).toBeGreaterThan((rollback.TimeoutSeconds ?? 0) + 600);
+  });
+
+  it('refuses a state machine name Step Functions would reject', () => {
+    const stack = new Stack(new App(), 'S');
+    expect(
+      () =>
+        new GuardianStateMachine(stack, 'M', {
+          stateMachineName: 'guardian staging deploy',
+          definition: new Pass(stack, 'P'),
+          timeout: Duration.minutes(5),
+        }),
+    ).toThrow(/1-80 characters/);
+  });
+});
+
+describe('definitions', () => {
+  it.each(ENVIRONMENTS)('has exactly the documented Deploy states in %s', (env) => {
+    const d = definitionOf(env, 'deploy');
+    expect(Object.keys(d.States).sort()).toEqual([...DEPLOY_STATES].sort());
+    expect(d.StartAt).toBe('Preflight checks');
+  });
+
+  it.each(ENVIRONMENTS)('has exactly the documented Rollback states in %s', (env) => {
+    const d = definitionOf(env, 'rollback');
+    expect(Object.keys(d.States).sort()).toEqual([...ROLLBACK_STATES].sort());
+    expect(d.StartAt).toBe('Prepare rollback');
+  });
+
+  it.each(ENVIRONMENTS)('passes amazon states language validation in %s', (env) => {
+    for (const kind of ['deploy', 'rollback'] as const) {
+      // asl-validator fills in QueryLanguage on the object it is given.
+      const result = aslValidator(structuredClone(definitionOf(env, kind)));
+      expect(result.errorsText('\n')).toBe('');
+      expect(result.isValid).toBe(true);
+    }
+  });
+
+  it('uses JSONPath everywhere, never JSONata', () => {
+    for (const env of ENVIRONMENTS) {
+      for (const kind of ['deploy', 'rollback'] as const) {
+        const d = definitionOf(env, kind);
+        expect(d.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+        for (const state of Object.values(d.States))
+          expect(state.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+      }
+    }
+  });
+
+  it('retries TransientError with backoff and keeps the Lambda service retries on every Lambda task', () => {
+    for (const env of ENVIRONMENTS) {
+      for (const kind of ['deploy', 'rollback'] as const) {
+        const tasks = lambdaTasks(definitionOf(env, kind));
+        expect(tasks.length).toBeGreaterThanOrEqual(5);
+        for (const [, task] of tasks) {
+          const retry = task.Retry as { ErrorEquals: string[] }[];
+          expect(retry).toContainEqual({
+            ErrorEquals: ['TransientError'],
+            IntervalSeconds: 2,
+            BackoffRate: 2,
+            MaxAttempts: 5,
+          });
+          expect(retry.some((r) => r.ErrorEquals.includes('Lambda.ServiceException'))).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('puts every caught failure in $.failure', () => {
+    for (const env of ENVIRONMENTS) {
+      for (const kind of ['deploy', 'rollback'] as const) {
+        const catches = Object.values(definitionOf(env, kind).States).flatMap(
+          (s) => (s.Catch as { ResultPath: string }[] | undefined) ?? [],
+        );
+        expect(catches.length).toBeGreaterThan(3);
+        for (const c of catches) expect(c.ResultPath).toBe('$.failure');
+      }
+    }
+  });
+
+  it('routes Deploy failures as the workflow contract says', () => {
+    const d = definitionOf('staging', 'deploy');
+    expect(stateOf(d, 'Preflight checks').Catch).toEqual([
+      { ErrorEquals: [...REFUSAL_ERRORS], ResultPath: '$.failure', Next: 'Deployment refused' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Preflight failed' },
+    ]);
+    for (const name of ['Set image', 'Check rollout status', 'Enhanced health check']) {
+      expect(stateOf(d, name).Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Roll back to previous revision' },
+      ]);
+    }
+    expect(stateOf(d, 'Rollout failed')).toMatchObject({
+      Type: 'Pass',
+      Parameters: { Error: 'RolloutFailedError', 'Cause.$': '$.rollout.message' },
+      ResultPath: '$.failure',
+      Next: 'Roll back to previous revision',
+    });
+    expect(stateOf(d, 'Rollout complete?')).toMatchObject({
+      Choices: [
+        { Variable: '$.rollout.phase', StringEquals: 'complete', Next: 'Enhanced health check' },
+        { Variable: '$.rollout.phase', StringEquals: 'failed', Next: 'Rollout failed' },
+      ],
+      Default: 'Wait for rollout',
+    });
+    expect(stateOf(d, 'Dry run?')).toMatchObject({
+      Choices: [{ Variable: '$.deployment.dryRun', BooleanEquals: true, Next: 'Dry run complete' }],
+      Default: 'Set image',
+    });
+    expect(stateOf(d, 'Deployment rolled back')).toMatchObject({
+      Type: 'Fail',
+      Error: 'DeploymentRolledBack',
+      CausePath: '$.failure.Cause',
+    });
+    expect(stateOf(d, 'Deployment refused')).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.failure.Error',
+      CausePath: '$.failure.Cause',
+    });
+  });
+
+  it('runs the Rollback state machine as a linked child execution and waits for it', () => {
+    const d = definitionOf('production', 'deploy');
+    expect(stateOf(d, 'Roll back to previous revision')).toEqual({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::states:startExecution.sync:2',
+      Parameters: {
+        StateMachineArn: localStateMachineArn('guardian-production-rollback'),
+        Input: {
+          'environment.$': '$.deployment.environment',
+          'deploymentId.$': '$.deployment.deploymentId',
+          'reason.$': '$.failure.Cause',
+          trigger: 'deploy-failure',
+          requestedBy: 'guardian',
+          'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
+        },
+      },
+      ResultPath: '$.rollbackExecution',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Rollback failed' }],
+      Next: 'Deployment rolled back',
+    });
+  });
+
+  it('routes Rollback failures to the failure record', () => {
+    const d = definitionOf('staging', 'rollback');
+    expect(stateOf(d, 'Prepare rollback').Catch).toEqual([
+      { ErrorEquals: [...REFUSAL_ERRORS], ResultPath: '$.failure', Next: 'Rollback refused' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Rollback refused' },
+    ]);
+    for (const name of [
+      'Undo to previous revision',
+      'Check rollback status',
+      'Verify health after rollback',
+    ]) {
+      expect(stateOf(d, name).Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Record rollback failure' },
+      ]);
+    }
+    expect(stateOf(d, 'Rollback did not complete')).toMatchObject({ Next: 'Record rollback failure' });
+    expect(stateOf(d, 'Record rollback failure')).toMatchObject({ Next: 'Rollback failed' });
+    expect(stateOf(d, 'Record rollback')).toMatchObject({ Next: 'Rolled back' });
+  });
+
+  it.each([
+    ['staging', 10],
+    ['production', 15],
+  ] as const)('waits the configured poll interval between rollout checks in %s (%i s)', (env, seconds) => {
+    expect(stateOf(definitionOf(env, 'deploy'), 'Wait for rollout').Seconds).toBe(seconds);
+    expect(stateOf(definitionOf(env, 'rollback'), 'Wait for rollback').Seconds).toBe(seconds);
+  });
+
+  it('retries a failed health check at the configured interval until the attempts are spent', () => {
+    const hc = synthesized().config.environments.staging?.healthCheck;
+    for (const [kind, name] of [
+      ['deploy', 'Enhanced health check'],
+      ['rollback', 'Verify health after rollback'],
+    ] as const) {
+      expect(stateOf(definitionOf('staging', kind), name).Retry).toContainEqual({
+        ErrorEquals: ['HealthCheckFailedError'],
+        IntervalSeconds: hc?.intervalSeconds,
+        MaxAttempts: (hc?.attempts ?? 0) - 1,
+        BackoffRate: 1,
+      });
+    }
+  });
+
+  it('hands each step exactly its documented event and binds the task to that step', () => {
+    const t = templateOf('staging');
+    const stepOf = stepFunctionsOfTemplate(t);
+    const expected: Record<string, [string, Record<string, unknown>, string]> = {
+      'Preflight checks': ['preflight', { 'input.$': '$', 'execution.$': '$$.Execution' }, '$.deployment'],
+      'Set image': ['set-image', { 'deployment.$': '$.deployment' }, '$.setImage'],
+      'Check rollout status': ['rollout-status', { 'target.$': '$.deployment' }, '$.rollout'],
+      'Enhanced health check': ['health-check', { 'target.$': '$.deployment' }, '$.health'],
+      'Record deployment': [
+        'record-deployment',
+        { 'deployment.$': '$.deployment', 'health.$': '$.health' },
+        '$.record',
+      ],
+      'Prepare rollback': [
+        'rollback-prepare',
+        { 'input.$': '$', 'execution.$': '$$.Execution' },
+        '$.rollback',
+      ],
+      'Undo to previous revision': ['rollback-apply', { 'rollback.$': '$.rollback' }, '$.apply'],
+      'Check rollback status': ['rollout-status', { 'target.$': '$.rollback' }, '$.rollout'],
+      'Verify health after rollback': ['health-check', { 'target.$': '$.rollback' }, '$.health'],
+      'Record rollback': [
+        'rollback-finish',
+        { 'rollback.$': '$.rollback', outcome: 'rolled-back' },
+        '$.record',
+      ],
+      'Record rollback failure': [
+        'rollback-finish',
+        { 'rollback.$': '$.rollback', outcome: 'rollback-failed', 'failure.$': '$.failure' },
+        '$.record',
+      ],
+    };
+    const tasks = [
+      ...lambdaTasks(definitionOf('staging', 'deploy')),
+      ...lambdaTasks(definitionOf('staging', 'rollback')),
+    ];
+    expect(tasks.map(([n]) => n).sort()).toEqual(Object.keys(expected).sort());
+    for (const [name, task] of tasks) {
+      const [step, parameters, resultPath] = expected[name] ?? [];
+      const logicalId = String(task.Resource).split(':function:')[1] ?? '';
+      expect(stepOf[logicalId], name).toBe(step);
+      expect(task.Parameters, name).toEqual(parameters);
+      expect(task.ResultPath, name).toBe(resultPath);
+    }
+  });
+});
+
+describe('template helpers', () => {
+  it('substitutes pseudo parameters and resource references with local placeholders', () => {
+    const t = templateOf('staging');
+    const [fnId] = Object.keys(stepFunctionsOfTemplate(t));
+    expect(
+      resolveIntrinsics(
+        {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':x:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+            ],
+          ],
+        },
+        t,
+        { region: 'eu-west-1' },
+      ),
+    ).toBe('arn:aws:x:eu-west-1:000000000000');
+    expect(resolveIntrinsics({ 'Fn::GetAtt': [fnId, 'Arn'] }, t)).toBe(
+      `arn:aws:lambda:ap-southeast-1:000000000000:function:${fnId}`,
+    );
+  });
+
+  it('gives the local runner a handler ARN for every Lambda task and CreateTable-ready tables', () => {
+    const { app } = synthesized();
+    const stack = app.stacks.production;
+    if (!stack) throw new Error('no production stack');
+    const template = app.app.synth().getStackByName(stack.stackName).template as Record<string, unknown>;
+    const info = stackTemplateInfo(template, { region: stack.region });
+    const arns = new Set(info.functions.map((f) => f.arn));
+    const resources = info.stateMachines.flatMap((m) =>
+      Object.values(m.definition.States)
+        .filter((s) => s.Type === 'Task')
+        .map((s) => String(s.Resource)),
+    );
+    for (const r of resources.filter((x) => x.includes(':lambda:'))) expect(arns).toContain(r);
+    expect(info.stateMachines.map((m) => m.name).sort()).toEqual([
+      'guardian-production-deploy',
+      'guardian-production-rollback',
+    ]);
+    const deployments = info.tables.find((t) => t.role === 'deployments');
+    expect(Object.keys(deployments?.properties ?? {}).sort()).toEqual([
+      'AttributeDefinitions',
+      'BillingMode',
+      'GlobalSecondaryIndexes',
+      'KeySchema',
+      'TableName',
+    ]);
+    const preflight = info.functions.find((f) => f.stepId === 'preflight');
+    expect(preflight?.environment.DEPLOYMENTS_TABLE).toEqual({ Ref: deployments?.logicalId });
+  });
+
+  it('names the resource a reference points at when it is not in the template', () => {
+    expect(() => resolveIntrinsics({ Ref: 'Nope' }, templateOf('staging'))).toThrow(/no resource 'Nope'/);
+  });
+});

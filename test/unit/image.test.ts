@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../lambdas/core/errors.ts';
+import { imageLabel, parseImageReference, validateRelease } from '../../lambdas/core/image.ts';
+
+const REPO = 'ghcr.io/buywhere/buywhere-api';
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const staging = { name: 'staging', image: REPO, requireVersionTag: false };
+const production = { name: 'production', image: REPO, requireVersionTag: true };
+
+describe('parseImageReference', () => {
+  it('splits repository and tag', () => {
+    expect(parseImageReference(`${REPO}:v1.2.3`)).toEqual({
+      reference: `${REPO}:v1.2.3`,
+      repository: REPO,
+      tag: 'v1.2.3',
+    });
+  });
+
+  it('splits a digest, with and without a tag', () => {
+    expect(parseImageReference(`${REPO}@${DIGEST}`)).toMatchObject({ repository: REPO, digest: DIGEST });
+    expect(parseImageReference(`${REPO}@${DIGEST}`).tag).toBeUndefined();
+    expect(parseImageReference(`${REPO}:v1.2.3@${DIGEST}`)).toMatchObject({
+      repository: REPO,
+      tag: 'v1.2.3',
+      digest: DIGEST,
+    });
+  });
+
+  it('does not mistake a registry port for a tag', () => {
+    expect(parseImageReference('registry.local:5000/team/api')).toEqual({
+      reference: 'registry.local:5000/team/api',
+      repository: 'registry.local:5000/team/api',
+    });
+    expect(parseImageReference('registry.local:5000/team/api:1.0').tag).toBe('1.0');
+  });
+
+  it.each([
+    ['', /empty/],
+    [' ghcr.io/a/b:v1', /whitespace/],
+    ['ghcr.io/a/b:v1 ', /whitespace/],
+    [`${REPO}@sha256:abc`, /digest 'sha256:abc' is not sha256/],
+    [`${REPO}@md5:${'a'.repeat(32)}`, /digest/],
+    [`${REPO}:-bad`, /tag '-bad' is invalid/],
+    [`${REPO}:${'x'.repeat(129)}`, /tag .* is invalid/],
+    ['GHCR.io/Buywhere/API:v1', /repository 'GHCR.io\/Buywhere\/API' is invalid/],
+    ['ghcr.io//api:v1', /repository .* is invalid/],
+    [':v1', /repository '' is invalid/],
+  ])('refuses %j naming the bad part', (ref, message) => {
+    expect(() => parseImageReference(ref)).toThrow(InvalidInputError);
+    expect(() => parseImageReference(ref)).toThrow(message);
+  });
+
+  it('accepts a 128-character tag, the exact limit', () => {
+    expect(parseImageReference(`${REPO}:${'x'.repeat(128)}`).tag).toHaveLength(128);
+  });
+});
+
+describe('validateRelease', () => {
+  it('defaults the version to the tag where no version tag is required', () => {
+    expect(validateRelease(staging, `${REPO}:main-4f2a9c1`).version).toBe('main-4f2a9c1');
+  });
+
+  it('keeps an explicit version that differs from the tag where no version tag is required', () => {
+    expect(validateRelease(staging, `${REPO}:main-4f2a9c1`, 'build-77').version).toBe('build-77');
+  });
+
+  it('leaves the version empty for a digest-only image in staging', () => {
+    const r = validateRelease(staging, `${REPO}@${DIGEST}`);
+    expect(r.version).toBeUndefined();
+    expect(r.image.digest).toBe(DIGEST);
+  });
+
+  it('refuses an image from another repository, naming both', () => {
+    expect(() => validateRelease(staging, 'ghcr.io/evil/buywhere-api:v1.0.0')).toThrow(
+      "image 'ghcr.io/evil/buywhere-api:v1.0.0' is from repository 'ghcr.io/evil/buywhere-api', but staging deploys only 'ghcr.io/buywhere/buywhere-api'",
+    );
+  });
+
+  it('refuses a repository that only shares a prefix with the environment image', () => {
+    expect(() => validateRelease(staging, `${REPO}-canary:v1.0.0`)).toThrow(/from repository/);
+  });
+
+  it('refuses an image without tag or digest', () => {
+    expect(() => validateRelease(staging, REPO)).toThrow(/neither a tag nor a digest/);
+  });
+
+  it('refuses a malformed version', () => {
+    expect(() => validateRelease(staging, `${REPO}:v1`, 'v 1')).toThrow(/version 'v 1' is invalid/);
+  });
+
+  it('accepts a production release whose tag equals the version', () => {
+    expect(validateRelease(production, `${REPO}:v1.2.3`, 'v1.2.3')).toMatchObject({ version: 'v1.2.3' });
+    expect(validateRelease(production, `${REPO}:v10.0.20`).version).toBe('v10.0.20');
+    expect(validateRelease(production, `${REPO}:v1.2.3@${DIGEST}`, 'v1.2.3').image.digest).toBe(DIGEST);
+  });
+
+  it.each([
+    ['1.2.3', /requires a release version vX\.Y\.Z/],
+    ['v1.2', /requires a release version/],
+    ['v1.2.3-rc.1', /no pre-release suffix/],
+    ['v1.2.3+build.5', /tag 'v1\.2\.3\+build\.5' is invalid/],
+    ['v01.2.3', /requires a release version/],
+    ['latest', /requires a release version/],
+  ])('refuses production tag %s', (tag, message) => {
+    expect(() => validateRelease(production, `${REPO}:${tag}`)).toThrow(message);
+  });
+
+  it('refuses production when the tag differs from the version', () => {
+    expect(() => validateRelease(production, `${REPO}:v1.2.4`, 'v1.2.3')).toThrow(
+      "production requires the image tag to equal the version: tag 'v1.2.4' != version 'v1.2.3'",
+    );
+  });
+
+  it('refuses a production digest-only image, with or without a version', () => {
+    expect(() => validateRelease(production, `${REPO}@${DIGEST}`)).toThrow(/has only a digest/);
+    expect(() => validateRelease(production, `${REPO}@${DIGEST}`, 'v1.2.3')).toThrow(/has no tag/);
+  });
+
+  it('refuses a production version that is not semver even when the tag matches', () => {
+    expect(() => validateRelease(production, `${REPO}:main`, 'main')).toThrow(/vX\.Y\.Z/);
+  });
+});
+
+describe('imageLabel', () => {
+  it('prefers the tag, else a short digest', () => {
+    expect(imageLabel(parseImageReference(`${REPO}:v1.2.3@${DIGEST}`))).toBe('v1.2.3');
+    expect(imageLabel(parseImageReference(`${REPO}@${DIGEST}`))).toBe(`sha256:${'a'.repeat(12)}`);
+  });
+});
