@@ -3,21 +3,25 @@
  * @kubernetes/client-node, the way kubectl does (`set image`, `rollout history`, `rollout undo`).
  * Every API failure leaves as a guardian error the state machines can Retry/Catch on.
  */
-import {
-  ApiException,
-  AppsV1Api,
-  type ConfigurationOptions,
-  CoreV1Api,
-  KubeConfig,
-  Observable,
-  PatchStrategy,
-  type RequestContext,
-  type ResponseContext,
-  setHeaderOptions,
-  type V1Deployment,
-  type V1ReplicaSet,
+import type {
+  ConfigurationOptions,
+  RequestContext,
+  ResponseContext,
+  V1Deployment,
+  V1ReplicaSet,
 } from '@kubernetes/client-node';
+// Values by subpath: the package index re-exports watch/exec/attach/metrics (and ws, tar) whose
+// module side effects would keep them in every Lambda bundle.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { Observable } from '@kubernetes/client-node/dist/gen/rxjsStub.js';
+import {
+  ObjectAppsV1Api as AppsV1Api,
+  ObjectCoreV1Api as CoreV1Api,
+} from '@kubernetes/client-node/dist/gen/types/ObjectParamAPI.js';
+import { setHeaderOptions } from '@kubernetes/client-node/dist/middleware.js';
+import { PatchStrategy } from '@kubernetes/client-node/dist/patch.js';
 import { InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
 import type { ClusterPort, RevisionInfo, WorkloadState } from './ports.ts';
 

@@ -52,7 +52,7 @@ export function breakerOnRollbackFailure(
     ...state,
     state: 'open',
     consecutiveFailures: state.consecutiveFailures + 1,
-    reason: `rollback failed: ${reason}`,
+    reason: `rollback ${eventId} failed: ${reason}`,
     updatedAt: now.toISOString(),
     lastEventId: eventId,
   };

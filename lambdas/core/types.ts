@@ -2,7 +2,7 @@
  * Plain data that flows between the workflows' steps and into the store. Schemas validate
  * what crosses an edge (execution input, step events); types come from `z.infer`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Who or what may start a deployment or rollback. */
 export const triggerSchema = z.enum(['ci', 'operator', 'deploy-failure', 'alarm']);

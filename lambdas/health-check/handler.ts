@@ -1,8 +1,9 @@
 /** "Enhanced health check": every configured endpoint once; the state machine retries on failure. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { HealthCheckFailedError } from '../core/errors.ts';
 import { evaluateHealth } from '../core/health.ts';
 import { type HealthReport, rolloutTargetSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The health-check event (deploy or rollback target). */
@@ -25,5 +26,5 @@ export const step = defineStep(
   },
 );
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step);

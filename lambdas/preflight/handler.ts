@@ -3,7 +3,9 @@
  * open, take the environment lock, capture the rollback state and record the deployment.
  * A dry run makes the same checks (the lock must be free) and changes nothing.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
+import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOpenMessage, breakerSummary } from '../core/breaker.ts';
 import { checkEnvironment, containerImage, deadlineAt } from '../core/context.ts';
 import { ChangeFreezeError, CircuitOpenError, LockHeldError } from '../core/errors.ts';
@@ -12,6 +14,7 @@ import { validateRelease } from '../core/image.ts';
 import { blocks, buildLock, lockHeldMessage } from '../core/lock.ts';
 import { planLines } from '../core/naming.ts';
 import { type DeploymentContext, deployInputSchema, executionRefSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The preflight event: the execution input and `$$.Execution`. */
@@ -104,5 +107,5 @@ export const step = defineStep('preflight', preflightEventSchema, async ({ input
   }
 });
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv, cluster: eksClusterFromEnv });

@@ -1,7 +1,10 @@
 /** "Record deployment": the record succeeds with the final revision, the breaker's count resets, the lock is released. */
-import { z } from 'zod';
+import * as z from 'zod';
+import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
+import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOnSuccess } from '../core/breaker.ts';
 import { deploymentContextSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The record-deployment event; `health` is the last health report, kept for the log. */
@@ -34,5 +37,5 @@ export const step = defineStep(
   },
 );
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv, cluster: eksClusterFromEnv });

@@ -1,7 +1,9 @@
 /** "Undo to previous revision": `kubectl rollout undo --to-revision`, safe to retry. */
-import { z } from 'zod';
+import * as z from 'zod';
+import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { rollbackContextSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The rollback-apply event. */
@@ -41,5 +43,5 @@ export const step = defineStep('rollback-apply', rollbackApplyEventSchema, async
   };
 });
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { cluster: eksClusterFromEnv });

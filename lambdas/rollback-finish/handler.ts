@@ -2,10 +2,13 @@
  * "Record rollback" / "Record rollback failure": records the outcome on the rollback and on the
  * deployment it undid, moves the circuit breaker, and releases the environment lock.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
+import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOnFailure, breakerOnRollbackFailure, breakerSummary } from '../core/breaker.ts';
 import { failureText } from '../core/context.ts';
 import { failureSchema, rollbackContextSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The rollback-finish event. */
@@ -68,5 +71,5 @@ export const step = defineStep(
   },
 );
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv, cluster: eksClusterFromEnv });

@@ -4,12 +4,15 @@
  * deployment's lock; any other rollback takes the lock itself. The circuit breaker and change
  * freezes do not block rollbacks: undoing a bad release is always allowed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
+import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { checkEnvironment, containerImage, deadlineAt } from '../core/context.ts';
 import { InvalidInputError, LockHeldError, NotFoundError } from '../core/errors.ts';
 import { buildLock, lockHeldMessage } from '../core/lock.ts';
 import { selectCapturedRevision, selectRollbackTarget } from '../core/rollback.ts';
 import { executionRefSchema, type RollbackContext, rollbackInputSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The rollback-prepare event: the execution input and `$$.Execution`. */
@@ -122,5 +125,5 @@ export const step = defineStep(
   },
 );
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv, cluster: eksClusterFromEnv });

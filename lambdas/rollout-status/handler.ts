@@ -1,7 +1,9 @@
 /** "Check rollout status": `kubectl rollout status` once, judged against the guardian's deadline. */
-import { z } from 'zod';
+import * as z from 'zod';
+import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
 import { assessRollout } from '../core/rollout.ts';
 import { rolloutTargetSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The rollout-status event (deploy or rollback target). */
@@ -15,5 +17,5 @@ export const step = defineStep('rollout-status', rolloutStatusEventSchema, async
   return status;
 });
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { cluster: eksClusterFromEnv });

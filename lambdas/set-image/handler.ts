@@ -1,6 +1,8 @@
 /** "Set image": `kubectl set image` on the guarded Deployment, with a change-cause naming the release. */
-import { z } from 'zod';
+import * as z from 'zod';
+import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
 import { deploymentContextSchema } from '../core/types.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The set-image event. */
@@ -24,5 +26,5 @@ export const step = defineStep('set-image', setImageEventSchema, async ({ deploy
   };
 });
 
-/** Lambda entry point. */
-export const handler = step.handler;
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { cluster: eksClusterFromEnv });

@@ -134,6 +134,27 @@ export const COMMANDS = {
       ...COMMON,
     },
   },
+  freeze: {
+    summary: 'list ad-hoc change freezes, start one (--until … --reason …), or --lift one',
+    options: {
+      ...ENV,
+      until: {
+        type: 'string',
+        value: 'TIME',
+        description: 'end of the freeze: an ISO time with offset, or a duration from now (30m, 2h, 3d)',
+      },
+      from: { type: 'string', value: 'TIME', description: 'start of the freeze (default: now)' },
+      reason: { type: 'string', value: 'TEXT', description: 'why; shown to whoever is refused' },
+      lift: { type: 'string', value: 'ID', description: 'remove the freeze with this id' },
+      'requested-by': {
+        type: 'string',
+        value: 'WHO',
+        description: 'recorded as who set or lifted it (default: $USER)',
+      },
+      ...LOCAL,
+      ...COMMON,
+    },
+  },
 } as const satisfies Record<string, { summary: string; options: Record<string, OptionSpec> }>;
 
 /** A command name. */

@@ -10,15 +10,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import { eksClusterProvider } from '../../lambdas/adapters/eks.ts';
 import type { Store, WorkloadState } from '../../lambdas/adapters/ports.ts';
+import { stackNameOf } from '../app.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
-
-/** Stack output keys the CLI relies on (set by GuardianStack). */
-export const STACK_OUTPUTS = {
-  deployStateMachineArn: 'DeployStateMachineArn',
-  rollbackStateMachineArn: 'RollbackStateMachineArn',
-  deploymentsTableName: 'DeploymentsTableName',
-  controlTableName: 'ControlTableName',
-} as const;
+import { STACK_OUTPUTS } from '../stacks/outputs.ts';
 
 /** A started execution and where an operator watches it. */
 export interface StartedExecution {
@@ -33,14 +27,6 @@ export interface GuardianBackend {
   workload?: () => Promise<WorkloadState>;
   startDeploy?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
   startRollback?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
-}
-
-/** `staging` -> `GuardianStaging`, `eu-prod` -> `GuardianEuProd`. */
-export function stackNameOf(environment: string): string {
-  return `Guardian${environment
-    .split('-')
-    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
-    .join('')}`;
 }
 
 /** The Step Functions console page of an execution. */

@@ -278,6 +278,89 @@ async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: 
   });
 }
 
+/** Parses `--until`/`--from`: an ISO time with offset, or a duration from `now` (30m, 2h, 3d). */
+export function parseTime(value: string, flag: string, now: Date): Date {
+  const d = /^(\d+)([mhd])$/.exec(value);
+  if (d) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 'm' | 'h' | 'd'];
+    return new Date(now.getTime() + Number(d[1]) * unit);
+  }
+  if (
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) &&
+    !Number.isNaN(Date.parse(value))
+  ) {
+    return new Date(value);
+  }
+  throw new UsageError(
+    `--${flag} must be an ISO time with offset (2026-12-24T00:00:00+08:00) or a duration (30m, 2h, 3d), got '${value}'`,
+  );
+}
+
+async function freeze(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = environmentOf(config, requireString(args, 'env'));
+  const until = optionalString(args, 'until');
+  const lift = optionalString(args, 'lift');
+  const reason = optionalString(args, 'reason');
+  if (until && lift)
+    throw new UsageError('use either --until (start a freeze) or --lift (remove one), not both');
+  if (until && !reason)
+    throw new UsageError('--reason is required with --until: it is shown to whoever is refused');
+  if (!until && (reason || args.values.from !== undefined))
+    throw new UsageError('--reason and --from go with --until');
+  return backendFor(
+    args,
+    config,
+    output,
+    env,
+  )(async (b) => {
+    const now = b.now();
+    if (lift) {
+      const removed = await b.store.deleteFreeze(env.name, lift);
+      if (!removed) {
+        output.err(`guardian: no ad-hoc freeze '${lift}' in ${env.name}`);
+        return 2;
+      }
+      output.out(`lifted freeze ${lift} in ${env.name}`);
+      return 0;
+    }
+    if (until && reason) {
+      const from = optionalString(args, 'from');
+      const start = from ? parseTime(from, 'from', now) : now;
+      const end = parseTime(until, 'until', now);
+      if (end.getTime() <= start.getTime())
+        throw new UsageError(
+          `--until (${end.toISOString()}) must be after the start (${start.toISOString()})`,
+        );
+      const id = `freeze-${randomBytes(3).toString('hex')}`;
+      const item = {
+        environment: env.name,
+        id,
+        start: start.toISOString(),
+        end: end.toISOString(),
+        reason,
+        createdBy: whoAmI(args),
+      };
+      await b.store.putFreeze(item);
+      output.out(
+        args.values.json === true
+          ? JSON.stringify(item, null, 2)
+          : `froze ${env.name} from ${item.start} until ${item.end} (${id}): ${reason}`,
+      );
+      return 0;
+    }
+    const freezes = await b.store.listFreezes(env.name);
+    if (args.values.json === true)
+      output.out(JSON.stringify({ windows: env.changeFreezes, adHoc: freezes }, null, 2));
+    else {
+      for (const w of env.changeFreezes) output.out(`window  ${w.name}  ${w.start} → ${w.end}  ${w.reason}`);
+      for (const f of freezes)
+        output.out(`ad-hoc  ${f.id}  ${f.start} → ${f.end}  ${f.reason} (by ${f.createdBy})`);
+      if (env.changeFreezes.length + freezes.length === 0) output.out(`no change freezes for ${env.name}`);
+    }
+    return 0;
+  });
+}
+
 const HANDLERS: Record<
   CommandName,
   (args: ParsedArgs, config: GuardianConfig, output: Output) => Promise<number>
@@ -288,6 +371,7 @@ const HANDLERS: Record<
   status,
   history,
   'circuit-breaker': circuitBreaker,
+  freeze,
 };
 
 /** Runs the CLI and returns the exit code. */

@@ -3,7 +3,7 @@
  * `config/deployment-thresholds.yaml`. Pure (zod only), so the Lambda bundles reuse it to
  * validate the per-environment config handed to them at deploy time.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Kubernetes object names (RFC 1123 labels). */
 const dnsLabel = z

@@ -23,20 +23,28 @@ export const DEFAULT_HANDLERS_DIR = path.join(PROJECT_ROOT, 'lambdas');
 /** Service name Powertools stamps on every log line and trace segment. */
 export const POWERTOOLS_SERVICE_NAME = 'deployment-guardian';
 
+/** Stand-in for `whatwg-url` in bundles (see the file's comment). */
+const WHATWG_URL_SHIM = path.join(PROJECT_ROOT, 'lambdas', 'shared', 'whatwg-url.ts');
+
 /** Lambda allows 4 KB of environment variables in total; keep headroom for the others. */
 const MAX_ENV_CONFIG_BYTES = 3000;
 
-/** What each step may touch. Anything not listed here is denied. */
+/**
+ * What each step may touch. Anything not listed here is denied: only steps with `tables` get the
+ * table names as environment variables and DynamoDB permissions, only steps with `cluster` get
+ * `eks:DescribeCluster`. Each `lambdas/<step>/handler.ts` wires the same ports (the infra tests
+ * check it). `record-deployment` and `rollback-finish` read the Deployment's final revision.
+ */
 export const STEP_ACCESS: Readonly<Record<StepId, { readonly tables: boolean; readonly cluster: boolean }>> =
   {
     preflight: { tables: true, cluster: true },
     'set-image': { tables: false, cluster: true },
     'rollout-status': { tables: false, cluster: true },
     'health-check': { tables: false, cluster: false },
-    'record-deployment': { tables: true, cluster: false },
+    'record-deployment': { tables: true, cluster: true },
     'rollback-prepare': { tables: true, cluster: true },
     'rollback-apply': { tables: false, cluster: true },
-    'rollback-finish': { tables: true, cluster: false },
+    'rollback-finish': { tables: true, cluster: true },
   };
 
 /**
@@ -104,6 +112,7 @@ export class GuardianLambdaStep extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     const handlersDir = props.handlersDir ?? DEFAULT_HANDLERS_DIR;
+    const projectRoot = commonAncestor(PROJECT_ROOT, handlersDir);
     const logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy,
@@ -116,6 +125,7 @@ export class GuardianLambdaStep extends Construct {
     });
     logGroup.grantWrite(role);
     this.role = role;
+    const access = STEP_ACCESS[step];
 
     this.function = new NodejsFunction(this, 'Function', {
       role,
@@ -123,7 +133,7 @@ export class GuardianLambdaStep extends Construct {
       entry: path.join(handlersDir, step, 'handler.ts'),
       handler: 'handler',
       // esbuild runs from the project root, which must contain the entry (tests may point elsewhere).
-      projectRoot: commonAncestor(PROJECT_ROOT, handlersDir),
+      projectRoot,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -132,8 +142,11 @@ export class GuardianLambdaStep extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
-        [ENV_VARS.deploymentsTable]: tables.deployments.tableName,
-        [ENV_VARS.controlTable]: tables.control.tableName,
+        // Least privilege: a step without table access does not even learn the table names.
+        ...(access.tables && {
+          [ENV_VARS.deploymentsTable]: tables.deployments.tableName,
+          [ENV_VARS.controlTable]: tables.control.tableName,
+        }),
         [ENV_VARS.environmentConfig]: envConfig,
         POWERTOOLS_SERVICE_NAME,
       },
@@ -146,6 +159,10 @@ export class GuardianLambdaStep extends Construct {
         // Bundle the AWS SDK too: the versions we test with are the versions that run.
         externalModules: [],
         tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
+        // esbuild resolves an alias path from its working directory, the project root (local bundling).
+        esbuildArgs: {
+          '--alias': `whatwg-url=./${path.relative(projectRoot, WHATWG_URL_SHIM).split(path.sep).join('/')}`,
+        },
         // CommonJS dependencies call require(); ESM output has none unless we provide it.
         banner:
           "import { createRequire as __guardianCreateRequire } from 'node:module';const require = __guardianCreateRequire(import.meta.url);",
@@ -153,7 +170,6 @@ export class GuardianLambdaStep extends Construct {
     });
     (this.function.node.defaultChild as CfnFunction).addMetadata(STEP_METADATA_KEY, step);
 
-    const access = STEP_ACCESS[step];
     if (access.tables) {
       tables.deployments.grantReadWriteData(this.function);
       tables.control.grantReadWriteData(this.function);

@@ -6,6 +6,7 @@
  * cluster simulator, or a real cluster from a kubeconfig.
  */
 import './polyfills.ts';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import { httpGet } from '../../lambdas/adapters/http.ts';
 import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
 import type { ClusterPort, Store } from '../../lambdas/adapters/ports.ts';
 import { ENV_VARS, type StepId } from '../../lambdas/adapters/tables.ts';
+import { deployExecutionName, rollbackExecutionName } from '../../lambdas/core/naming.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import { STEPS } from '../../lambdas/registry.ts';
 import type { StepDeps } from '../../lambdas/shared/step.ts';
@@ -258,7 +260,19 @@ export class LocalGuardian {
   async deploy(input: DeployInput | Record<string, unknown>, name?: string): Promise<LocalExecutionResult> {
     const environment = String((input as { environment?: unknown }).environment ?? '');
     const rt = this.runtime(environment);
-    const result = await rt.executor.run(rt.deployStateMachine, input, name);
+    const raw = input as { version?: unknown; image?: unknown };
+    const label = String(
+      raw.version ??
+        String(raw.image ?? '')
+          .split(/[:@]/)
+          .pop() ??
+        'release',
+    );
+    const result = await rt.executor.run(
+      rt.deployStateMachine,
+      input,
+      name ?? deployExecutionName(environment || 'unknown', label, randomBytes(4).toString('hex')),
+    );
     this.saveExecution(result);
     return result;
   }
@@ -270,7 +284,11 @@ export class LocalGuardian {
   ): Promise<LocalExecutionResult> {
     const environment = String((input as { environment?: unknown }).environment ?? '');
     const rt = this.runtime(environment);
-    const result = await rt.executor.run(rt.rollbackStateMachine, input, name);
+    const result = await rt.executor.run(
+      rt.rollbackStateMachine,
+      input,
+      name ?? rollbackExecutionName(environment, randomBytes(4).toString('hex')),
+    );
     this.saveExecution(result);
     return result;
   }

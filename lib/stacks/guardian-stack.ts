@@ -1,7 +1,7 @@
 /**
  * One environment's guardian: tables, step functions, and the Deploy and Rollback workflows.
  */
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema.ts';
@@ -9,6 +9,7 @@ import { DeployWorkflow } from '../constructs/deploy-workflow.ts';
 import { GuardianTables } from '../constructs/guardian-tables.ts';
 import { RollbackWorkflow } from '../constructs/rollback-workflow.ts';
 import { GuardianLambdaSteps } from '../constructs/step-function.ts';
+import { STACK_OUTPUTS } from './outputs.ts';
 
 /** Properties of {@link GuardianStack}. */
 export interface GuardianStackProps extends StackProps {
@@ -75,5 +76,16 @@ export class GuardianStack extends Stack {
       logRetention,
       removalPolicy,
     });
+
+    // CI and the `guardian` CLI find the workflows and tables by these outputs.
+    const outputs: Record<keyof typeof STACK_OUTPUTS, string> = {
+      deployStateMachineArn: this.deploy.workflow.stateMachine.stateMachineArn,
+      rollbackStateMachineArn: this.rollback.workflow.stateMachine.stateMachineArn,
+      deploymentsTableName: this.tables.deployments.tableName,
+      controlTableName: this.tables.control.tableName,
+    };
+    for (const [key, value] of Object.entries(outputs)) {
+      new CfnOutput(this, STACK_OUTPUTS[key as keyof typeof STACK_OUTPUTS], { value });
+    }
   }
 }

@@ -1,25 +1,33 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { STEP_IDS, type StepId } from '../../lambdas/adapters/tables.ts';
 import { buildApp } from '../../lib/app.ts';
+import { STEP_ACCESS } from '../../lib/constructs/step-function.ts';
 import { stepFunctionsOfTemplate } from '../../lib/template.ts';
 import { synthesized } from './fixtures.ts';
+
+/** Strings only the bundled clients contain. */
+const DYNAMODB_MARKER = 'DynamoDB_20120810';
+const KUBERNETES_MARKER = '/apis/apps/v1/namespaces/{namespace}/deployments/{name}';
+const ZOD_LOCALE_MARKER = 'Ongeldige invoer';
+const TR46_MARKER = 'xn--';
 
 describe('bundling', () => {
   const outdir = mkdtempSync(path.join(tmpdir(), 'guardian-bundle-'));
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-  it('bundles every handler into one minified ESM file that loads on Node', async () => {
+  it('bundles every handler into one minified ESM file with only its clients, that loads on Node', async () => {
     const staging = synthesized().config.environments.staging;
     if (!staging) throw new Error('no staging environment');
     const { stacks } = buildApp({ config: { environments: { staging } }, outdir, nag: false });
     const template = Template.fromStack(stacks.staging as NonNullable<typeof stacks.staging>);
     const resources = template.toJSON().Resources;
     const steps = stepFunctionsOfTemplate(template);
-    expect(Object.keys(steps)).toHaveLength(8);
+    expect(Object.values(steps).sort()).toEqual([...STEP_IDS].sort());
     for (const [id, step] of Object.entries(steps)) {
       const key = String(resources[id].Properties.Code.S3Key);
       const assetDir = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
@@ -31,12 +39,19 @@ describe('bundling', () => {
       expect(code).not.toContain('sourceMappingURL');
       // Minified: far fewer lines than characters would suggest.
       expect(code.split('\n').length).toBeLessThan(code.length / 1000);
+      // Each bundle holds only the clients its step is wired with (see lambdas/shared/lambda.ts).
+      const access = STEP_ACCESS[step as StepId];
+      expect(code.includes(DYNAMODB_MARKER), `${step} DynamoDB client`).toBe(access.tables);
+      expect(code.includes(KUBERNETES_MARKER), `${step} Kubernetes client`).toBe(access.cluster);
+      // zod's non-English locales stay out (import * as z), and whatwg-url's IDNA tables (alias).
+      expect(code, step).not.toContain(ZOD_LOCALE_MARKER);
+      expect(code, step).not.toContain(TR46_MARKER);
+      expect(code.length, `${step} bundle bytes`).toBeLessThan(access.cluster ? 1_950_000 : 200_000);
+      const mod = (await import(pathToFileURL(path.join(assetDir, 'index.mjs')).href)) as {
+        handler?: { ports?: unknown };
+      };
+      expect(typeof mod.handler, step).toBe('function');
+      expect(mod.handler?.ports, step).toEqual({ store: access.tables, cluster: access.cluster });
     }
-    const [firstId] = Object.keys(steps);
-    const firstKey = String(resources[firstId ?? ''].Properties.Code.S3Key).replace(/\.zip$/, '');
-    const bundle = path.join(outdir, `asset.${firstKey}`, 'index.mjs');
-    expect(existsSync(bundle)).toBe(true);
-    const mod = (await import(pathToFileURL(bundle).href)) as { handler?: unknown };
-    expect(typeof mod.handler).toBe('function');
   }, 120_000);
 });

@@ -135,19 +135,45 @@ describe('step functions', () => {
     });
   });
 
-  it('wires table names, the environment config and the Powertools service name into each function', () => {
+  it('wires the environment config and the Powertools service name into each function', () => {
     const { templates, config } = synthesized();
     for (const env of ['staging', 'production']) {
       const t = templates[env] as Template;
       for (const id of Object.keys(stepFunctionsOfTemplate(t))) {
         const vars = lambdaEnvironmentOf(t, id);
-        expect(vars.DEPLOYMENTS_TABLE).toBe(`guardian-${env}-deployments`);
-        expect(vars.CONTROL_TABLE).toBe(`guardian-${env}-control`);
         expect(vars.POWERTOOLS_SERVICE_NAME).toBe('deployment-guardian');
         expect(JSON.parse(vars.GUARDIAN_ENV_CONFIG ?? '')).toEqual(config.environments[env]);
       }
     }
   });
+
+  it('wires the table names into exactly the functions with table access', () => {
+    const { templates } = synthesized();
+    for (const env of ['staging', 'production']) {
+      const t = templates[env] as Template;
+      for (const [id, step] of Object.entries(stepFunctionsOfTemplate(t))) {
+        const vars = lambdaEnvironmentOf(t, id);
+        if (STEP_ACCESS[step as StepId].tables) {
+          expect(vars.DEPLOYMENTS_TABLE, step).toBe(`guardian-${env}-deployments`);
+          expect(vars.CONTROL_TABLE, step).toBe(`guardian-${env}-control`);
+        } else {
+          expect(Object.keys(vars).sort(), step).toEqual(['GUARDIAN_ENV_CONFIG', 'POWERTOOLS_SERVICE_NAME']);
+        }
+      }
+    }
+  });
+
+  it.each(STEP_IDS.filter((s) => !STEP_ACCESS[s].tables))(
+    'gives %s no table environment variables',
+    (step) => {
+      const t = templateOf('production');
+      const vars = lambdaEnvironmentOf(t, functionIdOf(t, step));
+      expect(vars).not.toHaveProperty('DEPLOYMENTS_TABLE');
+      expect(vars).not.toHaveProperty('CONTROL_TABLE');
+      expect(Object.values(vars)).not.toContain('guardian-production-deployments');
+      expect(Object.values(vars)).not.toContain('guardian-production-control');
+    },
+  );
 
   it('gives the health check enough time for every attempt against every endpoint', () => {
     const t = templateOf('production');

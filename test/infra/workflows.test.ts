@@ -244,6 +244,8 @@ describe('definitions', () => {
       Resource: 'arn:aws:states:::states:startExecution.sync:2',
       Parameters: {
         StateMachineArn: localStateMachineArn('guardian-production-rollback'),
+        // The child execution is named after the deployment (ROLLBACK_CHILD_SUFFIX).
+        'Name.$': "States.Format('{}-rollback', $$.Execution.Name)",
         Input: {
           'environment.$': '$.deployment.environment',
           'deploymentId.$': '$.deployment.deploymentId',

@@ -455,7 +455,7 @@ describe('rollback steps', () => {
     expect(await db.store.getBreaker(ENV)).toMatchObject({
       state: 'open',
       consecutiveFailures: 1,
-      reason: expect.stringMatching(/^rollback failed: RolloutFailedError/),
+      reason: expect.stringMatching(/^rollback \S+ failed: RolloutFailedError/),
     });
     expect(await db.store.getLock(ENV)).toBeUndefined();
   });

@@ -49,7 +49,7 @@ describe('circuit breaker', () => {
     expect(open).toMatchObject({
       state: 'open',
       consecutiveFailures: 1,
-      reason: 'rollback failed: undo timed out',
+      reason: 'rollback r1 failed: undo timed out',
     });
     expect(open.updatedAt).toBe(now.toISOString());
   });
@@ -57,7 +57,7 @@ describe('circuit breaker', () => {
   it('keeps the original reason while already open and still counts', () => {
     const open = breakerOnRollbackFailure(closedBreaker('production'), 'r1', 'first', now);
     const again = breakerOnFailure(open, 'r2', 2, 'second', now);
-    expect(again).toMatchObject({ state: 'open', consecutiveFailures: 2, reason: 'rollback failed: first' });
+    expect(again).toMatchObject({ state: 'open', consecutiveFailures: 2, reason: 'rollback r1 failed: first' });
   });
 
   it('counts a retried step once (same event id)', () => {
@@ -81,7 +81,7 @@ describe('circuit breaker', () => {
   it('tells the operator how to unblock deployments', () => {
     const open = breakerOnRollbackFailure(closedBreaker('production'), 'r1', 'undo timed out', now);
     expect(breakerOpenMessage(open)).toBe(
-      'circuit breaker for production is open since 2026-05-01T00:00:00.000Z: rollback failed: undo timed out. Deployments are blocked until an operator investigates and runs `guardian circuit-breaker --reset`.',
+      'circuit breaker for production is open since 2026-05-01T00:00:00.000Z: rollback r1 failed: undo timed out. Deployments are blocked until an operator investigates and runs `guardian circuit-breaker --reset`.',
     );
     expect(breakerSummary(open, 2)).toMatch(/^circuit breaker OPEN/);
     expect(breakerSummary(closedBreaker('staging'), 2)).toBe(

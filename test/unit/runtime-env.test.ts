@@ -15,6 +15,30 @@ describe('parseRuntimeEnv', () => {
     expect(env).toEqual({ config: staging, deploymentsTable: 'deployments', controlTable: 'control' });
   });
 
+  it('needs only the environment config for a function without table access', () => {
+    const env = parseRuntimeEnv({ GUARDIAN_ENV_CONFIG: valid.GUARDIAN_ENV_CONFIG }, { tables: false });
+    expect(env).toEqual({ config: staging });
+  });
+
+  it('ignores table variables a function without table access happens to have', () => {
+    expect(parseRuntimeEnv(valid, { tables: false })).toEqual({ config: staging });
+  });
+
+  it.each(['DEPLOYMENTS_TABLE', 'CONTROL_TABLE'])(
+    'names %s as required for a function with table access',
+    (name) => {
+      expect(() => parseRuntimeEnv({ ...valid, [name]: undefined }, { tables: true })).toThrow(
+        `environment variable ${name} is not set; the stack wires it to every guardian function with table access`,
+      );
+    },
+  );
+
+  it('names GUARDIAN_ENV_CONFIG when a function without table access lacks it', () => {
+    expect(() => parseRuntimeEnv({}, { tables: false })).toThrow(
+      'environment variable GUARDIAN_ENV_CONFIG is not set',
+    );
+  });
+
   it.each(['DEPLOYMENTS_TABLE', 'CONTROL_TABLE', 'GUARDIAN_ENV_CONFIG'])(
     'names %s when it is missing or blank',
     (name) => {

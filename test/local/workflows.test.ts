@@ -1,0 +1,357 @@
+/**
+ * The synthesized Deploy and Rollback state machines executed locally end to end: real step
+ * handlers, dynalite tables created from the template, the embedded cluster simulator and the
+ * demo API. Assertions are on the execution history, the cluster and the store.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config/load.ts';
+import type { LocalEvent, LocalExecutionResult } from '../../lib/local/executor.ts';
+import { LocalGuardian } from '../../lib/local/guardian.ts';
+
+const config = loadConfig();
+const REPO = 'ghcr.io/buywhere/buywhere-api';
+const STABLE = `${REPO}:v1.4.2`;
+let guardian: LocalGuardian | undefined;
+let events: LocalEvent[] = [];
+
+async function start(
+  opts: { startTime?: Date; onEvent?: (e: LocalEvent) => void } = {},
+): Promise<LocalGuardian> {
+  events = [];
+  guardian = await LocalGuardian.start({
+    config,
+    seedImages: { staging: STABLE, production: `${REPO}:v1.4.2` },
+    ...(opts.startTime ? { startTime: opts.startTime } : {}),
+    onEvent: (e) => {
+      events.push(e);
+      opts.onEvent?.(e);
+    },
+  });
+  return guardian;
+}
+
+afterEach(async () => {
+  await guardian?.close();
+  guardian = undefined;
+});
+
+const deployInput = (image: string, extra: Record<string, unknown> = {}) => ({
+  environment: 'staging',
+  image,
+  trigger: 'ci',
+  requestedBy: 'github-actions',
+  ...extra,
+});
+
+/** Names of the states entered, in order, for one execution. */
+function statesOf(result: LocalExecutionResult, execution = result.name): string[] {
+  return result.events
+    .filter((e) => e.type === 'StateEntered' && e.execution === execution)
+    .map((e) => e.state ?? '');
+}
+
+async function imageOf(g: LocalGuardian, env = 'staging'): Promise<string | undefined> {
+  const e = config.environments[env];
+  if (!e) throw new Error(env);
+  return (await (await g.clusterPort()).getWorkload(e.namespace, e.workload)).images[e.container];
+}
+
+const mutatingCalls = (g: LocalGuardian) =>
+  (g.simulator?.requests() ?? []).filter((r) => !r.startsWith('GET '));
+
+describe('Deploy workflow (local execution of the synthesized state machine)', () => {
+  it('deploys a good release: every runbook step runs and the record, lock and cluster agree', async () => {
+    const g = await start();
+    const result = await g.deploy(
+      deployInput(`${REPO}:v1.5.0`, { ciRunUrl: 'https://ci.example/runs/42' }),
+      'staging-v1-5-0-0000aaaa',
+    );
+    expect(result.status).toBe('SUCCEEDED');
+    const states = statesOf(result);
+    expect(states[0]).toBe('Preflight checks');
+    expect(states).toEqual(
+      expect.arrayContaining([
+        'Set image',
+        'Wait for rollout',
+        'Check rollout status',
+        'Enhanced health check',
+        'Record deployment',
+      ]),
+    );
+    expect(states.at(-1)).toBe('Deployment succeeded');
+    expect(await imageOf(g)).toBe(`${REPO}:v1.5.0`);
+    const store = g.store('staging');
+    const record = await store.getRecord('staging', 'staging-v1-5-0-0000aaaa');
+    expect(record).toMatchObject({
+      status: 'succeeded',
+      kind: 'deploy',
+      image: `${REPO}:v1.5.0`,
+      previousImage: STABLE,
+      previousRevision: 1,
+      revision: 2,
+      trigger: 'ci',
+      requestedBy: 'github-actions',
+      ciRunUrl: 'https://ci.example/runs/42',
+    });
+    expect(record?.executionArn).toContain(':execution:guardian-staging-deploy:staging-v1-5-0-0000aaaa');
+    expect(await store.getLock('staging')).toBeUndefined();
+    // Compressed waits: the simulated clock moved, the wall clock barely did.
+    expect(result.simSeconds).toBeGreaterThanOrEqual(
+      config.environments.staging?.rollout.pollIntervalSeconds ?? 0,
+    );
+  });
+
+  it('rolls back to the previous image when the rollout never completes', async () => {
+    const g = await start();
+    const result = await g.deploy(deployInput(`${REPO}:v1.5.0-never-ready`));
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('DeploymentRolledBack');
+    expect(result.cause).toMatch(/deadline|ProgressDeadlineExceeded/i);
+    const child = `${result.name}-rollback`;
+    expect(statesOf(result, child)).toEqual(
+      expect.arrayContaining(['Prepare rollback', 'Undo to previous revision', 'Record rollback']),
+    );
+    expect(statesOf(result, child).at(-1)).toBe('Rolled back');
+    expect(await imageOf(g)).toBe(STABLE);
+    // The guardian waited the staging deadline (300 s), not less.
+    expect(result.simSeconds).toBeGreaterThanOrEqual(300);
+    const record = await g.store('staging').getRecord('staging', result.name);
+    expect(record?.status).toBe('rolled-back');
+    expect(record?.rolledBackBy).toBeTruthy();
+    expect(await g.store('staging').getLock('staging')).toBeUndefined();
+  });
+
+  it('rolls back when the enhanced health check fails, after the configured attempts', async () => {
+    const g = await start();
+    const result = await g.deploy(deployInput(`${REPO}:v1.6.0-bad`));
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('DeploymentRolledBack');
+    expect(result.cause).toContain('GET /health: expected HTTP 200, got 503');
+    const healthFailures = result.events.filter(
+      (e) => e.type === 'StateFailed' && e.state === 'Enhanced health check' && e.execution === result.name,
+    );
+    expect(healthFailures).toHaveLength(config.environments.staging?.healthCheck.attempts ?? 0);
+    expect(await imageOf(g)).toBe(STABLE);
+    const history = await g.store('staging').listRecords('staging', 10);
+    const rollback = history.find((r) => r.kind === 'rollback');
+    expect(rollback).toMatchObject({
+      status: 'rolled-back',
+      trigger: 'deploy-failure',
+      deploymentId: result.name,
+    });
+    expect((await g.store('staging').getBreaker('staging')).consecutiveFailures).toBe(1);
+  });
+
+  it('refuses a second deploy to the same environment while one runs, naming the holder; the first still finishes', async () => {
+    let second: Promise<LocalExecutionResult> | undefined;
+    const g = await start({
+      onEvent: (e) => {
+        if (
+          !second &&
+          e.type === 'StateEntered' &&
+          e.state === 'Wait for rollout' &&
+          e.execution === 'staging-v1-5-0-00000001'
+        ) {
+          second = guardian?.deploy(deployInput(`${REPO}:v1.5.1`), 'staging-v1-5-1-00000002');
+        }
+      },
+    });
+    const first = await g.deploy(deployInput(`${REPO}:v1.5.0`), 'staging-v1-5-0-00000001');
+    expect(second).toBeDefined();
+    const refused = await (second as Promise<LocalExecutionResult>);
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toBe('LockHeldError');
+    expect(refused.cause).toContain('staging-v1-5-0-00000001');
+    expect(statesOf(refused).at(-1)).toBe('Deployment refused');
+    expect(first.status).toBe('SUCCEEDED');
+    expect(await imageOf(g)).toBe(`${REPO}:v1.5.0`);
+    expect(await g.store('staging').getRecord('staging', 'staging-v1-5-1-00000002')).toBeUndefined();
+  });
+
+  it('refuses during a configured change freeze before anything changes', async () => {
+    const g = await start({ startTime: new Date('2026-12-25T03:00:00Z') });
+    const before = mutatingCalls(g).length;
+    const result = await g.deploy({
+      environment: 'production',
+      image: `${REPO}:v1.5.0`,
+      version: 'v1.5.0',
+      trigger: 'ci',
+      requestedBy: 'github-actions',
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('ChangeFreezeError');
+    expect(result.cause).toContain('year-end-peak');
+    expect(mutatingCalls(g).length).toBe(before);
+    expect(await imageOf(g, 'production')).toBe(`${REPO}:v1.4.2`);
+    expect(await g.store('production').listRecords('production', 5)).toEqual([]);
+    expect(await g.store('production').getLock('production')).toBeUndefined();
+  });
+
+  it('refuses during an ad-hoc freeze and while the circuit breaker is open', async () => {
+    const g = await start();
+    const store = g.store('staging');
+    const now = g.clock.now();
+    await store.putFreeze({
+      environment: 'staging',
+      id: 'incident-123',
+      start: new Date(now.getTime() - 60_000).toISOString(),
+      end: new Date(now.getTime() + 3_600_000).toISOString(),
+      reason: 'Incident 123 in progress',
+      createdBy: 'bolt',
+    });
+    const frozen = await g.deploy(deployInput(`${REPO}:v1.5.0`));
+    expect(frozen.error).toBe('ChangeFreezeError');
+    expect(frozen.cause).toContain('Incident 123');
+    await store.deleteFreeze('staging', 'incident-123');
+
+    await store.putBreaker({
+      environment: 'staging',
+      state: 'open',
+      consecutiveFailures: 2,
+      reason: '2 consecutive failed releases',
+      updatedAt: now.toISOString(),
+    });
+    const blocked = await g.deploy(deployInput(`${REPO}:v1.5.0`));
+    expect(blocked.error).toBe('CircuitOpenError');
+    expect(blocked.cause).toContain('circuit-breaker --reset');
+    expect(mutatingCalls(g)).toEqual([]);
+    expect(await store.listRecords('staging', 5)).toEqual([]);
+    expect(await store.getLock('staging')).toBeUndefined();
+  });
+
+  it('refuses invalid input before any cluster call', async () => {
+    const g = await start();
+    const callsBefore = g.simulator?.requests().length ?? 0;
+    for (const [input, message] of [
+      [deployInput('ghcr.io/buywhere/buywhere-api'), /neither a tag nor a digest/],
+      [deployInput('docker.io/someone/else:v1.0.0'), /deploys only 'ghcr.io\/buywhere\/buywhere-api'/],
+      [deployInput('GHCR.io/Bad Image:tag'), /image/],
+      [
+        { environment: 'production', image: `${REPO}:v1.5.0-rc1`, trigger: 'ci', requestedBy: 'ci' },
+        /vX\.Y\.Z/,
+      ],
+      [
+        {
+          environment: 'production',
+          image: `${REPO}:v1.5.0`,
+          version: 'v1.5.1',
+          trigger: 'ci',
+          requestedBy: 'ci',
+        },
+        /tag 'v1.5.0' != version 'v1.5.1'/,
+      ],
+      [{ environment: 'staging', image: `${REPO}:v1.5.0`, trigger: 'ci' }, /requestedBy/],
+    ] as const) {
+      const result = await g.deploy(input as Record<string, unknown>);
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('InvalidInputError');
+      expect(result.cause).toMatch(message);
+    }
+    expect(g.simulator?.requests().length).toBe(callsBefore);
+  });
+
+  it('retries transient Kubernetes API errors and still succeeds', async () => {
+    const g = await start();
+    g.simulator?.injectFaults({ count: 2, status: 503, methods: ['PATCH'] });
+    g.simulator?.injectFaults({ count: 1, status: 429, methods: ['GET'] });
+    const result = await g.deploy(deployInput(`${REPO}:v1.5.0`));
+    expect(result.status).toBe('SUCCEEDED');
+    const retried = result.events.filter((e) => e.type === 'StateRetried').map((e) => e.state);
+    expect(retried).toContain('Set image');
+    expect(retried.length).toBeGreaterThanOrEqual(2);
+    expect(await imageOf(g)).toBe(`${REPO}:v1.5.0`);
+  });
+
+  it('dry run returns the plan and changes nothing', async () => {
+    const g = await start();
+    const result = await g.deploy(deployInput(`${REPO}:v1.5.0`, { dryRun: true }));
+    expect(result.status).toBe('SUCCEEDED');
+    expect(statesOf(result).at(-1)).toBe('Dry run complete');
+    const plan = (result.output as { deployment: { plan: string[] } }).deployment.plan.join('\n');
+    expect(plan).toContain(STABLE);
+    expect(plan).toContain(`${REPO}:v1.5.0`);
+    expect(mutatingCalls(g)).toEqual([]);
+    expect(await g.store('staging').listRecords('staging', 5)).toEqual([]);
+    expect(await g.store('staging').getLock('staging')).toBeUndefined();
+  });
+});
+
+describe('Rollback workflow (operator)', () => {
+  it('rolls back to the previous revision like kubectl rollout undo, and to a named revision', async () => {
+    const g = await start();
+    expect((await g.deploy(deployInput(`${REPO}:v1.5.0`))).status).toBe('SUCCEEDED');
+    expect((await g.deploy(deployInput(`${REPO}:v1.6.0`))).status).toBe('SUCCEEDED');
+
+    const undo = await g.rollback({
+      environment: 'staging',
+      reason: 'Emergency rollback due to high error rate',
+      annotate: 'Emergency rollback due to high error rate',
+      trigger: 'operator',
+      requestedBy: 'bolt',
+    });
+    expect(undo.status).toBe('SUCCEEDED');
+    expect(await imageOf(g)).toBe(`${REPO}:v1.5.0`);
+
+    const named = await g.rollback({
+      environment: 'staging',
+      revision: 1,
+      trigger: 'operator',
+      requestedBy: 'bolt',
+      reason: 'back to the last known-good',
+    });
+    expect(named.status).toBe('SUCCEEDED');
+    expect(await imageOf(g)).toBe(STABLE);
+    const records = await g.store('staging').listRecords('staging', 10);
+    const rollbacks = records.filter((r) => r.kind === 'rollback');
+    expect(rollbacks).toHaveLength(2);
+    expect(rollbacks.map((r) => r.requestedBy)).toEqual(['bolt', 'bolt']);
+    expect(rollbacks.some((r) => r.annotation === 'Emergency rollback due to high error rate')).toBe(true);
+    expect(await g.store('staging').getLock('staging')).toBeUndefined();
+  });
+
+  it('refuses a named revision that does not exist, listing the ones that do', async () => {
+    const g = await start();
+    const result = await g.rollback({
+      environment: 'staging',
+      revision: 42,
+      trigger: 'operator',
+      requestedBy: 'bolt',
+      reason: 'x',
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.cause).toMatch(/revision 42/);
+    expect(mutatingCalls(g)).toEqual([]);
+    expect(await g.store('staging').getLock('staging')).toBeUndefined();
+  });
+
+  it('records a rollback that itself fails, opens the breaker with the reason and releases the lock', async () => {
+    const g = await start();
+    // A bad release is rolled back automatically; its revision stays in the history.
+    const bad = await g.deploy(deployInput(`${REPO}:v1.5.0-bad`));
+    expect(bad.error).toBe('DeploymentRolledBack');
+    const revisions = await (await g.clusterPort()).listRevisions('staging', 'buywhere-api');
+    const badRevision = revisions.find((r) => r.images['buywhere-api'] === `${REPO}:v1.5.0-bad`)?.revision;
+    expect(badRevision).toBeDefined();
+
+    // An operator rolls back to that bad revision: the rollback's own health check fails.
+    const result = await g.rollback({
+      environment: 'staging',
+      revision: badRevision,
+      trigger: 'operator',
+      requestedBy: 'bolt',
+      reason: 'wrong revision',
+    });
+    expect(result.status).toBe('FAILED');
+    expect(statesOf(result)).toContain('Record rollback failure');
+    const store = g.store('staging');
+    const record = (await store.listRecords('staging', 1))[0];
+    expect(record).toMatchObject({ kind: 'rollback', status: 'rollback-failed', requestedBy: 'bolt' });
+    const breaker = await store.getBreaker('staging');
+    expect(breaker.state).toBe('open');
+    expect(breaker.reason).toContain(record?.id ?? '-');
+    expect(await store.getLock('staging')).toBeUndefined();
+    // The open breaker now refuses deployments until an operator resets it.
+    const refused = await g.deploy(deployInput(`${REPO}:v1.7.0`));
+    expect(refused.error).toBe('CircuitOpenError');
+  });
+});
