@@ -5,7 +5,11 @@
 import type { StepId } from './adapters/tables.ts';
 import type { Step } from './shared/step.ts';
 
-type StepModule = () => Promise<{ step: Step<unknown, unknown> }>;
+type StepModule = () => Promise<{
+  step: Step<unknown, unknown>;
+  /** The Lambda entry point; `ports` says which AWS ports it is wired with. */
+  handler: { ports: { store: boolean; cluster: boolean } };
+}>;
 
 /** Loads each step's handler module on demand. */
 export const STEPS: Record<StepId, StepModule> = {

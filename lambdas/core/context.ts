@@ -38,9 +38,21 @@ export function failureText(
   const cause = failure.Cause?.trim();
   if (!cause) return failure.Error;
   try {
-    const parsed = JSON.parse(cause) as { errorType?: unknown; errorMessage?: unknown };
+    const parsed = JSON.parse(cause) as {
+      errorType?: unknown;
+      errorMessage?: unknown;
+      Error?: unknown;
+      Cause?: unknown;
+      ExecutionArn?: unknown;
+    };
     if (typeof parsed.errorMessage === 'string') {
       return `${typeof parsed.errorType === 'string' ? parsed.errorType : failure.Error}: ${parsed.errorMessage}`;
+    }
+    // A failed child execution (startExecution.sync): its own Error and Cause.
+    if (typeof parsed.Error === 'string') {
+      const child =
+        typeof parsed.ExecutionArn === 'string' ? ` (execution ${parsed.ExecutionArn.split(':').pop()})` : '';
+      return `${parsed.Error}${typeof parsed.Cause === 'string' ? `: ${parsed.Cause}` : ''}${child}`;
     }
   } catch {
     // Not JSON: a plain-text cause.

@@ -1,41 +1,68 @@
-/** "Record deployment": the record succeeds with the final revision, the breaker's count resets, the lock is released. */
+/**
+ * "Record deployment": the record succeeds with the final revision, the breaker's count resets,
+ * the lock is released. "Record failed rollback": the deployment's automatic rollback could not
+ * even run (refused or crashed before recording itself); the record says so, the breaker opens
+ * and the lock is released, so an operator sees it in `guardian status` and clears it.
+ */
 import * as z from 'zod';
-import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
 import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
-import { breakerOnSuccess } from '../core/breaker.ts';
-import { deploymentContextSchema } from '../core/types.ts';
+import { breakerOnRollbackFailure, breakerOnSuccess, breakerSummary } from '../core/breaker.ts';
+import { failureText } from '../core/context.ts';
+import { deploymentContextSchema, failureSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The record-deployment event; `health` is the last health report, kept for the log. */
 export const recordDeploymentEventSchema = z.object({
   deployment: deploymentContextSchema,
+  outcome: z.enum(['succeeded', 'rollback-failed']).default('succeeded'),
+  /** The last rollout status: its revision is the one the release ended on. */
+  rollout: z.looseObject({ revision: z.number().int().nonnegative() }).optional(),
   health: z.looseObject({ summary: z.string().optional() }).optional(),
+  failure: failureSchema.optional(),
 });
 
 /** The record-deployment step. Every write is idempotent, so a retry repeats it harmlessly. */
 export const step = defineStep(
   'record-deployment',
   recordDeploymentEventSchema,
-  async ({ deployment: d, health }, deps) => {
+  async ({ deployment: d, outcome, rollout, health, failure }, deps) => {
     const { config, store, clock, logger } = deps;
     logger.appendKeys({ deploymentId: d.deploymentId, executionArn: d.executionArn });
     const now = clock.now();
-    const workload = await (await deps.cluster()).getWorkload(d.namespace, d.workload);
-    await store.updateRecord(config.name, d.deploymentId, {
-      status: 'succeeded',
-      revision: workload.revision,
-      finishedAt: now.toISOString(),
-    });
+    const finishedAt = now.toISOString();
+    if (outcome === 'rollback-failed') {
+      const why = failureText(failure);
+      const record = await store.getRecord(config.name, d.deploymentId);
+      // The Rollback execution records its own failure when it gets that far; count it once.
+      const alreadyRecorded = record?.status === 'rollback-failed' || record?.status === 'rolled-back';
+      let breaker = await store.getBreaker(config.name);
+      if (!alreadyRecorded) {
+        await store.updateRecord(config.name, d.deploymentId, {
+          status: 'rollback-failed',
+          finishedAt,
+          reason: `automatic rollback did not run: ${why}`,
+        });
+        breaker = breakerOnRollbackFailure(breaker, d.deploymentId, why, now);
+        await store.putBreaker(breaker);
+      }
+      await store.releaseLock(config.name, d.deploymentId);
+      const threshold = config.thresholds.consecutive_failures_for_rollback;
+      const message = `Deployment ${d.deploymentId} failed and its automatic rollback did not complete (${why}); ${config.name} may still run ${d.image} instead of ${d.previousImage} (revision ${d.previousRevision}). Roll back by hand (guardian rollback --env ${config.name} --revision ${d.previousRevision}); ${breakerSummary(breaker, threshold)}.`;
+      logger.error(message);
+      return { message };
+    }
+    const revision = rollout?.revision ?? d.previousRevision + 1;
+    await store.updateRecord(config.name, d.deploymentId, { status: 'succeeded', revision, finishedAt });
     await store.putBreaker(breakerOnSuccess(await store.getBreaker(config.name), d.deploymentId, now));
     const released = await store.releaseLock(config.name, d.deploymentId);
     if (!released)
       logger.warn('the lock was no longer held by this deployment', { deploymentId: d.deploymentId });
-    const message = `${config.name} now runs ${d.image}${d.version ? ` (${d.version})` : ''} at revision ${workload.revision}; deployment ${d.deploymentId} recorded as succeeded and the ${config.name} lock released.`;
+    const message = `${config.name} now runs ${d.image}${d.version ? ` (${d.version})` : ''} at revision ${revision}; deployment ${d.deploymentId} recorded as succeeded and the ${config.name} lock released.`;
     logger.info(message, { health: health?.summary });
     return { message };
   },
 );
 
 /** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
-export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv, cluster: eksClusterFromEnv });
+export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv });

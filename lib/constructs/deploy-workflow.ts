@@ -99,7 +99,15 @@ export class DeployWorkflow extends Construct {
       }),
       resultPath: '$.rollbackExecution',
     });
-    rollBack.addCatch(rollbackFailed, { errors: ['States.ALL'], ...catchAll });
+    // The child records its own failure when it gets that far; when it is refused or crashes
+    // first, this records it on the deployment, opens the breaker and releases the lock.
+    const recordFailedRollback = lambdaStepTask(this, 'Record failed rollback', fn['record-deployment'], {
+      payload: { 'deployment.$': '$.deployment', outcome: 'rollback-failed', 'failure.$': '$.failure' },
+      resultPath: '$.record',
+    });
+    recordFailedRollback.addCatch(rollbackFailed, { errors: ['States.ALL'], resultPath: '$.recordFailure' });
+    recordFailedRollback.next(rollbackFailed);
+    rollBack.addCatch(recordFailedRollback, { errors: ['States.ALL'], ...catchAll });
     rollBack.next(rolledBack);
 
     const preflight = lambdaStepTask(this, 'Preflight checks', fn.preflight, {
@@ -139,7 +147,7 @@ export class DeployWorkflow extends Construct {
     healthCheck.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
 
     const record = lambdaStepTask(this, 'Record deployment', fn['record-deployment'], {
-      payload: { 'deployment.$': '$.deployment', 'health.$': '$.health' },
+      payload: { 'deployment.$': '$.deployment', 'rollout.$': '$.rollout', 'health.$': '$.health' },
       resultPath: '$.record',
     });
 

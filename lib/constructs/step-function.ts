@@ -41,7 +41,7 @@ export const STEP_ACCESS: Readonly<Record<StepId, { readonly tables: boolean; re
     'set-image': { tables: false, cluster: true },
     'rollout-status': { tables: false, cluster: true },
     'health-check': { tables: false, cluster: false },
-    'record-deployment': { tables: true, cluster: true },
+    'record-deployment': { tables: true, cluster: false },
     'rollback-prepare': { tables: true, cluster: true },
     'rollback-apply': { tables: false, cluster: true },
     'rollback-finish': { tables: true, cluster: true },

@@ -202,8 +202,20 @@ export class LocalGuardian {
                 controlTable: tableName(refOf(controlRef)),
               })
             : noTableAccess(fn.stepId, stack.stackName);
-        const deps: StepDeps = { config, store, cluster, httpGet, clock, logger: silentLogger() };
         const loaded = await STEPS[fn.stepId as StepId]();
+        // Only the ports the deployed function is wired with, so a step that would fail in AWS
+        // for want of cluster access fails here too.
+        const stepCluster = loaded.handler.ports.cluster
+          ? cluster
+          : noClusterAccess(fn.stepId, stack.stackName);
+        const deps: StepDeps = {
+          config,
+          store,
+          cluster: stepCluster,
+          httpGet,
+          clock,
+          logger: silentLogger(),
+        };
         lambdas.set(fn.arn, (input) => loaded.step.run(input, deps));
       }
       const stateMachines: LocalStateMachine[] = info.stateMachines;
@@ -311,6 +323,15 @@ function refOf(value: unknown): string {
   const ref = (value as { Ref?: unknown } | undefined)?.Ref;
   if (typeof ref !== 'string') throw new Error(`expected a {Ref} to a table, got ${JSON.stringify(value)}`);
   return ref;
+}
+
+/** A cluster for a step whose function is not wired for Kubernetes: any use is a wiring bug. */
+function noClusterAccess(stepId: string, stackName: string): () => Promise<ClusterPort> {
+  return async () => {
+    throw new Error(
+      `step ${stepId} of ${stackName} used the cluster but its function is not wired for cluster access`,
+    );
+  };
 }
 
 /** A store for a step the stack grants no table access: any use is a wiring bug, said loudly. */

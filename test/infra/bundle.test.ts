@@ -46,7 +46,10 @@ describe('bundling', () => {
       // zod's non-English locales stay out (import * as z), and whatwg-url's IDNA tables (alias).
       expect(code, step).not.toContain(ZOD_LOCALE_MARKER);
       expect(code, step).not.toContain(TR46_MARKER);
-      expect(code.length, `${step} bundle bytes`).toBeLessThan(access.cluster ? 1_950_000 : 200_000);
+      // Budgets a little above today's sizes, so a dependency that balloons a bundle is noticed
+      // (Kubernetes client ~1.4 MB with the SDK, DynamoDB client ~0.5 MB, neither ~0.13 MB).
+      const budget = access.cluster ? 1_700_000 : access.tables ? 600_000 : 200_000;
+      expect(code.length, `${step} bundle bytes`).toBeLessThan(budget);
       const mod = (await import(pathToFileURL(path.join(assetDir, 'index.mjs')).href)) as {
         handler?: { ports?: unknown };
       };

@@ -30,6 +30,7 @@ const DEPLOY_STATES = [
   'Record deployment',
   'Deployment succeeded',
   'Roll back to previous revision',
+  'Record failed rollback',
   'Rollback failed',
   'Deployment rolled back',
 ];
@@ -185,12 +186,12 @@ describe('definitions', () => {
     }
   });
 
-  it('puts every caught failure in $.failure', () => {
+  it('puts every caught failure in $.failure (the failed-rollback record keeps the original one)', () => {
     for (const env of ENVIRONMENTS) {
       for (const kind of ['deploy', 'rollback'] as const) {
-        const catches = Object.values(definitionOf(env, kind).States).flatMap(
-          (s) => (s.Catch as { ResultPath: string }[] | undefined) ?? [],
-        );
+        const catches = Object.entries(definitionOf(env, kind).States)
+          .filter(([name]) => name !== 'Record failed rollback')
+          .flatMap(([, s]) => (s.Catch as { ResultPath: string }[] | undefined) ?? []);
         expect(catches.length).toBeGreaterThan(3);
         for (const c of catches) expect(c.ResultPath).toBe('$.failure');
       }
@@ -256,8 +257,13 @@ describe('definitions', () => {
         },
       },
       ResultPath: '$.rollbackExecution',
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Rollback failed' }],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Record failed rollback' }],
       Next: 'Deployment rolled back',
+    });
+    expect(stateOf(d, 'Record failed rollback')).toMatchObject({
+      Parameters: { 'deployment.$': '$.deployment', outcome: 'rollback-failed', 'failure.$': '$.failure' },
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordFailure', Next: 'Rollback failed' }],
+      Next: 'Rollback failed',
     });
   });
 
@@ -314,7 +320,12 @@ describe('definitions', () => {
       'Enhanced health check': ['health-check', { 'target.$': '$.deployment' }, '$.health'],
       'Record deployment': [
         'record-deployment',
-        { 'deployment.$': '$.deployment', 'health.$': '$.health' },
+        { 'deployment.$': '$.deployment', 'rollout.$': '$.rollout', 'health.$': '$.health' },
+        '$.record',
+      ],
+      'Record failed rollback': [
+        'record-deployment',
+        { 'deployment.$': '$.deployment', outcome: 'rollback-failed', 'failure.$': '$.failure' },
         '$.record',
       ],
       'Prepare rollback': [

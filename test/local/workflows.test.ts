@@ -354,4 +354,34 @@ describe('Rollback workflow (operator)', () => {
     const refused = await g.deploy(deployInput(`${REPO}:v1.7.0`));
     expect(refused.error).toBe('CircuitOpenError');
   });
+
+  it('records a deployment whose automatic rollback could not even start, and releases its lock', async () => {
+    const name = 'staging-v1-6-0-bad-0000beef';
+    // The Kubernetes API goes down just as the automatic rollback starts: "Prepare rollback"
+    // exhausts its retries and the child execution fails before it can record anything.
+    const g = await start({
+      onEvent: (e) => {
+        if (
+          e.type === 'StateEntered' &&
+          e.state === 'Roll back to previous revision' &&
+          e.execution === name
+        ) {
+          guardian?.simulator?.injectFaults({ count: 1000, status: 503 });
+        }
+      },
+    });
+    const result = await g.deploy(deployInput(`${REPO}:v1.6.0-bad`), name);
+    expect(result.status).toBe('FAILED');
+    expect(statesOf(result, `${name}-rollback`).at(-1)).toBe('Rollback refused');
+    expect(statesOf(result)).toContain('Record failed rollback');
+    expect(statesOf(result).at(-1)).toBe('Rollback failed');
+    const store = g.store('staging');
+    const record = await store.getRecord('staging', name);
+    expect(record?.status).toBe('rollback-failed');
+    expect(record?.reason).toMatch(/automatic rollback did not run: TransientError/);
+    const breaker = await store.getBreaker('staging');
+    expect(breaker.state).toBe('open');
+    expect(breaker.reason).toContain(name);
+    expect(await store.getLock('staging')).toBeUndefined();
+  });
 });

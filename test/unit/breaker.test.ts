@@ -57,7 +57,11 @@ describe('circuit breaker', () => {
   it('keeps the original reason while already open and still counts', () => {
     const open = breakerOnRollbackFailure(closedBreaker('production'), 'r1', 'first', now);
     const again = breakerOnFailure(open, 'r2', 2, 'second', now);
-    expect(again).toMatchObject({ state: 'open', consecutiveFailures: 2, reason: 'rollback r1 failed: first' });
+    expect(again).toMatchObject({
+      state: 'open',
+      consecutiveFailures: 2,
+      reason: 'rollback r1 failed: first',
+    });
   });
 
   it('counts a retried step once (same event id)', () => {

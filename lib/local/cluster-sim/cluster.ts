@@ -620,8 +620,11 @@ export class SimCluster {
       readyReplicas: ready,
       availableReplicas: ready,
       observedGeneration: rs.object.metadata.generation,
+      // Kubernetes >= 1.35 (DeploymentReplicaSetTerminatingReplicas, on by default) always reports
+      // it; simulated pods terminate at once, so it is 0.
+      terminatingReplicas: 0,
     };
-    // The API server omits zero counts (omitempty), except `replicas`.
+    // The API server omits zero counts (omitempty), except `replicas` and `terminatingReplicas`.
     for (const k of ['fullyLabeledReplicas', 'readyReplicas', 'availableReplicas'])
       if (status[k] === 0) delete status[k];
     return status;
@@ -696,6 +699,9 @@ export class SimCluster {
     }
   }
 
+  /** ReplicaSets created by the sync in progress (see scaleReplicaSet). */
+  private readonly createdThisSync = new Set<KObject>();
+
   private scaleReplicaSet(rs: { object: KObject }, replicas: number, d: KObject, maxSurge: number): void {
     const o = rs.object;
     o.metadata.annotations ??= {};
@@ -703,7 +709,9 @@ export class SimCluster {
     const desired = String(d.spec.replicas);
     const max = String(d.spec.replicas + maxSurge);
     if (o.spec.replicas === replicas && annotations[ANNOTATIONS.desiredReplicas] === desired) return;
-    if (o.spec.replicas !== replicas) o.metadata.generation += 1;
+    // The real controller creates a new ReplicaSet at its first size (generation 1), so sizing one
+    // created in this same sync is part of its creation, not a spec change.
+    if (o.spec.replicas !== replicas && !this.createdThisSync.has(o)) o.metadata.generation += 1;
     o.spec.replicas = replicas;
     annotations[ANNOTATIONS.desiredReplicas] = desired;
     annotations[ANNOTATIONS.maxReplicas] = max;
@@ -748,11 +756,13 @@ export class SimCluster {
       },
     };
     const rs = { object, pods: [] as SimPod[] };
+    this.createdThisSync.add(object);
     this.replicaSets.set(key(d.metadata.namespace, name), rs);
     return rs;
   }
 
   private syncDeployment(d: KObject, t: number, readyNow: boolean): void {
+    this.createdThisSync.clear();
     const before = JSON.stringify(d);
     const rsBefore = new Map(
       [...this.ownedReplicaSets(d)].map((rs) => [rs.object.metadata.name, JSON.stringify(rs.object)]),
@@ -894,6 +904,8 @@ export class SimCluster {
       unavailableReplicas: Math.max(0, sum(replicasOf) - availableReplicas),
     };
     status.observedGeneration = d.metadata.generation;
+    // Like the ReplicaSets' (Kubernetes >= 1.35): always present, 0 as pods terminate at once.
+    status.terminatingReplicas = 0;
     for (const [k, v] of Object.entries(counts)) {
       if (v === 0) delete status[k];
       else status[k] = v;
