@@ -43,11 +43,12 @@ console.log(
 // 2. Bundle sizes and cold init, per step (one stack's assets; both stacks bundle the same code).
 const template = JSON.parse(readFileSync(path.join(bundled.outdir, 'GuardianStaging.template.json'), 'utf8'));
 const rows: { step: string; kb: number; initMs: number }[] = [];
-for (const res of Object.values(
-  template.Resources as Record<string, { Type: string; Metadata?: Record<string, string> }>,
-)) {
+type Res = { Type: string; Metadata?: Record<string, string>; Properties?: { Code?: { S3Key?: string } } };
+for (const res of Object.values(template.Resources as Record<string, Res>)) {
   if (res.Type !== 'AWS::Lambda::Function' || !res.Metadata?.['guardian:step']) continue;
-  const assetDir = path.join(bundled.outdir, String(res.Metadata['aws:asset:path']));
+  // Assets are staged as `asset.<hash>` beside the template; the function's S3Key is `<hash>.zip`.
+  const hash = String(res.Properties?.Code?.S3Key ?? '').replace(/\.zip$/, '');
+  const assetDir = path.join(bundled.outdir, `asset.${hash}`);
   const files = readdirSync(assetDir).filter((f) => /\.(m?js)$/.test(f));
   const kb = files.reduce((n, f) => n + statSync(path.join(assetDir, f)).size, 0) / 1024;
   const entry = path.join(assetDir, files.find((f) => f.startsWith('index')) ?? files[0] ?? 'index.mjs');
