@@ -6,7 +6,6 @@
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { type Cluster, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -128,7 +127,9 @@ export function eksClusterProvider(
   deps: EksProviderDeps = {},
 ): () => Promise<ClusterPort> {
   const eks = deps.eks ?? new EKSClient({ region: env.region });
-  const credentials = deps.credentials ?? fromNodeProviderChain();
+  // The EKS client's own resolved credential chain signs the token too: one chain, and nothing
+  // beyond what the Lambda runtime's SDK ships.
+  const credentials: AwsCredentialIdentityProvider = deps.credentials ?? (() => eks.config.credentials());
   const clock = deps.clock ?? systemClock;
   let info: Promise<EksClusterInfo> | undefined;
   let cached: { cluster: ClusterPort; signedAt: number } | undefined;

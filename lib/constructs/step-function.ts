@@ -156,8 +156,10 @@ export class GuardianLambdaStep extends Construct {
         minify: true,
         sourceMap: false,
         mainFields: ['module', 'main'],
-        // Bundle the AWS SDK too: the versions we test with are the versions that run.
-        externalModules: [],
+        // The AWS SDK v3 comes with the Node.js 22 runtime (CDK's default for NodejsFunction): it is
+        // kept patched by AWS and keeps each bundle ~0.4 MB smaller and quicker to load. Everything
+        // else, the Kubernetes client included, is bundled at the version the tests ran.
+        externalModules: ['@aws-sdk/*'],
         tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
         // esbuild resolves an alias path from its working directory, the project root (local bundling).
         esbuildArgs: {
