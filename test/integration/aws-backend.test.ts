@@ -1,0 +1,246 @@
+/**
+ * The CLI's AWS backend (no --local) against moto server: it finds the stack's outputs in
+ * CloudFormation, starts executions in Step Functions with the right name and input, and reads
+ * and writes the guardian's DynamoDB tables. moto stands in for AWS; nothing here is mocked.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
+import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from '../../lambdas/adapters/tables.ts';
+import { runCli } from '../../lib/cli/commands.ts';
+import { STACK_OUTPUTS } from '../../lib/stacks/outputs.ts';
+
+const REGION = 'ap-southeast-1';
+const REPO = 'ghcr.io/buywhere/buywhere-api';
+let moto: ChildProcess | undefined;
+let endpoint = '';
+const saved: Record<string, string | undefined> = {};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const names = {
+  deployments: 'guardian-staging-deployments',
+  control: 'guardian-staging-control',
+  deploy: 'guardian-staging-deploy',
+  rollback: 'guardian-staging-rollback',
+};
+
+beforeAll(async () => {
+  const server =
+    execFileSync('bash', ['tools/moto/ensure.sh'], { encoding: 'utf8' }).trim().split('\n').pop() ?? '';
+  const port = await freePort();
+  moto = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`${endpoint}/moto-api/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const [k, v] of Object.entries({
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_SESSION_TOKEN: 'testing',
+    AWS_REGION: REGION,
+  })) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  const ddb = new DynamoDBClient({ region: REGION, endpoint });
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: names.deployments,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: DEPLOYMENTS_TABLE.partitionKey, AttributeType: 'S' },
+        { AttributeName: DEPLOYMENTS_TABLE.sortKey, AttributeType: 'S' },
+        { AttributeName: DEPLOYMENTS_TABLE.byStartedAtIndex.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: DEPLOYMENTS_TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: DEPLOYMENTS_TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: DEPLOYMENTS_TABLE.byStartedAtIndex.name,
+          KeySchema: [
+            { AttributeName: DEPLOYMENTS_TABLE.byStartedAtIndex.partitionKey, KeyType: 'HASH' },
+            { AttributeName: DEPLOYMENTS_TABLE.byStartedAtIndex.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: names.control,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: CONTROL_TABLE.partitionKey, AttributeType: 'S' },
+        { AttributeName: CONTROL_TABLE.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: CONTROL_TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: CONTROL_TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  const sfn = new SFNClient({ region: REGION, endpoint });
+  const definition = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } });
+  const roleArn = 'arn:aws:iam::123456789012:role/guardian';
+  const deployArn = (
+    await sfn.send(new CreateStateMachineCommand({ name: names.deploy, definition, roleArn }))
+  ).stateMachineArn;
+  const rollbackArn = (
+    await sfn.send(new CreateStateMachineCommand({ name: names.rollback, definition, roleArn }))
+  ).stateMachineArn;
+  // A stack that carries exactly the outputs GuardianStack publishes.
+  const template = {
+    Resources: { Marker: { Type: 'AWS::SNS::Topic' } },
+    Outputs: {
+      [STACK_OUTPUTS.deployStateMachineArn]: { Value: deployArn },
+      [STACK_OUTPUTS.rollbackStateMachineArn]: { Value: rollbackArn },
+      [STACK_OUTPUTS.deploymentsTableName]: { Value: names.deployments },
+      [STACK_OUTPUTS.controlTableName]: { Value: names.control },
+    },
+  };
+  await new CloudFormationClient({ region: REGION, endpoint }).send(
+    new CreateStackCommand({ StackName: 'GuardianStaging', TemplateBody: JSON.stringify(template) }),
+  );
+}, 240_000);
+
+afterAll(() => {
+  moto?.kill('SIGTERM');
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+describe('guardian CLI in AWS mode (moto server)', () => {
+  it('starts a Deploy execution named after the release and prints its console URL', async () => {
+    const r = await cli(
+      'deploy',
+      '--env',
+      'staging',
+      '--image',
+      `${REPO}:v1.5.0`,
+      '--requested-by',
+      'rex',
+      '--ci-run-url',
+      'https://ci.example/runs/7',
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /started arn:aws:states:ap-southeast-1:\d+:execution:guardian-staging-deploy:staging-v1-5-0-[0-9a-f]{8}/,
+    );
+    expect(r.out).toContain(
+      'console.aws.amazon.com/states/home?region=ap-southeast-1#/v2/executions/details/',
+    );
+    const sfn = new SFNClient({ region: REGION, endpoint });
+    const machines = await sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn: r.out
+          .match(/arn:aws:states:[^:]+:\d+:execution:guardian-staging-deploy/)?.[0]
+          .replace(':execution:', ':stateMachine:'),
+      }),
+    );
+    const execution = machines.executions?.[0];
+    expect(execution?.name).toMatch(/^staging-v1-5-0-[0-9a-f]{8}$/);
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: execution?.executionArn }));
+    expect(JSON.parse(described.input ?? '{}')).toEqual({
+      environment: 'staging',
+      image: `${REPO}:v1.5.0`,
+      trigger: 'operator',
+      requestedBy: 'rex',
+      ciRunUrl: 'https://ci.example/runs/7',
+      dryRun: false,
+    });
+  });
+
+  it("reads history and resets the circuit breaker in the stack's tables", async () => {
+    const store = new DynamoStore(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION, endpoint })),
+      {
+        deploymentsTable: names.deployments,
+        controlTable: names.control,
+      },
+    );
+    await store.putRecord({
+      environment: 'staging',
+      id: 'staging-v1-4-0-0000abcd',
+      kind: 'deploy',
+      status: 'succeeded',
+      executionArn:
+        'arn:aws:states:ap-southeast-1:123456789012:execution:guardian-staging-deploy:staging-v1-4-0-0000abcd',
+      trigger: 'ci',
+      requestedBy: 'github-actions',
+      image: `${REPO}:v1.4.0`,
+      previousImage: `${REPO}:v1.3.0`,
+      previousRevision: 4,
+      revision: 5,
+      startedAt: '2026-11-20T01:00:00.000Z',
+      finishedAt: '2026-11-20T01:04:00.000Z',
+    });
+    await store.putBreaker({
+      environment: 'staging',
+      state: 'open',
+      consecutiveFailures: 2,
+      reason: 'two failed releases',
+      updatedAt: '2026-11-20T02:00:00.000Z',
+    });
+
+    const h = await cli('history', '--env', 'staging', '--json');
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.out)).toMatchObject([
+      { id: 'staging-v1-4-0-0000abcd', status: 'succeeded', revision: 5 },
+    ]);
+
+    const shown = await cli('circuit-breaker', '--env', 'staging');
+    expect(shown.out).toContain('OPEN');
+    const reset = await cli('circuit-breaker', '--env', 'staging', '--reset', '--requested-by', 'bolt');
+    expect(reset.code).toBe(0);
+    expect(await store.getBreaker('staging')).toMatchObject({
+      state: 'closed',
+      consecutiveFailures: 0,
+      reason: 'reset by bolt',
+    });
+  });
+
+  it('names the stack and what to do when the environment has no deployed stack', async () => {
+    const r = await cli('status', '--env', 'production');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('cannot read stack GuardianProduction in ap-southeast-1');
+    expect(r.err).toContain('--local');
+  });
+});
