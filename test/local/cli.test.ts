@@ -2,7 +2,7 @@
  * The `guardian` CLI as an operator uses it: real argument parsing, the local runner with
  * state persisted in a temporary folder between commands, exit codes and what is printed.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,5 +195,23 @@ describe('guardian CLI against the local runner (state kept between commands)', 
     expect(await local('freeze', '--env', 'staging', '--lift', id)).toMatchObject({ code: 0 });
     expect(await local('freeze', '--env', 'staging', '--lift', id)).toMatchObject({ code: 2 });
     expect((await local('deploy', '--env', 'staging', '--image', `${REPO}:v1.8.0`)).code).toBe(0);
+  });
+});
+
+describe('guardian demo', () => {
+  it('passes on a clean state of its own and leaves no .guardian folder behind', async () => {
+    const cwd = process.cwd();
+    const dir = mkdtempSync(path.join(tmpdir(), 'guardian-demo-cwd-'));
+    try {
+      process.chdir(dir);
+      const r = await cli('demo');
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('demo passed: 8 checks');
+      expect(r.out).toContain('Roll back to previous revision');
+      expect(existsSync(path.join(dir, '.guardian'))).toBe(false);
+    } finally {
+      process.chdir(cwd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
