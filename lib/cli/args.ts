@@ -134,6 +134,21 @@ export const COMMANDS = {
       ...COMMON,
     },
   },
+  lock: {
+    summary:
+      'show the environment lock, or --release it from a holder that is gone (stopped or crashed execution)',
+    options: {
+      ...ENV,
+      release: { type: 'boolean', description: 'delete the lock; needs --holder' },
+      holder: {
+        type: 'string',
+        value: 'ID',
+        description: 'the deployment or rollback id that holds it (from `guardian lock`)',
+      },
+      ...LOCAL,
+      ...COMMON,
+    },
+  },
   freeze: {
     summary: 'list ad-hoc change freezes, start one (--until … --reason …), or --lift one',
     options: {

@@ -30,6 +30,7 @@ import {
   formatBreaker,
   formatLock,
   formatRecords,
+  humanCause,
   type Output,
   processOutput,
   progressPrinter,
@@ -96,7 +97,9 @@ function backendFor(args: ParsedArgs, config: GuardianConfig, output: Output, en
 function printResult(args: ParsedArgs, output: Output, result: LocalExecutionResult): void {
   if (args.values.json === true) {
     const { events: _events, ...rest } = result;
-    output.out(JSON.stringify(rest, null, 2));
+    output.out(
+      JSON.stringify({ ...rest, ...(rest.cause ? { message: humanCause(rest.cause) } : {}) }, null, 2),
+    );
     return;
   }
   output.out('');
@@ -278,6 +281,40 @@ async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: 
   });
 }
 
+async function lock(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = environmentOf(config, requireString(args, 'env'));
+  const holder = optionalString(args, 'holder');
+  if (args.values.release === true && !holder) {
+    throw new UsageError(
+      '--release needs --holder ID: name the holder you mean to remove, as `guardian lock` shows it',
+    );
+  }
+  if (holder && args.values.release !== true) throw new UsageError('--holder goes with --release');
+  return backendFor(
+    args,
+    config,
+    output,
+    env,
+  )(async (b) => {
+    const current = await b.store.getLock(env.name);
+    if (args.values.release === true && holder) {
+      // Conditional on the holder: a lock taken meanwhile by someone else is never removed.
+      const released = await b.store.releaseLock(env.name, holder);
+      if (!released) {
+        output.err(
+          `guardian: ${env.name} is not locked by '${holder}' (lock: ${formatLock(current, b.now())}); nothing released`,
+        );
+        return 1;
+      }
+      output.out(`released the ${env.name} lock held by ${holder}`);
+      return 0;
+    }
+    if (args.values.json === true) output.out(JSON.stringify(current ?? null, null, 2));
+    else output.out(`${env.name} lock: ${formatLock(current, b.now())}`);
+    return 0;
+  });
+}
+
 /** Parses `--until`/`--from`: an ISO time with offset, or a duration from `now` (30m, 2h, 3d). */
 export function parseTime(value: string, flag: string, now: Date): Date {
   const d = /^(\d+)([mhd])$/.exec(value);
@@ -372,6 +409,7 @@ const HANDLERS: Record<
   history,
   'circuit-breaker': circuitBreaker,
   freeze,
+  lock,
 };
 
 /** Runs the CLI and returns the exit code. */

@@ -104,8 +104,29 @@ export function progressPrinter(output: Output): (event: LocalEvent) => void {
   };
 }
 
+/**
+ * A failure cause as an operator wants to read it. Step Functions hands on Lambda errors as the
+ * runtime's JSON (`errorType`, `errorMessage`, `trace`) and failed child executions as JSON with
+ * their own `Error` and `Cause`; both are unwrapped, plain text is kept.
+ */
+export function humanCause(cause: string | undefined, depth = 0): string {
+  const text = (cause ?? '').trim();
+  if (depth > 5 || !text.startsWith('{')) return text;
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+    if (typeof parsed.Error === 'string') {
+      const inner = typeof parsed.Cause === 'string' ? humanCause(parsed.Cause, depth + 1) : '';
+      return inner ? `${parsed.Error}: ${inner}` : parsed.Error;
+    }
+  } catch {
+    // Not JSON after all: show it as it is.
+  }
+  return text;
+}
+
 function firstLine(s: string | undefined): string {
-  return (s ?? '').split('\n')[0] ?? '';
+  return humanCause(s).split('\n')[0] ?? '';
 }
 
 /** A one-line summary of a finished local execution. */

@@ -216,7 +216,13 @@ export class LocalGuardian {
           clock,
           logger: silentLogger(),
         };
-        lambdas.set(fn.arn, (input) => loaded.step.run(input, deps));
+        lambdas.set(fn.arn, async (input) => {
+          try {
+            return await loaded.step.run(input, deps);
+          } catch (err) {
+            throw asLambdaError(err);
+          }
+        });
       }
       const stateMachines: LocalStateMachine[] = info.stateMachines;
       const executor = new LocalExecutor({
@@ -323,6 +329,20 @@ function refOf(value: unknown): string {
   const ref = (value as { Ref?: unknown } | undefined)?.Ref;
   if (typeof ref !== 'string') throw new Error(`expected a {Ref} to a table, got ${JSON.stringify(value)}`);
   return ref;
+}
+
+/**
+ * The error as Step Functions sees it from a Node.js Lambda: `Error` is the error's name and
+ * `Cause` is the runtime's JSON (`errorType`, `errorMessage`, `trace`), so local executions
+ * carry exactly the causes AWS ones do and everything downstream parses the same shape.
+ */
+export function asLambdaError(err: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const shaped = new Error(
+    JSON.stringify({ errorType: e.name, errorMessage: e.message, trace: (e.stack ?? '').split('\n') }),
+  );
+  shaped.name = e.name;
+  return shaped;
 }
 
 /** A cluster for a step whose function is not wired for Kubernetes: any use is a wiring bug. */

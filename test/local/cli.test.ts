@@ -198,6 +198,54 @@ describe('guardian CLI against the local runner (state kept between commands)', 
   });
 });
 
+describe('guardian lock', () => {
+  it('shows the lock and releases it only from the named holder', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'guardian-lock-'));
+    const run = (...argv: string[]) => cli(...argv, '--local', '--state-dir', dir);
+    try {
+      expect((await run('lock', '--env', 'staging')).out).toContain('staging lock: free');
+      expect(await run('lock', '--env', 'staging', '--release')).toMatchObject({
+        code: 2,
+        err: expect.stringContaining('--release needs --holder'),
+      });
+      // A holder that died without releasing: put the lock the way a crashed execution leaves it.
+      const { LocalGuardian } = await import('../../lib/local/guardian.ts');
+      const { loadConfig } = await import('../../lib/config/load.ts');
+      const g = await LocalGuardian.start({ config: loadConfig(), stateDir: dir });
+      const now = g.clock.now();
+      await g.store('staging').acquireLock(
+        {
+          environment: 'staging',
+          holder: 'staging-v9-9-9-deadbeef',
+          executionArn:
+            'arn:aws:states:ap-southeast-1:000000000000:execution:guardian-staging-deploy:staging-v9-9-9-deadbeef',
+          acquiredAt: now.toISOString(),
+          expiresAt: new Date(now.getTime() + 3_600_000).toISOString(),
+        },
+        now,
+      );
+      await g.close();
+      expect((await run('lock', '--env', 'staging')).out).toContain('held by staging-v9-9-9-deadbeef');
+      const refused = await run('deploy', '--env', 'staging', '--image', `${REPO}:v2.0.0`);
+      expect(refused.code).toBe(1);
+      expect(refused.out).toContain('staging-v9-9-9-deadbeef');
+      expect(await run('lock', '--env', 'staging', '--release', '--holder', 'someone-else')).toMatchObject({
+        code: 1,
+        err: expect.stringContaining("not locked by 'someone-else'"),
+      });
+      expect(
+        await run('lock', '--env', 'staging', '--release', '--holder', 'staging-v9-9-9-deadbeef'),
+      ).toMatchObject({
+        code: 0,
+        out: 'released the staging lock held by staging-v9-9-9-deadbeef',
+      });
+      expect((await run('deploy', '--env', 'staging', '--image', `${REPO}:v2.0.0`)).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('guardian demo', () => {
   it('passes on a clean state of its own and leaves no .guardian folder behind', async () => {
     const cwd = process.cwd();
