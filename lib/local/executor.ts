@@ -12,6 +12,7 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import type { Clock } from '../../lambdas/adapters/ports.ts';
 import type { SimulatedClock } from './clock.ts';
 
 /** One state machine as synthesized, with its resolved (token-free) ASL. */
@@ -115,7 +116,14 @@ export interface LocalExecutorOptions {
   readonly stateMachines: readonly LocalStateMachine[];
   /** Lambda function ARN -> local handler. */
   readonly lambdas: ReadonlyMap<string, LocalTaskHandler>;
-  readonly clock: SimulatedClock;
+  /**
+   * The simulated clock that Wait states and retry pauses advance (they take ~no wall time), or,
+   * with `realTime`, any clock: waits and retries then really pause, as in AWS — what a real
+   * cluster needs, whose controllers move in real time.
+   */
+  readonly clock: SimulatedClock | Clock;
+  /** Pause for real instead of advancing a simulated clock. @default false */
+  readonly realTime?: boolean;
   /** Called for every event as it happens (progress output). */
   readonly onEvent?: (event: LocalEvent) => void;
 }
@@ -228,7 +236,8 @@ export class LocalExecutor {
     // consumer (microtasks) has always moved the clock before that state runs.
     const waitTimeOverrides: Record<string, number> = {};
     const retryIntervalOverrides: Record<string, number> = {};
-    for (const [stateName, state] of Object.entries(states)) {
+    const simulated = this.options.realTime === true ? undefined : (clock as SimulatedClock);
+    for (const [stateName, state] of simulated ? Object.entries(states) : []) {
       if (state.Type === 'Wait') waitTimeOverrides[stateName] = 1;
       if (Array.isArray(state.Retry) && state.Retry.length > 0) retryIntervalOverrides[stateName] = 1;
     }
@@ -266,14 +275,14 @@ export class LocalExecutor {
           retry?: { retrier: { IntervalSeconds?: number; BackoffRate?: number }; attempt: number };
         };
         if (ev.type === 'StateEntered') counter.transitions++;
-        if (ev.type === 'StateEntered' && ev.state?.type === 'Wait') {
-          clock.advance(Number(states[ev.state.name]?.Seconds ?? 0));
+        if (simulated && ev.type === 'StateEntered' && ev.state?.type === 'Wait') {
+          simulated.advance(Number(states[ev.state.name]?.Seconds ?? 0));
         }
-        if (ev.type === 'StateRetried' && ev.state) {
+        if (simulated && ev.type === 'StateRetried' && ev.state) {
           // The retry pause was overridden to 0 ms: charge its nominal length to the clock.
           const retrier = ev.retry?.retrier ?? {};
           const attempt = Math.max(0, (ev.retry?.attempt ?? 1) - 1);
-          clock.advance((retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt);
+          simulated.advance((retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt);
         }
         if (ev.type.startsWith('Execution')) continue;
         emit({

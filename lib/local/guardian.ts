@@ -17,7 +17,7 @@ import dynalite from 'dynalite';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import { httpGet } from '../../lambdas/adapters/http.ts';
 import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
-import type { ClusterPort, Store } from '../../lambdas/adapters/ports.ts';
+import { type Clock, type ClusterPort, type Store, systemClock } from '../../lambdas/adapters/ports.ts';
 import { ENV_VARS, type StepId } from '../../lambdas/adapters/tables.ts';
 import { deployExecutionName, rollbackExecutionName } from '../../lambdas/core/naming.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
@@ -48,6 +48,13 @@ export interface LocalGuardianOptions {
   readonly apiUrl?: string;
   /** Image each environment's workload runs when the simulator starts empty. */
   readonly seedImages?: Readonly<Record<string, string>>;
+  /**
+   * Waits and retries pause for real on the system clock (as in AWS) instead of advancing a
+   * simulated one. A real cluster's controllers move in real time, so this is the default with
+   * `kubeconfig`; the embedded simulator follows the simulated clock.
+   * @default true with kubeconfig, else false
+   */
+  readonly realTime?: boolean;
   /** Where the simulated clock starts (default: now, or the persisted time if later). */
   readonly startTime?: Date;
   /** Progress callback for every state entered/exited. */
@@ -68,7 +75,8 @@ const silentLogger = () => new Logger({ serviceName: 'deployment-guardian', logL
 /** A running local guardian. Call {@link LocalGuardian.close} when done (it persists state). */
 export class LocalGuardian {
   private constructor(
-    readonly clock: SimulatedClock,
+    /** The clock every step, lock and timer reads: simulated, or the system clock in real time. */
+    readonly clock: Clock,
     private readonly stacks: ReadonlyMap<string, StackRuntime>,
     private readonly closers: (() => Promise<void>)[],
     readonly simulator: ClusterSimulator | undefined,
@@ -93,10 +101,15 @@ export class LocalGuardian {
   ): Promise<LocalGuardian> {
     const { stateDir } = options;
     if (stateDir) mkdirSync(stateDir, { recursive: true });
-    const clock = new SimulatedClock(options.startTime ?? new Date());
-    const clockFile = stateDir ? path.join(stateDir, 'clock.json') : undefined;
+    const realTime = options.realTime ?? Boolean(options.kubeconfig);
+    if (realTime && !options.kubeconfig) {
+      throw new Error('realTime needs a kubeconfig: the embedded simulator runs on the simulated clock');
+    }
+    const simClock = new SimulatedClock(options.startTime ?? new Date());
+    const clock: Clock = realTime ? systemClock : simClock;
+    const clockFile = stateDir && !realTime ? path.join(stateDir, 'clock.json') : undefined;
     if (clockFile && existsSync(clockFile)) {
-      clock.catchUp(new Date(JSON.parse(readFileSync(clockFile, 'utf8')).now));
+      simClock.catchUp(new Date(JSON.parse(readFileSync(clockFile, 'utf8')).now));
     }
 
     // DynamoDB: dynalite, persisted under the state folder when there is one.
@@ -131,7 +144,7 @@ export class LocalGuardian {
       const simFile = stateDir ? path.join(stateDir, 'cluster.json') : undefined;
       const snapshot = simFile && existsSync(simFile) ? JSON.parse(readFileSync(simFile, 'utf8')) : undefined;
       simulator = await startClusterSimulator({
-        clock,
+        clock: simClock,
         ...(snapshot
           ? { snapshot }
           : {
@@ -229,6 +242,7 @@ export class LocalGuardian {
         stateMachines,
         lambdas,
         clock,
+        realTime,
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       });
       const anyDeps = info.functions.find(
