@@ -137,4 +137,25 @@ describe('LocalExecutor', () => {
         }),
     ).toThrow(/no local handler/);
   });
+
+  it('really waits in real time and leaves the clock alone', async () => {
+    const clock = new SimulatedClock(new Date(0));
+    const ex = new LocalExecutor({
+      clock,
+      realTime: true,
+      lambdas: new Map([[FN, async () => ({})]]),
+      stateMachines: [
+        {
+          name: 'short',
+          arn: PARENT,
+          definition: { StartAt: 'Pause', States: { Pause: { Type: 'Wait', Seconds: 1, End: true } } },
+        },
+      ],
+    });
+    const result = await ex.run('short', {});
+    expect(result.status).toBe('SUCCEEDED');
+    // A real one-second pause (a lower bound, not a performance limit), and no simulated time.
+    expect(result.wallMs).toBeGreaterThanOrEqual(990);
+    expect(clock.now().getTime()).toBe(0);
+  });
 });
