@@ -4,8 +4,8 @@
  * that raised them; anything else fails synthesis.
  */
 
-import type { Stack } from 'aws-cdk-lib';
-import { type App, Validations } from 'aws-cdk-lib';
+import { type App, Stack, Validations } from 'aws-cdk-lib';
+import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
@@ -17,7 +17,60 @@ export interface AcceptedFinding {
   readonly path: RegExp;
   /** Why the finding is acceptable, recorded with the acknowledgement. */
   readonly reason: string;
+  /**
+   * Further condition on the construct: the finding is acknowledged only when this returns
+   * true, so the reason cannot cover something it does not describe.
+   */
+  readonly holds?: (construct: IConstruct) => boolean;
 }
+
+/** Actions X-Ray active tracing needs; they support no resource-level permissions. */
+export const XRAY_ACTIONS: readonly string[] = [
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+];
+
+/** Actions a state machine needs to deliver its execution logs to CloudWatch Logs. */
+export const LOG_DELIVERY_ACTIONS: readonly string[] = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+];
+
+type PolicyStatementJson = { Effect?: string; Action?: unknown; NotAction?: unknown; Resource?: unknown };
+
+const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/**
+ * Actions of `construct` (an IAM policy) granted on `Resource: "*"` that are not in `allowed`,
+ * or `['(not an IAM policy)']` when it is none. NotAction on `*` is never allowed.
+ */
+export function unexpectedWildcardActions(construct: IConstruct, allowed: readonly string[]): string[] {
+  if (!(construct instanceof CfnPolicy)) return ['(not an IAM policy)'];
+  const document = Stack.of(construct).resolve(construct.policyDocument) as { Statement?: unknown };
+  const unexpected: string[] = [];
+  for (const statement of asList(document.Statement) as PolicyStatementJson[]) {
+    if (!asList(statement.Resource).includes('*')) continue;
+    if (statement.NotAction !== undefined) unexpected.push('(NotAction)');
+    for (const action of asList(statement.Action)) {
+      if (typeof action !== 'string' || !allowed.includes(action)) unexpected.push(String(action));
+    }
+  }
+  return unexpected;
+}
+
+/** True when every `Resource: "*"` statement of the policy grants only `allowed` actions. */
+const onlyOnWildcard =
+  (allowed: readonly string[]) =>
+  (construct: IConstruct): boolean =>
+    unexpectedWildcardActions(construct, allowed).length === 0;
 
 const STEP_POLICY = /^Steps\/[A-Za-z]+\/Role\/DefaultPolicy\/Resource$/;
 const WORKFLOW_POLICY = /^(Deploy|Rollback)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
@@ -30,12 +83,14 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     path: STEP_POLICY,
     reason:
       'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permissions.',
+    holds: onlyOnWildcard(XRAY_ACTIONS),
   },
   {
     rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
     path: WORKFLOW_POLICY,
     reason:
       'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery, logs:DescribeResourcePolicies, ...) for state machines support no resource-level permissions.',
+    holds: onlyOnWildcard([...XRAY_ACTIONS, ...LOG_DELIVERY_ACTIONS]),
   },
   {
     rule: /^AwsSolutions-IAM5\[Resource::<TablesDeployments[A-Za-z0-9]+\.Arn>\/index\/\*\]$/,
@@ -110,11 +165,14 @@ export function acknowledgeFindings(stack: Stack): void {
   const byPath = new Map(stack.node.findAll().map((c) => [c.node.path, c] as const));
   for (const finding of nagFindings(stack)) {
     const relative = finding.path.startsWith(prefix) ? finding.path.slice(prefix.length) : finding.path;
-    const accepted = ACCEPTED_FINDINGS.find((a) => a.rule.test(finding.rule) && a.path.test(relative));
-    if (!accepted) continue;
+    const candidates = ACCEPTED_FINDINGS.filter((a) => a.rule.test(finding.rule) && a.path.test(relative));
+    if (candidates.length === 0) continue;
     const construct = byPath.get(finding.path);
     if (!construct)
       throw new Error(`cdk-nag: cannot find construct ${finding.path} to acknowledge ${finding.rule}`);
+    // Left unacknowledged when its condition fails, so the finding fails synthesis.
+    const accepted = candidates.find((a) => a.holds?.(construct) ?? true);
+    if (!accepted) continue;
     Validations.of(construct).acknowledge({ id: finding.rule, reason: accepted.reason });
   }
 }

@@ -11,10 +11,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { closedBreaker } from '../core/breaker.ts';
-import { ConflictError, NotFoundError, TransientError } from '../core/errors.ts';
+import { ConflictError, InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
 import { blocks } from '../core/lock.ts';
 import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo } from '../core/types.ts';
-import type { LockResult, Store } from './ports.ts';
+import type { LockResult, RecordCondition, Store } from './ports.ts';
 import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from './tables.ts';
 
 /** Table names the store works on. */
@@ -32,6 +32,19 @@ const TRANSIENT = new Set([
   'TransactionConflictException',
   'TimeoutError',
 ]);
+
+/** A conditional record update that found the record in another status. */
+function conflict(
+  current: DeploymentRecord,
+  patch: Partial<DeploymentRecord>,
+  condition: RecordCondition,
+): ConflictError {
+  const by = current.rolledBackBy ? ` by ${current.rolledBackBy}` : '';
+  const what = current.kind === 'deploy' ? 'deployment' : 'rollback';
+  return new ConflictError(
+    `cannot mark ${what} ${current.environment}/${current.id} as ${patch.status ?? 'updated'}: it is ${current.status}${by} (allowed only from ${condition.status.join(' or ')}); another execution changed it`,
+  );
+}
 
 function isConditionFailed(err: unknown): boolean {
   return (err as { name?: string }).name === 'ConditionalCheckFailedException';
@@ -123,18 +136,26 @@ export class DynamoStore implements Store {
     }
   }
 
-  /** Merges `patch` into an existing record (keys cannot change); NotFoundError when it is missing. */
+  /**
+   * Merges `patch` into an existing record (keys cannot change); NotFoundError when it is missing,
+   * ConflictError when `condition` does not hold (e.g. finishing a record that already finished).
+   */
   async updateRecord(
     environment: string,
     id: string,
     patch: Partial<DeploymentRecord>,
+    condition?: RecordCondition,
   ): Promise<DeploymentRecord> {
     const entries = Object.entries(patch).filter(
       ([k, v]) => v !== undefined && k !== DEPLOYMENTS_TABLE.partitionKey && k !== DEPLOYMENTS_TABLE.sortKey,
     );
+    if (condition && condition.status.length === 0) {
+      throw new InvalidInputError(`updateRecord ${environment}/${id}: condition.status lists no status`);
+    }
     if (entries.length === 0) {
       const current = await this.getRecord(environment, id);
       if (!current) throw new NotFoundError(`no record ${id} in the ${environment} history`);
+      if (condition && !condition.status.includes(current.status)) throw conflict(current, patch, condition);
       return current;
     }
     const names: Record<string, string> = { '#sk': DEPLOYMENTS_TABLE.sortKey };
@@ -144,13 +165,22 @@ export class DynamoStore implements Store {
       values[`:v${i}`] = v;
       return `#f${i} = :v${i}`;
     });
+    let conditionExpression = 'attribute_exists(#sk)';
+    if (condition) {
+      names['#status'] = 'status';
+      const allowed = condition.status.map((status, i) => {
+        values[`:c${i}`] = status;
+        return `:c${i}`;
+      });
+      conditionExpression += ` AND #status IN (${allowed.join(', ')})`;
+    }
     try {
       const out = await this.#doc.send(
         new UpdateCommand({
           TableName: this.#tables.deploymentsTable,
           Key: { [DEPLOYMENTS_TABLE.partitionKey]: environment, [DEPLOYMENTS_TABLE.sortKey]: id },
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_exists(#sk)',
+          ConditionExpression: conditionExpression,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
@@ -158,8 +188,10 @@ export class DynamoStore implements Store {
       );
       return out.Attributes as DeploymentRecord;
     } catch (err) {
-      if (isConditionFailed(err)) throw new NotFoundError(`no record ${id} in the ${environment} history`);
-      return translate(err, 'UpdateItem (record)');
+      if (!isConditionFailed(err)) return translate(err, 'UpdateItem (record)');
+      const current = condition ? await this.getRecord(environment, id) : undefined;
+      if (!current || !condition) throw new NotFoundError(`no record ${id} in the ${environment} history`);
+      throw conflict(current, patch, condition);
     }
   }
 

@@ -30,17 +30,64 @@ export interface EksClusterInfo {
   readonly certificateAuthority: string;
 }
 
+/**
+ * Time limits of the EKS client. A step's Lambda has 30 s: two attempts of at most 3 s to connect
+ * plus 5 s for the answer fail well inside it as a TransientError the state machine retries,
+ * instead of the Lambda timing out.
+ */
+export const EKS_CLIENT_TIMEOUTS = {
+  connectionTimeout: 3000,
+  requestTimeout: 5000,
+  maxAttempts: 2,
+} as const;
+
+/** Overrides for createEksClient (tests: a local endpoint and shorter limits). */
+export interface EksClientOptions {
+  readonly endpoint?: string;
+  readonly timeouts?: Partial<Record<keyof typeof EKS_CLIENT_TIMEOUTS, number>>;
+}
+
+/** An EKS client whose requests cannot hang a step until its Lambda timeout. */
+export function createEksClient(region: string, options: EksClientOptions = {}): EKSClient {
+  const t = { ...EKS_CLIENT_TIMEOUTS, ...options.timeouts };
+  return new EKSClient({
+    region,
+    ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
+    maxAttempts: t.maxAttempts,
+    requestHandler: {
+      connectionTimeout: t.connectionTimeout,
+      requestTimeout: t.requestTimeout,
+      // Without it newer handlers only log a breached requestTimeout; older ones treat
+      // requestTimeout as the socket idle timeout, which socketTimeout also bounds.
+      throwOnRequestTimeout: true,
+      socketTimeout: t.requestTimeout,
+    },
+  });
+}
+
 /** Reads the cluster's endpoint and CA (DescribeCluster). */
 export async function describeEksCluster(eks: EKSClient, name: string): Promise<EksClusterInfo> {
   let cluster: Cluster | undefined;
   try {
     ({ cluster } = await eks.send(new DescribeClusterCommand({ name })));
   } catch (err) {
-    const e = err as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+    const e = err as {
+      name?: string;
+      code?: string;
+      $retryable?: unknown;
+      $metadata?: { httpStatusCode?: number };
+    };
     if (e.name === 'ResourceNotFoundException') {
       throw new NotFoundError(`EKS cluster "${name}" not found in this account/region`, { cause: err });
     }
-    if (e.$retryable || (e.$metadata?.httpStatusCode ?? 0) >= 500 || e.name === 'ThrottlingException') {
+    if (
+      e.$retryable ||
+      (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
+      e.name === 'ThrottlingException' ||
+      // A request or connection timeout (EKS_CLIENT_TIMEOUTS) after the client's own attempts.
+      e.name === 'TimeoutError' ||
+      ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED'].includes(e.code ?? '')
+    ) {
       throw new TransientError(`DescribeCluster ${name} failed: ${(err as Error).message}`, { cause: err });
     }
     throw err;
@@ -126,7 +173,7 @@ export function eksClusterProvider(
   env: EnvironmentConfig,
   deps: EksProviderDeps = {},
 ): () => Promise<ClusterPort> {
-  const eks = deps.eks ?? new EKSClient({ region: env.region });
+  const eks = deps.eks ?? createEksClient(env.region);
   // The EKS client's own resolved credential chain signs the token too: one chain, and nothing
   // beyond what the Lambda runtime's SDK ships.
   const credentials: AwsCredentialIdentityProvider = deps.credentials ?? (() => eks.config.credentials());

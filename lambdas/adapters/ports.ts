@@ -2,7 +2,7 @@
  * Ports: the small interfaces through which steps reach the outside world. Each has an AWS
  * adapter (wired at handler module scope) and a local one (wired by the local runner).
  */
-import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo } from '../core/types.ts';
+import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo, RecordStatus } from '../core/types.ts';
 
 /** The one source of "now". Locally a simulated clock that Wait states advance. */
 export interface Clock {
@@ -80,12 +80,26 @@ export type LockResult =
   | { readonly acquired: true; readonly lock: LockInfo }
   | { readonly acquired: false; readonly holder: LockInfo };
 
+/** A guard on a record update: the write happens only if the stored record matches. */
+export interface RecordCondition {
+  /** The record's current status must be one of these. */
+  readonly status: readonly RecordStatus[];
+}
+
 /** Durable guardian state: records, lock, circuit breaker, freezes (DynamoDB; dynalite locally). */
 export interface Store {
   /** Creates a record; fails if one with the same environment and id exists. */
   putRecord(record: DeploymentRecord): Promise<void>;
-  /** Merges fields into an existing record and returns the result. */
-  updateRecord(environment: string, id: string, patch: Partial<DeploymentRecord>): Promise<DeploymentRecord>;
+  /**
+   * Merges fields into an existing record and returns the result. With `condition`, only when the
+   * stored record matches it; otherwise ConflictError naming the record's actual status.
+   */
+  updateRecord(
+    environment: string,
+    id: string,
+    patch: Partial<DeploymentRecord>,
+    condition?: RecordCondition,
+  ): Promise<DeploymentRecord>;
   getRecord(environment: string, id: string): Promise<DeploymentRecord | undefined>;
   /** Newest first. */
   listRecords(environment: string, limit: number): Promise<DeploymentRecord[]>;

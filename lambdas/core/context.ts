@@ -28,6 +28,100 @@ export function deadlineAt(now: Date, seconds: number): string {
 }
 
 /**
+ * Refuses to deploy to a paused Deployment: the controller would not roll the new template out,
+ * so the guardian would wait for its deadline and then "roll back" a change that never ran.
+ */
+export function checkNotPaused(workload: WorkloadState): void {
+  if (workload.paused) {
+    const { namespace, name } = workload;
+    throw new InvalidInputError(
+      `Deployment ${namespace}/${name} is paused; resume it (kubectl rollout resume deployment/${name} -n ${namespace}) or deploy after the pause is lifted`,
+    );
+  }
+}
+
+/** A JSON string literal's value (`"a\"b"` -> `a"b`), or undefined when it is not one. */
+function jsonString(literal: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(literal);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `"key": "value"` of a JSON text too long to parse (Step Functions cuts causes at 32 768 characters). */
+function jsonField(text: string, key: string): string | undefined {
+  const m = new RegExp(`"${key}"\\s*:\\s*("(?:[^"\\\\]|\\\\.)*")`).exec(text);
+  return m?.[1] === undefined ? undefined : jsonString(m[1]);
+}
+
+/**
+ * The sentence inside a failure Cause, or undefined for plain text: a Lambda error's
+ * `errorType: errorMessage` (its stack trace dropped), a failed child execution's `Error: Cause`.
+ */
+function causeSentence(cause: string, fallbackType?: string): string | undefined {
+  if (!cause.startsWith('{')) return undefined;
+  let parsed: {
+    errorType?: unknown;
+    errorMessage?: unknown;
+    Error?: unknown;
+    Cause?: unknown;
+    ExecutionArn?: unknown;
+  };
+  try {
+    parsed = JSON.parse(cause) as typeof parsed;
+  } catch {
+    const message = jsonField(cause, 'errorMessage');
+    if (message === undefined) return undefined;
+    const type = jsonField(cause, 'errorType') ?? fallbackType;
+    return type ? `${type}: ${message}` : message;
+  }
+  if (parsed === null || typeof parsed !== 'object') return undefined;
+  if (typeof parsed.errorMessage === 'string') {
+    const type = typeof parsed.errorType === 'string' ? parsed.errorType : fallbackType;
+    return type ? `${type}: ${parsed.errorMessage}` : parsed.errorMessage;
+  }
+  // A failed child execution (startExecution.sync): its own Error and Cause, which may be a Lambda's.
+  if (typeof parsed.Error === 'string') {
+    const inner = typeof parsed.Cause === 'string' ? parsed.Cause.trim() : '';
+    const child =
+      typeof parsed.ExecutionArn === 'string' ? ` (execution ${parsed.ExecutionArn.split(':').pop()})` : '';
+    const text = inner ? (causeSentence(inner, parsed.Error) ?? `${parsed.Error}: ${inner}`) : parsed.Error;
+    return `${text}${child}`;
+  }
+  return undefined;
+}
+
+/**
+ * An operator-readable rollback reason from what the Deploy workflow passes (`$.failure.Cause`):
+ * Lambda error JSON -> `errorType: errorMessage`, child-execution JSON -> `Error: Cause`, plain
+ * text unchanged (trimmed). Recorded, shown as the breaker reason and the change-cause.
+ */
+export function reasonText(raw: string): string {
+  const text = raw.trim();
+  return (causeSentence(text) ?? text).trim();
+}
+
+/** Longest `kubernetes.io/change-cause` the guardian writes, in UTF-8 bytes (annotations total ≤ 256 KiB). */
+export const CHANGE_CAUSE_MAX_BYTES = 1024;
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes, ending in `…` when cut (never mid-character). */
+export function capBytes(text: string, maxBytes = CHANGE_CAUSE_MAX_BYTES): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  const ellipsis = '…';
+  let budget = maxBytes - Buffer.byteLength(ellipsis, 'utf8');
+  let out = '';
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch, 'utf8');
+    if (size > budget) break;
+    out += ch;
+    budget -= size;
+  }
+  return out + ellipsis;
+}
+
+/**
  * An operator-readable sentence from a Catch's `{Error, Cause}`. Lambda failures arrive with a
  * JSON Cause (`{errorType, errorMessage, ...}`); Pass/Fail states give plain text.
  */
@@ -37,25 +131,5 @@ export function failureText(
   if (!failure) return 'no failure details';
   const cause = failure.Cause?.trim();
   if (!cause) return failure.Error;
-  try {
-    const parsed = JSON.parse(cause) as {
-      errorType?: unknown;
-      errorMessage?: unknown;
-      Error?: unknown;
-      Cause?: unknown;
-      ExecutionArn?: unknown;
-    };
-    if (typeof parsed.errorMessage === 'string') {
-      return `${typeof parsed.errorType === 'string' ? parsed.errorType : failure.Error}: ${parsed.errorMessage}`;
-    }
-    // A failed child execution (startExecution.sync): its own Error and Cause.
-    if (typeof parsed.Error === 'string') {
-      const child =
-        typeof parsed.ExecutionArn === 'string' ? ` (execution ${parsed.ExecutionArn.split(':').pop()})` : '';
-      return `${parsed.Error}${typeof parsed.Cause === 'string' ? `: ${parsed.Cause}` : ''}${child}`;
-    }
-  } catch {
-    // Not JSON: a plain-text cause.
-  }
-  return `${failure.Error}: ${cause}`;
+  return causeSentence(cause, failure.Error) ?? `${failure.Error}: ${cause}`;
 }

@@ -128,8 +128,3 @@ export function validateRelease(env: ImageRules, image: string, version?: string
   }
   return { image: ref, ...(resolved !== undefined && { version: resolved }) };
 }
-
-/** A short label for a release: its tag, else `sha256:` plus the digest's first 12 hex digits. */
-export function imageLabel(ref: ImageReference): string {
-  return ref.tag ?? (ref.digest ? ref.digest.slice(0, 19) : ref.repository);
-}

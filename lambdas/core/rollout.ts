@@ -60,7 +60,9 @@ export function assessRollout(workload: WorkloadState, target: RolloutExpectatio
   if (workload.observedGeneration < workload.generation) {
     waiting = `waiting for the controller to observe the spec update (generation ${workload.generation}, observed ${workload.observedGeneration})`;
   } else if (workload.replicas === 0) {
-    return result('complete', `${name} is scaled to 0 replicas; nothing to roll out`);
+    // Like kubectl: not done while the old pods are still going away.
+    if (s.replicas === 0) return result('complete', `${name} is scaled to 0 replicas; nothing to roll out`);
+    waiting = `${s.replicas} old replicas are pending termination (scaled to 0)`;
   } else if (s.updatedReplicas < workload.replicas) {
     waiting = `${s.updatedReplicas} out of ${workload.replicas} new replicas have been updated`;
   } else if (s.replicas > s.updatedReplicas) {

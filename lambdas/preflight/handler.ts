@@ -1,13 +1,14 @@
 /**
  * "Preflight checks": validate the request, refuse during a change freeze or with the breaker
  * open, take the environment lock, capture the rollback state and record the deployment.
- * A dry run makes the same checks (the lock must be free) and changes nothing.
+ * A dry run makes the same checks (the lock must be free) and changes nothing. A paused
+ * Deployment is refused before anything changes (the lock taken for the check is given back).
  */
 import * as z from 'zod';
 import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
 import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOpenMessage, breakerSummary } from '../core/breaker.ts';
-import { checkEnvironment, containerImage, deadlineAt } from '../core/context.ts';
+import { checkEnvironment, checkNotPaused, containerImage, deadlineAt } from '../core/context.ts';
 import { ChangeFreezeError, CircuitOpenError, LockHeldError } from '../core/errors.ts';
 import { activeFreeze, freezeMessage } from '../core/freeze.ts';
 import { validateRelease } from '../core/image.ts';
@@ -45,6 +46,7 @@ export const step = defineStep('preflight', preflightEventSchema, async ({ input
 
   try {
     const workload = await (await deps.cluster()).getWorkload(config.namespace, config.workload);
+    checkNotPaused(workload);
     const previousImage = containerImage(workload, config.container);
     const rolloutDeadlineAt = deadlineAt(now, config.rollout.deadlineSeconds);
     const context: DeploymentContext = {

@@ -8,6 +8,8 @@ import * as z from 'zod';
 import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOnRollbackFailure, breakerOnSuccess, breakerSummary } from '../core/breaker.ts';
 import { failureText } from '../core/context.ts';
+import { TransientError } from '../core/errors.ts';
+import { finishableFrom } from '../core/records.ts';
 import { deploymentContextSchema, failureSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
@@ -21,6 +23,19 @@ export const recordDeploymentEventSchema = z.object({
   health: z.looseObject({ summary: z.string().optional() }).optional(),
   failure: failureSchema.optional(),
 });
+
+/**
+ * Runs a record write; if it fails for good (not a TransientError, which the state machine
+ * retries), releases the lock before rethrowing so the environment is not locked until expiry.
+ */
+async function releaseUnlessRetried<T>(write: () => Promise<T>, release: () => Promise<boolean>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof TransientError)) await release().catch(() => false);
+    throw err;
+  }
+}
 
 /** The record-deployment step. Every write is idempotent, so a retry repeats it harmlessly. */
 export const step = defineStep(
@@ -38,13 +53,19 @@ export const step = defineStep(
       const alreadyRecorded = record?.status === 'rollback-failed' || record?.status === 'rolled-back';
       let breaker = await store.getBreaker(config.name);
       if (!alreadyRecorded) {
-        await store.updateRecord(config.name, d.deploymentId, {
-          status: 'rollback-failed',
-          finishedAt,
-          reason: `automatic rollback did not run: ${why}`,
-        });
         breaker = breakerOnRollbackFailure(breaker, d.deploymentId, why, now);
+        // The breaker first: it keeps the next deployment out even if the record write fails.
         await store.putBreaker(breaker);
+        await releaseUnlessRetried(
+          () =>
+            store.updateRecord(
+              config.name,
+              d.deploymentId,
+              { status: 'rollback-failed', finishedAt, reason: `automatic rollback did not run: ${why}` },
+              { status: finishableFrom('rollback-failed') },
+            ),
+          () => store.releaseLock(config.name, d.deploymentId),
+        );
       }
       await store.releaseLock(config.name, d.deploymentId);
       const threshold = config.thresholds.consecutive_failures_for_rollback;
@@ -52,13 +73,26 @@ export const step = defineStep(
       logger.error(message);
       return { message };
     }
-    const revision = rollout?.revision ?? d.previousRevision + 1;
-    await store.updateRecord(config.name, d.deploymentId, { status: 'succeeded', revision, finishedAt });
+    const revision = rollout?.revision;
+    await releaseUnlessRetried(
+      () =>
+        store.updateRecord(
+          config.name,
+          d.deploymentId,
+          { status: 'succeeded', ...(revision !== undefined && { revision }), finishedAt },
+          { status: finishableFrom('succeeded') },
+        ),
+      () => store.releaseLock(config.name, d.deploymentId),
+    );
     await store.putBreaker(breakerOnSuccess(await store.getBreaker(config.name), d.deploymentId, now));
     const released = await store.releaseLock(config.name, d.deploymentId);
     if (!released)
       logger.warn('the lock was no longer held by this deployment', { deploymentId: d.deploymentId });
-    const message = `${config.name} now runs ${d.image}${d.version ? ` (${d.version})` : ''} at revision ${revision}; deployment ${d.deploymentId} recorded as succeeded and the ${config.name} lock released.`;
+    const at =
+      revision !== undefined
+        ? `at revision ${revision}`
+        : '(revision unknown: the rollout status carried none, so the record has no revision)';
+    const message = `${config.name} now runs ${d.image}${d.version ? ` (${d.version})` : ''} ${at}; deployment ${d.deploymentId} recorded as succeeded and the ${config.name} lock released.`;
     logger.info(message, { health: health?.summary });
     return { message };
   },

@@ -1,7 +1,9 @@
 /** "Undo to previous revision": `kubectl rollout undo --to-revision`, safe to retry. */
 import * as z from 'zod';
 import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
+import { capBytes } from '../core/context.ts';
 import { NotFoundError } from '../core/errors.ts';
+import { undoNeeded } from '../core/rollback.ts';
 import { rollbackContextSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
@@ -15,27 +17,25 @@ export const step = defineStep('rollback-apply', rollbackApplyEventSchema, async
   const cluster = await deps.cluster();
   const where = `${r.namespace}/${r.workload}`;
   const workload = await cluster.getWorkload(r.namespace, r.workload);
-  if (workload.revision === r.toRevision) {
+  // Images, not revision numbers: the revision annotation lags a template the controller has not acted on.
+  if (!undoNeeded(workload, r.container, r.expectedImage)) {
     return {
-      message: `${where} is already at revision ${r.toRevision} (${r.expectedImage}); nothing to undo`,
+      message: `${where} already runs ${r.expectedImage} (revision ${workload.revision}); nothing to undo (the undo was applied earlier or the deployment never changed it)`,
       revision: workload.revision,
     };
   }
   const revisions = await cluster.listRevisions(r.namespace, r.workload);
-  const target = revisions.find((rev) => rev.revision === r.toRevision);
+  const target = revisions.find(
+    (rev) => rev.revision === r.toRevision && rev.images[r.container] === r.expectedImage,
+  );
   if (!target) {
-    // An undo renumbers the target ReplicaSet, so a retry after a successful undo lands here.
-    if (workload.images[r.container] === r.expectedImage) {
-      return {
-        message: `${where} already runs ${r.expectedImage} (revision ${workload.revision}); the undo was applied earlier`,
-        revision: workload.revision,
-      };
-    }
     throw new NotFoundError(
-      `revision ${r.toRevision} of ${where} no longer exists (available: ${revisions.map((v) => v.revision).join(', ') || 'none'}); start a rollback naming one of them`,
+      `revision ${r.toRevision} of ${where} running ${r.expectedImage} no longer exists (available: ${revisions.map((v) => v.revision).join(', ') || 'none'}); start a rollback naming one of them`,
     );
   }
-  const cause = `guardian rollback to revision ${r.toRevision}: ${r.reason}${r.annotate ? ` (${r.annotate})` : ''}`;
+  const cause = capBytes(
+    `guardian rollback to revision ${r.toRevision}: ${r.reason}${r.annotate ? ` (${r.annotate})` : ''}`,
+  );
   const after = await cluster.rollbackTo(r.namespace, r.workload, target, cause);
   return {
     message: `rolled ${where} back from revision ${r.fromRevision} (${r.fromImage}) to revision ${r.toRevision} (${r.expectedImage}); waiting for the rollout`,

@@ -1,16 +1,17 @@
 /**
  * "Prepare rollback": choose the revision to return to and hold the environment lock.
- * A deployment's rollback returns to the revision its preflight captured and keeps the
- * deployment's lock; any other rollback takes the lock itself. The circuit breaker and change
+ * A deployment's rollback returns to the revision its preflight captured; only the rollback the
+ * Deploy execution itself started keeps the deployment's lock (see planRollback), any other takes
+ * the lock itself and is refused while the deployment still runs. The circuit breaker and change
  * freezes do not block rollbacks: undoing a bad release is always allowed.
  */
 import * as z from 'zod';
 import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
 import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
-import { checkEnvironment, containerImage, deadlineAt } from '../core/context.ts';
-import { InvalidInputError, LockHeldError, NotFoundError } from '../core/errors.ts';
+import { checkEnvironment, containerImage, deadlineAt, reasonText } from '../core/context.ts';
+import { LockHeldError, NotFoundError } from '../core/errors.ts';
 import { buildLock, lockHeldMessage } from '../core/lock.ts';
-import { selectCapturedRevision, selectRollbackTarget } from '../core/rollback.ts';
+import { planRollback, selectCapturedRevision, selectRollbackTarget } from '../core/rollback.ts';
 import { executionRefSchema, type RollbackContext, rollbackInputSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
@@ -38,28 +39,25 @@ export const step = defineStep(
         `deployment ${input.deploymentId} is not in the ${config.name} history; check the id with \`guardian history\``,
       );
     }
-    if (record && record.kind !== 'deploy') {
-      throw new InvalidInputError(
-        `${record.id} is a rollback, not a deployment; pass the id of the deployment to undo`,
-      );
-    }
-    if (record?.status === 'rolled-back') {
-      throw new InvalidInputError(
-        `deployment ${record.id} was already rolled back by ${record.rolledBackBy ?? 'an earlier rollback'}`,
-      );
-    }
-
-    const current = await store.getLock(config.name);
-    let lockHolder = rollbackId;
-    if (record && current?.holder === record.id) {
-      lockHolder = record.id;
-    } else {
+    const plan = planRollback({
+      rollbackId,
+      ...(record && { record }),
+      ...(input.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID !== undefined && {
+        startedBy: input.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID,
+      }),
+      ...(record && { lock: await store.getLock(config.name) }),
+      now,
+    });
+    const lockHolder = plan.holder;
+    if (plan.kind === 'acquire') {
       const taken = await store.acquireLock(
         buildLock(config.name, rollbackId, execution.Id, now, config.lock.ttlSeconds),
         now,
       );
       if (!taken.acquired) throw new LockHeldError(lockHeldMessage(taken.holder, now));
     }
+    // Lambda/child-execution JSON from the Deploy workflow's $.failure.Cause -> a sentence.
+    const reason = reasonText(input.reason);
 
     try {
       const cluster = await deps.cluster();
@@ -89,7 +87,7 @@ export const step = defineStep(
         previousImage: fromImage,
         previousRevision: workload.revision,
         ...(record && { deploymentId: record.id }),
-        reason: input.reason,
+        reason,
         ...(input.annotate !== undefined && { annotation: input.annotate }),
         startedAt: now.toISOString(),
       });
@@ -106,7 +104,7 @@ export const step = defineStep(
         fromImage,
         fromRevision: workload.revision,
         toRevision: target.revision,
-        reason: input.reason,
+        reason,
         ...(input.annotate !== undefined && { annotate: input.annotate }),
         trigger: input.trigger,
         requestedBy: input.requestedBy,
@@ -114,7 +112,7 @@ export const step = defineStep(
         startedAt: now.toISOString(),
       };
       logger.info(`rolling ${where} back from revision ${workload.revision} to ${target.revision}`, {
-        reason: input.reason,
+        reason,
       });
       return context;
     } catch (err) {

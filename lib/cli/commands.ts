@@ -26,11 +26,11 @@ import { awsGuardian, type GuardianBackend } from './aws.ts';
 import { runDemo } from './demo.ts';
 import {
   bold,
+  describeFailure,
   executionSummary,
   formatBreaker,
   formatLock,
   formatRecords,
-  humanCause,
   type Output,
   processOutput,
   progressPrinter,
@@ -98,7 +98,11 @@ function printResult(args: ParsedArgs, output: Output, result: LocalExecutionRes
   if (args.values.json === true) {
     const { events: _events, ...rest } = result;
     output.out(
-      JSON.stringify({ ...rest, ...(rest.cause ? { message: humanCause(rest.cause) } : {}) }, null, 2),
+      JSON.stringify(
+        { ...rest, ...(rest.cause ? { message: describeFailure(rest.error, rest.cause) } : {}) },
+        null,
+        2,
+      ),
     );
     return;
   }

@@ -2,6 +2,7 @@
  * What the CLI prints: state-by-state progress of an execution (like the console's graph, in
  * text) and summaries of records, lock, breaker and freezes.
  */
+import { reasonText } from '../../lambdas/core/context.ts';
 import type { BreakerState, DeploymentRecord, LockInfo } from '../../lambdas/core/types.ts';
 import type { LocalEvent, LocalExecutionResult } from '../local/executor.ts';
 
@@ -80,7 +81,7 @@ export function progressPrinter(output: Output): (event: LocalEvent) => void {
       }
       case 'StateFailed':
         failed.add(key);
-        output.out(`${indent}${red('✗')} ${e.state} ${sim}  ${e.error ?? 'Error'}: ${firstLine(e.cause)}`);
+        output.out(`${indent}${red('✗')} ${e.state} ${sim}  ${describeFailure(e.error, e.cause)}`);
         break;
       case 'StateRetried':
         output.out(`${indent}${dim('↻')} ${e.state} retried ${sim}`);
@@ -95,7 +96,7 @@ export function progressPrinter(output: Output): (event: LocalEvent) => void {
         break;
       case 'ExecutionFailed':
         output.out(
-          `${indent.slice(2)}${red('■')} ${e.execution} FAILED ${e.error ?? ''}: ${firstLine(e.cause)} ${sim}`,
+          `${indent.slice(2)}${red('■')} ${e.execution} FAILED ${describeFailure(e.error, e.cause)} ${sim}`,
         );
         break;
       default:
@@ -105,34 +106,21 @@ export function progressPrinter(output: Output): (event: LocalEvent) => void {
 }
 
 /**
- * A failure cause as an operator wants to read it. Step Functions hands on Lambda errors as the
- * runtime's JSON (`errorType`, `errorMessage`, `trace`) and failed child executions as JSON with
- * their own `Error` and `Cause`; both are unwrapped, plain text is kept.
+ * A failure as an operator reads it: `Error: what happened`. Causes arrive as Lambda error JSON
+ * or a failed child execution's JSON; `reasonText` unwraps both, and the error name is not
+ * repeated when the sentence already starts with it.
  */
-export function humanCause(cause: string | undefined, depth = 0): string {
-  const text = (cause ?? '').trim();
-  if (depth > 5 || !text.startsWith('{')) return text;
-  try {
-    const parsed = JSON.parse(text) as Record<string, unknown>;
-    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
-    if (typeof parsed.Error === 'string') {
-      const inner = typeof parsed.Cause === 'string' ? humanCause(parsed.Cause, depth + 1) : '';
-      return inner ? `${parsed.Error}: ${inner}` : parsed.Error;
-    }
-  } catch {
-    // Not JSON after all: show it as it is.
-  }
-  return text;
-}
-
-function firstLine(s: string | undefined): string {
-  return humanCause(s).split('\n')[0] ?? '';
+export function describeFailure(error: string | undefined, cause: string | undefined): string {
+  const text = (reasonText(cause ?? '').split('\n')[0] ?? '').trim();
+  const name = error ?? 'Error';
+  if (!text) return name;
+  return text === name || text.startsWith(`${name}:`) ? text : `${name}: ${text}`;
 }
 
 /** A one-line summary of a finished local execution. */
 export function executionSummary(r: LocalExecutionResult): string {
   const verdict = r.status === 'SUCCEEDED' ? green('SUCCEEDED') : red('FAILED');
-  const why = r.status === 'FAILED' ? ` — ${r.error}: ${firstLine(r.cause)}` : '';
+  const why = r.status === 'FAILED' ? ` — ${describeFailure(r.error, r.cause)}` : '';
   return `${r.name}: ${verdict}${why} (${seconds(r.wallMs)} wall, ${Math.round(r.simSeconds)} s simulated, ${r.transitions} state transitions)`;
 }
 

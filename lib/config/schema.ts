@@ -60,7 +60,8 @@ export const environmentSchema = z.strictObject({
   workload: dnsLabel,
   container: dnsLabel,
   image: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/, 'must be an image repository without tag'),
-  requireVersionTag: z.boolean().default(false),
+  /** Fail safe: an environment accepts any tag (`:latest` included) only when it says so. */
+  requireVersionTag: z.boolean().default(true),
   rollout: z.strictObject({
     deadlineSeconds: z.number().int().min(30).max(3600),
     pollIntervalSeconds: z.number().int().min(1).max(300),

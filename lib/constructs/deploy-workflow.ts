@@ -33,6 +33,38 @@ import {
 } from './guardian-state-machine.ts';
 import { healthCheckBudgetSeconds } from './rollback-workflow.ts';
 
+/** Slack on top of rollout, health check and rollback: step retries, cold starts, Wait rounding. */
+const DEPLOY_MARGIN_SECONDS = 600;
+
+/**
+ * Longest a Deploy execution of `env` may run: the rollout deadline and the health-check budget,
+ * then a full Rollback execution, plus slack for retries and cold starts.
+ */
+export function deployTimeoutOf(env: EnvironmentConfig, rollbackTimeout: Duration): Duration {
+  return Duration.seconds(
+    env.rollout.deadlineSeconds +
+      healthCheckBudgetSeconds(env) +
+      rollbackTimeout.toSeconds() +
+      DEPLOY_MARGIN_SECONDS,
+  );
+}
+
+/**
+ * Throws unless the environment lock outlives a Deploy execution: a lock that expires mid-rollout
+ * lets a second deployment in while the first may still roll back.
+ */
+export function assertLockOutlastsDeploy(env: EnvironmentConfig, rollbackTimeout: Duration): void {
+  const needed = deployTimeoutOf(env, rollbackTimeout).toSeconds();
+  if (env.lock.ttlSeconds >= needed) return;
+  throw new Error(
+    `DeployWorkflow: lock.ttlSeconds of environment '${env.name}' (environments.${env.name}.lock.ttlSeconds ` +
+      `in config/environments.yaml) is ${env.lock.ttlSeconds} s, shorter than a Deploy execution may run: ` +
+      `${needed} s = rollout.deadlineSeconds ${env.rollout.deadlineSeconds} + health check ` +
+      `${healthCheckBudgetSeconds(env)} + rollback ${rollbackTimeout.toSeconds()} + margin ${DEPLOY_MARGIN_SECONDS}. ` +
+      `Set lock.ttlSeconds to at least ${needed} (or shorten the rollout deadline or health check).`,
+  );
+}
+
 /** Properties of {@link DeployWorkflow}. */
 export interface DeployWorkflowProps {
   /** The stack's environment: poll interval, health-check retries, deadlines. */
@@ -59,10 +91,13 @@ export interface DeployWorkflowProps {
 export class DeployWorkflow extends Construct {
   /** The L3 state machine (definition, logs, tracing, alarms). */
   readonly workflow: GuardianStateMachine;
+  /** The timeout given to the state machine; the environment lock outlasts it. */
+  readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: DeployWorkflowProps) {
     super(scope, id);
     const env = props.environment;
+    assertLockOutlastsDeploy(env, props.rollbackTimeout);
     const fn = props.functions;
     const catchAll = { resultPath: FAILURE_PATH };
 
@@ -170,12 +205,11 @@ export class DeployWorkflow extends Construct {
         ),
     );
 
-    const deploySeconds = env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env);
+    this.timeout = deployTimeoutOf(env, props.rollbackTimeout);
     this.workflow = new GuardianStateMachine(this, 'Workflow', {
       stateMachineName: `guardian-${env.name}-deploy`,
       definition,
-      // Rollout + health check, then a full rollback, plus slack for retries and cold starts.
-      timeout: Duration.seconds(deploySeconds + props.rollbackTimeout.toSeconds() + 600),
+      timeout: this.timeout,
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
     });

@@ -5,7 +5,16 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Choice, Condition, Fail, Pass, Succeed, Wait, WaitTime } from 'aws-cdk-lib/aws-stepfunctions';
+import {
+  Choice,
+  Condition,
+  Fail,
+  Pass,
+  Result,
+  Succeed,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StepId } from '../../lambdas/adapters/tables.ts';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
@@ -18,18 +27,22 @@ import {
 } from './guardian-state-machine.ts';
 import { stepTimeout } from './step-function.ts';
 
-/** Longest the enhanced health check can take, retries included. */
+/**
+ * Longest the enhanced health check can take, retries included: each attempt is one invocation
+ * (bounded by the function's timeout) followed by the Retry interval (at least 1 s).
+ */
 export function healthCheckBudgetSeconds(env: EnvironmentConfig): number {
   const { attempts, intervalSeconds } = env.healthCheck;
-  return (
-    attempts * stepTimeout('health-check', env).toSeconds() + (attempts - 1) * Math.max(1, intervalSeconds)
-  );
+  return attempts * (stepTimeout('health-check', env).toSeconds() + Math.max(1, intervalSeconds));
 }
 
 /** Longest a Rollback execution of `env` may run: its rollout deadline, health check, and slack. */
 export function rollbackTimeoutOf(env: EnvironmentConfig): Duration {
   return Duration.seconds(env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + 600);
 }
+
+/** The last rollout status; `{}` until "Check rollback status" has returned one. */
+const ROLLOUT_PATH = '$.rollout';
 
 /** Properties of {@link RollbackWorkflow}. */
 export interface RollbackWorkflowProps {
@@ -68,7 +81,12 @@ export class RollbackWorkflow extends Construct {
     });
 
     const recordFailure = lambdaStepTask(this, 'Record rollback failure', fn['rollback-finish'], {
-      payload: { 'rollback.$': '$.rollback', outcome: 'rollback-failed', 'failure.$': FAILURE_PATH },
+      payload: {
+        'rollback.$': '$.rollback',
+        outcome: 'rollback-failed',
+        'rollout.$': ROLLOUT_PATH,
+        'failure.$': FAILURE_PATH,
+      },
       resultPath: '$.record',
     });
     recordFailure.next(
@@ -85,6 +103,13 @@ export class RollbackWorkflow extends Construct {
     prepare.addCatch(refused, { errors: [...REFUSAL_ERRORS], ...catchAll });
     prepare.addCatch(refused, { errors: ['States.ALL'], ...catchAll });
 
+    // A `.$` reference to a missing path fails the state, and the failure record may run before
+    // any status check (the undo itself failed): start from an empty status.
+    const start = new Pass(this, 'Start rollback', {
+      result: Result.fromObject({}),
+      resultPath: ROLLOUT_PATH,
+    });
+
     const apply = lambdaStepTask(this, 'Undo to previous revision', fn['rollback-apply'], {
       payload: { 'rollback.$': '$.rollback' },
       resultPath: '$.apply',
@@ -97,7 +122,7 @@ export class RollbackWorkflow extends Construct {
 
     const status = lambdaStepTask(this, 'Check rollback status', fn['rollout-status'], {
       payload: { 'target.$': '$.rollback' },
-      resultPath: '$.rollout',
+      resultPath: ROLLOUT_PATH,
     });
     status.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
 
@@ -115,11 +140,12 @@ export class RollbackWorkflow extends Construct {
     verify.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
 
     const record = lambdaStepTask(this, 'Record rollback', fn['rollback-finish'], {
-      payload: { 'rollback.$': '$.rollback', outcome: 'rolled-back' },
+      payload: { 'rollback.$': '$.rollback', outcome: 'rolled-back', 'rollout.$': ROLLOUT_PATH },
       resultPath: '$.record',
     });
 
     const definition = prepare
+      .next(start)
       .next(apply)
       .next(waitForRollback)
       .next(status)

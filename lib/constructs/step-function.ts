@@ -33,7 +33,8 @@ const MAX_ENV_CONFIG_BYTES = 3000;
  * What each step may touch. Anything not listed here is denied: only steps with `tables` get the
  * table names as environment variables and DynamoDB permissions, only steps with `cluster` get
  * `eks:DescribeCluster`. Each `lambdas/<step>/handler.ts` wires the same ports (the infra tests
- * check it). `record-deployment` and `rollback-finish` read the Deployment's final revision.
+ * check it). `record-deployment` and `rollback-finish` take the final revision from the last
+ * rollout status the workflow hands them, so neither reads the cluster.
  */
 export const STEP_ACCESS: Readonly<Record<StepId, { readonly tables: boolean; readonly cluster: boolean }>> =
   {
@@ -44,18 +45,37 @@ export const STEP_ACCESS: Readonly<Record<StepId, { readonly tables: boolean; re
     'record-deployment': { tables: true, cluster: false },
     'rollback-prepare': { tables: true, cluster: true },
     'rollback-apply': { tables: false, cluster: true },
-    'rollback-finish': { tables: true, cluster: true },
+    'rollback-finish': { tables: true, cluster: false },
   };
+
+/** Headroom of the health check's invocation over its slowest endpoint: cold start, JSON checks. */
+const HEALTH_CHECK_MARGIN_SECONDS = 10;
+
+/**
+ * DynamoDB actions per table, exactly what the store adapter calls (lambdas/adapters/dynamo-store.ts):
+ * records are put, updated and read one by one and listed through the byStartedAt index; the
+ * Control table also deletes (lock release, freezes). No Scan, no batch or stream actions.
+ */
+export const TABLE_ACTIONS = {
+  deployments: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+  deploymentsIndex: ['dynamodb:Query'],
+  control: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:Query',
+  ],
+} as const;
 
 /**
  * Timeout of a step's function. Kubernetes and DynamoDB calls are short and retried by the state
- * machine; the health check calls every endpoint up to `attempts` times, each bounded by
- * `timeoutMs`, so its budget is derived from the config.
+ * machine. One health-check invocation is one attempt that calls every endpoint in parallel, each
+ * bounded by `timeoutMs`; the state machine's Retry makes the further attempts.
  */
 export function stepTimeout(step: StepId, env: EnvironmentConfig): Duration {
   if (step === 'health-check') {
-    const { attempts, timeoutMs, endpoints } = env.healthCheck;
-    return Duration.seconds(Math.ceil((attempts * endpoints.length * timeoutMs) / 1000) + 10);
+    return Duration.seconds(Math.ceil(env.healthCheck.timeoutMs / 1000) + HEALTH_CHECK_MARGIN_SECONDS);
   }
   return Duration.seconds(30);
 }
@@ -173,8 +193,20 @@ export class GuardianLambdaStep extends Construct {
     (this.function.node.defaultChild as CfnFunction).addMetadata(STEP_METADATA_KEY, step);
 
     if (access.tables) {
-      tables.deployments.grantReadWriteData(this.function);
-      tables.control.grantReadWriteData(this.function);
+      // Explicit actions rather than grantReadWriteData, which adds Scan, BatchWriteItem, DeleteItem...
+      const { deployments, control } = tables;
+      this.function.addToRolePolicy(
+        new PolicyStatement({ actions: [...TABLE_ACTIONS.deployments], resources: [deployments.tableArn] }),
+      );
+      this.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: [...TABLE_ACTIONS.deploymentsIndex],
+          resources: [`${deployments.tableArn}/index/*`],
+        }),
+      );
+      this.function.addToRolePolicy(
+        new PolicyStatement({ actions: [...TABLE_ACTIONS.control], resources: [control.tableArn] }),
+      );
     }
     if (access.cluster) {
       // Only the endpoint and CA are read here; what the role may do inside the cluster is

@@ -2,9 +2,11 @@
  * An in-memory ClusterPort for step tests (the cluster is not what those tests examine).
  * It keeps the Deployment revision rules that matter to the guardian: a new template gets the
  * next revision, an undo or a return to an old template renumbers that ReplicaSet to the top.
+ * Like the Deployment controller, it acts on a template change only while it is running and the
+ * Deployment is not paused: until then the revision annotation lags the template.
  */
 import type { ClusterPort, RevisionInfo, WorkloadState } from '../../lambdas/adapters/ports.ts';
-import { NotFoundError } from '../../lambdas/core/errors.ts';
+import { InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
 
 interface Rs {
   revision: number;
@@ -24,15 +26,60 @@ export class MemoryCluster implements ClusterPort {
   generation = 1;
   paused = false;
   behaviour: RolloutBehaviour = 'instant';
+  /** False: the controller has not acted on template changes yet (revision and observedGeneration lag). */
+  controllerRunning = true;
+  /** The Deployment's `kubernetes.io/change-cause` annotation (copied to its ReplicaSet on sync). */
+  changeCause: string | undefined;
   /** Every mutating call, for asserting that refusals touched nothing. */
   readonly writes: string[] = [];
   #sets: Rs[];
+  /** The `deployment.kubernetes.io/revision` annotation, as the controller last wrote it. */
+  #revision: number;
+  #observedGeneration = 1;
 
   constructor(namespace: string, name: string, container: string, history: readonly string[]) {
     this.namespace = namespace;
     this.name = name;
     this.#sets = history.map((image, i) => ({ revision: i + 1, images: { [container]: image } }));
     this.images = { [container]: history.at(-1) ?? 'none' };
+    this.#revision = history.length;
+  }
+
+  /** `kubectl rollout resume`: the controller catches up with the template. */
+  resume(): void {
+    this.paused = false;
+    this.#sync();
+  }
+
+  /** The controller starts acting again (see `controllerRunning`). */
+  startController(): void {
+    this.controllerRunning = true;
+    this.#sync();
+  }
+
+  /**
+   * The controller acts: it observes the spec and, unless the Deployment is paused, makes the
+   * template's ReplicaSet the newest revision.
+   */
+  #sync(): void {
+    if (!this.controllerRunning) return;
+    this.#observedGeneration = this.generation;
+    if (this.paused) return;
+    const current = this.#current();
+    if (current && current.revision === this.#revision) return;
+    const top = Math.max(0, ...this.#sets.map((s) => s.revision)) + 1;
+    const changeCause = this.changeCause;
+    if (current) {
+      current.revision = top;
+      current.changeCause = changeCause;
+    } else {
+      this.#sets.push({
+        revision: top,
+        images: { ...this.images },
+        ...(changeCause !== undefined && { changeCause }),
+      });
+    }
+    this.#revision = top;
   }
 
   #check(namespace: string, name: string): void {
@@ -50,14 +97,8 @@ export class MemoryCluster implements ClusterPort {
     if (JSON.stringify(images) === JSON.stringify(this.images)) return;
     this.images = { ...images };
     this.generation += 1;
-    const top = Math.max(0, ...this.#sets.map((s) => s.revision)) + 1;
-    const existing = this.#current();
-    if (existing) {
-      existing.revision = top;
-      existing.changeCause = changeCause;
-    } else {
-      this.#sets.push({ revision: top, images: { ...images }, changeCause });
-    }
+    this.changeCause = changeCause;
+    this.#sync();
   }
 
   async getWorkload(namespace: string, name: string): Promise<WorkloadState> {
@@ -67,11 +108,11 @@ export class MemoryCluster implements ClusterPort {
       namespace,
       name,
       generation: this.generation,
-      observedGeneration: this.generation,
+      observedGeneration: this.#observedGeneration,
       replicas: this.replicas,
       paused: this.paused,
       progressDeadlineSeconds: 600,
-      revision: this.#current()?.revision ?? 0,
+      revision: this.#revision,
       images: { ...this.images },
       status: {
         replicas: done ? this.replicas : this.replicas + 1,
@@ -127,6 +168,12 @@ export class MemoryCluster implements ClusterPort {
     changeCause: string,
   ): Promise<WorkloadState> {
     this.#check(namespace, name);
+    if (this.paused) {
+      // What the real adapter (and kubectl) answer.
+      throw new InvalidInputError(
+        `you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume deployment/${name} -n ${namespace}' and try again`,
+      );
+    }
     this.writes.push(`undo ${revision.revision}`);
     this.#apply({ ...revision.images }, changeCause);
     return this.getWorkload(namespace, name);

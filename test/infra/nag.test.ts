@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
-import { ACCEPTED_FINDINGS, nagFindings } from '../../lib/nag.ts';
+import { ACCEPTED_FINDINGS, acknowledgeFindings, applyNag, nagFindings } from '../../lib/nag.ts';
 import { synthesized } from './fixtures.ts';
 
 describe('cdk-nag', () => {
@@ -34,6 +35,42 @@ describe('cdk-nag', () => {
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
+  });
+
+  it('fails synthesis when a step policy grants more than X-Ray on every resource', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'guardian-nag-'));
+    const { app, stacks } = buildApp({ config: synthesized().config, bundle: false, nag: false, outdir });
+    const stack = stacks.staging as NonNullable<typeof stacks.staging>;
+    stack.steps
+      .functionOf('set-image')
+      .addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: ['*'] }));
+    applyNag(app, [stack]);
+    try {
+      expect(nagFindings(stack)).toEqual([
+        expect.objectContaining({
+          rule: 'AwsSolutions-IAM5[Resource::*]',
+          path: 'GuardianStaging/Steps/SetImage/Role/DefaultPolicy/Resource',
+        }),
+      ]);
+      expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Resource::\*\]/);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves a wildcard finding on a state machine policy unacknowledged when it is not X-Ray or log delivery', () => {
+    const { stacks } = buildApp({ config: synthesized().config, bundle: false, nag: false });
+    const stack = stacks.production as NonNullable<typeof stacks.production>;
+    stack.deploy.workflow.stateMachine.addToRolePolicy(
+      new PolicyStatement({ actions: ['xray:PutTraceSegments', 's3:GetObject'], resources: ['*'] }),
+    );
+    acknowledgeFindings(stack);
+    expect(nagFindings(stack)).toEqual([
+      expect.objectContaining({
+        rule: 'AwsSolutions-IAM5[Resource::*]',
+        path: 'GuardianProduction/Deploy/Workflow/StateMachine/Role/DefaultPolicy/Resource',
+      }),
+    ]);
   });
 
   it('states a reason for every accepted finding', () => {

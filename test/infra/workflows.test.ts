@@ -1,9 +1,14 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { Pass } from 'aws-cdk-lib/aws-stepfunctions';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import { buildApp } from '../../lib/app.ts';
+import type { EnvironmentConfig } from '../../lib/config/schema.ts';
+import { deployTimeoutOf } from '../../lib/constructs/deploy-workflow.ts';
 import { GuardianStateMachine } from '../../lib/constructs/guardian-state-machine.ts';
+import { healthCheckBudgetSeconds, rollbackTimeoutOf } from '../../lib/constructs/rollback-workflow.ts';
 import {
   type AslDefinition,
   type AslState,
@@ -38,6 +43,7 @@ const DEPLOY_STATES = [
 const ROLLBACK_STATES = [
   'Prepare rollback',
   'Rollback refused',
+  'Start rollback',
   'Undo to previous revision',
   'Wait for rollback',
   'Check rollback status',
@@ -51,6 +57,9 @@ const ROLLBACK_STATES = [
 ];
 
 const ENVIRONMENTS = ['staging', 'production'] as const;
+
+/** aws-local-stepfunctions does not export its JSON type. */
+type JSONValue = Parameters<StateMachine['run']>[0];
 
 function definitionOf(env: string, kind: 'deploy' | 'rollback'): AslDefinition {
   const found = Object.values(stateMachineDefinitions(templateOf(env))).find(
@@ -119,6 +128,39 @@ describe('state machines', () => {
     const rollback = definitionOf('production', 'rollback');
     expect(rollback.TimeoutSeconds).toBeGreaterThan(600);
     expect(deploy.TimeoutSeconds).toBeGreaterThan((rollback.TimeoutSeconds ?? 0) + 600);
+  });
+
+  it('budgets one health-check invocation plus the retry interval for each attempt', () => {
+    const staging = synthesized().config.environments.staging as EnvironmentConfig;
+    // 3 attempts x (5 s endpoint timeout + 10 s margin + 10 s interval).
+    expect(healthCheckBudgetSeconds(staging)).toBe(75);
+    const noInterval = {
+      ...staging,
+      healthCheck: { ...staging.healthCheck, intervalSeconds: 0, attempts: 2 },
+    };
+    // Step Functions waits at least 1 s between attempts.
+    expect(healthCheckBudgetSeconds(noInterval)).toBe(2 * (15 + 1));
+    expect(rollbackTimeoutOf(staging).toSeconds()).toBe(300 + 75 + 600);
+    expect(deployTimeoutOf(staging, rollbackTimeoutOf(staging)).toSeconds()).toBe(300 + 75 + 975 + 600);
+  });
+
+  it.each(ENVIRONMENTS)('keeps the %s lock for longer than a Deploy execution may run', (env) => {
+    const ttl = synthesized().config.environments[env]?.lock.ttlSeconds ?? 0;
+    expect(definitionOf(env, 'deploy').TimeoutSeconds).toBeLessThanOrEqual(ttl);
+  });
+
+  it('refuses a lock TTL shorter than a Deploy execution, naming the key and the minimum', () => {
+    const staging = synthesized().config.environments.staging as EnvironmentConfig;
+    const withTtl = (ttlSeconds: number) => () =>
+      buildApp({
+        config: { environments: { staging: { ...staging, lock: { ttlSeconds } } } },
+        bundle: false,
+        nag: false,
+      });
+    expect(withTtl(1949)).toThrow(
+      /environments\.staging\.lock\.ttlSeconds in config\/environments\.yaml\) is 1949 s.*at least 1950/,
+    );
+    expect(withTtl(1950)).not.toThrow();
   });
 
   it('refuses a state machine name Step Functions would reject', () => {
@@ -282,6 +324,13 @@ describe('definitions', () => {
         { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Record rollback failure' },
       ]);
     }
+    expect(stateOf(d, 'Prepare rollback').Next).toBe('Start rollback');
+    expect(stateOf(d, 'Start rollback')).toEqual({
+      Type: 'Pass',
+      Result: {},
+      ResultPath: '$.rollout',
+      Next: 'Undo to previous revision',
+    });
     expect(stateOf(d, 'Rollback did not complete')).toMatchObject({ Next: 'Record rollback failure' });
     expect(stateOf(d, 'Record rollback failure')).toMatchObject({ Next: 'Rollback failed' });
     expect(stateOf(d, 'Record rollback')).toMatchObject({ Next: 'Rolled back' });
@@ -338,12 +387,17 @@ describe('definitions', () => {
       'Verify health after rollback': ['health-check', { 'target.$': '$.rollback' }, '$.health'],
       'Record rollback': [
         'rollback-finish',
-        { 'rollback.$': '$.rollback', outcome: 'rolled-back' },
+        { 'rollback.$': '$.rollback', outcome: 'rolled-back', 'rollout.$': '$.rollout' },
         '$.record',
       ],
       'Record rollback failure': [
         'rollback-finish',
-        { 'rollback.$': '$.rollback', outcome: 'rollback-failed', 'failure.$': '$.failure' },
+        {
+          'rollback.$': '$.rollback',
+          outcome: 'rollback-failed',
+          'rollout.$': '$.rollout',
+          'failure.$': '$.failure',
+        },
         '$.record',
       ],
     };
@@ -359,6 +413,74 @@ describe('definitions', () => {
       expect(task.Parameters, name).toEqual(parameters);
       expect(task.ResultPath, name).toBe(resultPath);
     }
+  });
+});
+
+describe('Rollback definition run locally', () => {
+  /** Runs the synthesized staging Rollback definition with local stand-ins for its Lambda tasks. */
+  async function runRollback(
+    handlers: Record<string, (input: JSONValue) => JSONValue>,
+  ): Promise<{ finish: JSONValue[]; error?: unknown }> {
+    const finish: JSONValue[] = [];
+    const record = (input: JSONValue): JSONValue => {
+      finish.push(input);
+      return { message: 'recorded' };
+    };
+    const machine = new StateMachine(structuredClone(definitionOf('staging', 'rollback')) as never, {
+      validationOptions: { checkArn: false },
+    });
+    const { result } = machine.run(
+      { environment: 'staging', trigger: 'manual', reason: 'bad release', requestedBy: 'alice' },
+      {
+        overrides: {
+          taskResourceLocalHandlers: {
+            'Prepare rollback': () => ({ rollbackId: 'rb-1' }),
+            'Record rollback': record,
+            'Record rollback failure': record,
+            ...handlers,
+          },
+          waitTimeOverrides: { 'Wait for rollback': 0 },
+        },
+      },
+    );
+    try {
+      await result;
+      return { finish };
+    } catch (error) {
+      return { finish, error };
+    }
+  }
+
+  it('records a failed undo with an empty rollout status instead of failing on the missing path', async () => {
+    const { finish, error } = await runRollback({
+      'Undo to previous revision': () => {
+        throw new Error('cluster unreachable');
+      },
+    });
+    // The execution ends in "Rollback failed", not in a States.Runtime error on `$.rollout`.
+    expect((error as Error | undefined)?.cause).toMatchObject({
+      name: 'RollbackFailed',
+      message: expect.stringContaining('cluster unreachable'),
+    });
+    expect(finish).toEqual([
+      {
+        rollback: { rollbackId: 'rb-1' },
+        outcome: 'rollback-failed',
+        rollout: {},
+        failure: expect.objectContaining({ Cause: expect.stringContaining('cluster unreachable') }),
+      },
+    ]);
+  });
+
+  it('hands the last rollout status to the rollback record', async () => {
+    const rollout = { phase: 'complete', revision: 7, message: 'rolled out' };
+    const { finish, error } = await runRollback({
+      'Undo to previous revision': () => ({ message: 'undone', revision: 7 }),
+      'Check rollback status': () => rollout,
+      'Verify health after rollback': () => ({ healthy: true }),
+    });
+    expect(error).toBeUndefined();
+    expect(finish).toEqual([{ rollback: { rollbackId: 'rb-1' }, outcome: 'rolled-back', rollout }]);
   });
 });
 

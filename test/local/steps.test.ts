@@ -7,6 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { httpGet } from '../../lambdas/adapters/http.ts';
 import type { Clock } from '../../lambdas/adapters/ports.ts';
+import { ConflictError, NotFoundError } from '../../lambdas/core/errors.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
 import type { DeploymentContext, RollbackContext, RolloutStatus } from '../../lambdas/core/types.ts';
 import { step as healthCheck } from '../../lambdas/health-check/handler.ts';
@@ -131,6 +132,25 @@ async function rollback(
   )) as RollbackContext;
   await rollbackApply.run({ rollback: ctx }, deps);
   return ctx;
+}
+
+/** The rollback a Deploy execution starts itself when it fails (Step Functions links them). */
+function childRollback(deployment: DeploymentContext, input: Record<string, unknown> = {}) {
+  return rollback({
+    deploymentId: deployment.deploymentId,
+    trigger: 'deploy-failure',
+    requestedBy: 'guardian',
+    AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: deployment.executionArn,
+    ...input,
+  });
+}
+
+/** A deployment that rolled out, passed its health check and was recorded as succeeded. */
+async function succeededDeployment(): Promise<DeploymentContext> {
+  const deployment = await deployUntilRolledOut();
+  const rollout = await rolloutStatus.run({ target: deployment }, deps);
+  await recordDeployment.run({ deployment, rollout }, deps);
+  return deployment;
 }
 
 describe('preflight', () => {
@@ -264,6 +284,18 @@ describe('preflight', () => {
     await expectNothingChanged();
   });
 
+  it('refuses a paused Deployment, saying how to resume it, and changes nothing', async () => {
+    cluster.paused = true;
+    for (const dryRun of [false, true]) {
+      await expect(preflight.run(deployEvent({ dryRun }), deps)).rejects.toMatchObject({
+        name: 'InvalidInputError',
+        message:
+          'Deployment production/buywhere-api is paused; resume it (kubectl rollout resume deployment/buywhere-api -n production) or deploy after the pause is lifted',
+      });
+      await expectNothingChanged();
+    }
+  });
+
   it('gives the lock back when the workload is missing', async () => {
     deps = { ...deps, config: { ...config, workload: 'no-such-api' } };
     await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({ name: 'NotFoundError' });
@@ -302,7 +334,7 @@ describe('deploy steps', () => {
       healthy: true,
       summary: 'all 3 health checks passed (GET /health, GET /ready, GET /metrics)',
     });
-    const out = await recordDeployment.run({ deployment, health }, deps);
+    const out = await recordDeployment.run({ deployment, rollout: status, health }, deps);
     expect(out).toEqual({
       message: `production now runs ${V3} (v1.2.0) at revision 3; deployment ${deployment.deploymentId} recorded as succeeded and the production lock released.`,
     });
@@ -314,7 +346,34 @@ describe('deploy steps', () => {
     expect((await db.store.getBreaker(ENV)).consecutiveFailures).toBe(0);
     expect(await db.store.getLock(ENV)).toBeUndefined();
     // A retried record step is harmless.
-    await expect(recordDeployment.run({ deployment, health }, deps)).resolves.toEqual(out);
+    await expect(recordDeployment.run({ deployment, rollout: status, health }, deps)).resolves.toEqual(out);
+  });
+
+  it('records success without a revision, and says so, when the rollout status carried none', async () => {
+    const deployment = await deployUntilRolledOut();
+    const out = (await recordDeployment.run({ deployment }, deps)) as { message: string };
+    expect(out.message).toMatch(/v1\.2\.0 \(v1\.2\.0\) \(revision unknown: the rollout status carried none/);
+    const record = await db.store.getRecord(ENV, deployment.deploymentId);
+    expect(record).toMatchObject({ status: 'succeeded' });
+    expect(record?.revision).toBeUndefined();
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+  });
+
+  it('refuses to record success over a rollback, keeping the record, and releases its lock', async () => {
+    const deployment = await deployUntilRolledOut();
+    await db.store.updateRecord(ENV, deployment.deploymentId, {
+      status: 'rolled-back',
+      rolledBackBy: 'production-rollback-99999999',
+    });
+    await expect(recordDeployment.run({ deployment }, deps)).rejects.toMatchObject({
+      name: 'ConflictError',
+      message: expect.stringMatching(
+        /cannot mark deployment production\/\S+ as succeeded: it is rolled-back by production-rollback-99999999/,
+      ),
+    });
+    expect(await db.store.getRecord(ENV, deployment.deploymentId)).toMatchObject({ status: 'rolled-back' });
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+    expect((await db.store.getBreaker(ENV)).lastEventId).toBeUndefined();
   });
 
   it('reports a stuck rollout as progressing, then failed at the deadline', async () => {
@@ -359,11 +418,7 @@ describe('deploy steps', () => {
 describe('rollback steps', () => {
   it('rolls a failed deployment back to its captured revision under the deployment lock', async () => {
     const deployment = await deployUntilRolledOut();
-    const ctx = await rollback({
-      deploymentId: deployment.deploymentId,
-      trigger: 'deploy-failure',
-      reason: 'health check failed',
-    });
+    const ctx = await childRollback(deployment, { reason: 'health check failed' });
     expect(ctx).toMatchObject({
       lockHolder: deployment.deploymentId,
       fromImage: V3,
@@ -372,8 +427,9 @@ describe('rollback steps', () => {
       expectedImage: V2,
     });
     expect(cluster.images['buywhere-api']).toBe(V2);
-    expect(await rolloutStatus.run({ target: ctx }, deps)).toMatchObject({ phase: 'complete', revision: 4 });
-    const out = (await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps)) as {
+    const rollout = await rolloutStatus.run({ target: ctx }, deps);
+    expect(rollout).toMatchObject({ phase: 'complete', revision: 4 });
+    const out = (await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back', rollout }, deps)) as {
       message: string;
     };
     expect(out.message).toMatch(
@@ -400,7 +456,7 @@ describe('rollback steps', () => {
 
   it('counts a retried rollback-finish once', async () => {
     const deployment = await deployUntilRolledOut();
-    const ctx = await rollback({ deploymentId: deployment.deploymentId, trigger: 'deploy-failure' });
+    const ctx = await childRollback(deployment);
     await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
     await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
     expect((await db.store.getBreaker(ENV)).consecutiveFailures).toBe(1);
@@ -409,11 +465,7 @@ describe('rollback steps', () => {
   it('opens the breaker after the configured consecutive failures, which blocks deploys but not an operator rollback', async () => {
     for (let i = 0; i < config.thresholds.consecutive_failures_for_rollback; i++) {
       const deployment = await deployUntilRolledOut();
-      const ctx = await rollback({
-        deploymentId: deployment.deploymentId,
-        trigger: 'deploy-failure',
-        reason: `bad release ${i}`,
-      });
+      const ctx = await childRollback(deployment, { reason: `bad release ${i}` });
       await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
     }
     expect(await db.store.getBreaker(ENV)).toMatchObject({
@@ -433,7 +485,7 @@ describe('rollback steps', () => {
 
   it('records a failed rollback, opens the breaker at once and releases the lock', async () => {
     const deployment = await deployUntilRolledOut();
-    const ctx = await rollback({ deploymentId: deployment.deploymentId, trigger: 'deploy-failure' });
+    const ctx = await childRollback(deployment);
     const failure = {
       Error: 'RolloutFailedError',
       Cause: 'deployment "production/buywhere-api" exceeded its progress deadline (600s)',
@@ -457,6 +509,51 @@ describe('rollback steps', () => {
       consecutiveFailures: 1,
       reason: expect.stringMatching(/^rollback \S+ failed: RolloutFailedError/),
     });
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+  });
+
+  it('records a failed undo without touching the cluster, and without a revision when there is none', async () => {
+    const deployment = await deployUntilRolledOut();
+    const ctx = await childRollback(deployment);
+    deps = {
+      ...deps,
+      cluster: async () => {
+        throw new Error('rollback-finish must not reach the cluster');
+      },
+    };
+    const failure = {
+      Error: 'TransientError',
+      Cause: JSON.stringify({
+        errorType: 'TransientError',
+        errorMessage: 'Kubernetes API timed out',
+        trace: [],
+      }),
+    };
+    const out = (await rollbackFinish.run({ rollback: ctx, outcome: 'rollback-failed', failure }, deps)) as {
+      message: string;
+    };
+    expect(out.message).toMatch(/FAILED \(TransientError: Kubernetes API timed out\)/);
+    const record = await db.store.getRecord(ENV, ctx.rollbackId);
+    expect(record).toMatchObject({ status: 'rollback-failed' });
+    expect(record?.revision).toBeUndefined();
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+  });
+
+  it('releases the lock even when recording the outcome fails for good', async () => {
+    const deployment = await deployUntilRolledOut();
+    const ctx = await childRollback(deployment);
+    await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
+    // Someone takes the lock for the same holder again; a contradicting outcome must not be written.
+    await db.store.acquireLock(buildLock(ENV, ctx.lockHolder, ctx.executionArn, current, 3600), current);
+    await expect(
+      rollbackFinish.run({ rollback: ctx, outcome: 'rollback-failed' }, deps),
+    ).rejects.toMatchObject({
+      name: 'ConflictError',
+      message: expect.stringMatching(
+        /cannot mark rollback production\/\S+ as rollback-failed: it is rolled-back/,
+      ),
+    });
+    expect(await db.store.getRecord(ENV, ctx.rollbackId)).toMatchObject({ status: 'rolled-back' });
     expect(await db.store.getLock(ENV)).toBeUndefined();
   });
 
@@ -489,8 +586,9 @@ describe('rollback steps', () => {
   });
 
   it('refuses to roll the same deployment back twice', async () => {
-    const deployment = await deployUntilRolledOut();
+    const deployment = await succeededDeployment();
     const ctx = await rollback({ deploymentId: deployment.deploymentId, trigger: 'alarm' });
+    expect(ctx.lockHolder).toBe(ctx.rollbackId);
     await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
     await expect(rollback({ deploymentId: deployment.deploymentId, trigger: 'alarm' })).rejects.toMatchObject(
       {
@@ -498,20 +596,190 @@ describe('rollback steps', () => {
         message: expect.stringMatching(`already rolled back by ${ctx.rollbackId}`),
       },
     );
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+  });
+
+  it('refuses an alarm rollback of a deployment that is still running, and changes nothing', async () => {
+    const deployment = await deployUntilRolledOut();
+    const lock = await db.store.getLock(ENV);
+    await expect(
+      rollback({ deploymentId: deployment.deploymentId, trigger: 'alarm', reason: '5xx rate above 5%' }),
+    ).rejects.toMatchObject({
+      name: 'LockHeldError',
+      message: expect.stringMatching(
+        new RegExp(
+          `deployment ${deployment.deploymentId} is still running: it holds the production lock \\(execution ${deployment.executionArn}\\).*Stop that execution first`,
+        ),
+      ),
+    });
+    expect(await db.store.getLock(ENV)).toEqual(lock);
+    expect(cluster.writes.filter((w) => w.startsWith('undo'))).toEqual([]);
+    expect((await db.store.listRecords(ENV, 10)).map((r) => r.kind)).toEqual(['deploy']);
+    // The deployment then finishes normally and records its success.
+    await expect(
+      recordDeployment.run(
+        { deployment, rollout: await rolloutStatus.run({ target: deployment }, deps) },
+        deps,
+      ),
+    ).resolves.toMatchObject({ message: expect.stringMatching(/recorded as succeeded/) });
+  });
+
+  it("does not let another Deploy execution's rollback inherit a deployment's lock", async () => {
+    const deployment = await deployUntilRolledOut();
+    await expect(
+      childRollback(deployment, {
+        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: execution('production-v9-9-9-ffffffff').Id,
+      }),
+    ).rejects.toMatchObject({ name: 'LockHeldError' });
+    expect(await db.store.getLock(ENV)).toMatchObject({ holder: deployment.deploymentId });
+  });
+
+  it('undoes a succeeded deployment under its own lock and marks the deployment rolled back', async () => {
+    const deployment = await succeededDeployment();
+    const ctx = await rollback({
+      deploymentId: deployment.deploymentId,
+      trigger: 'alarm',
+      reason: 'p99 > 2s',
+    });
+    expect(ctx).toMatchObject({ lockHolder: ctx.rollbackId, toRevision: 2, expectedImage: V2 });
+    expect(await db.store.getLock(ENV)).toMatchObject({ holder: ctx.rollbackId });
+    const rollout = await rolloutStatus.run({ target: ctx }, deps);
+    await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back', rollout }, deps);
+    expect(await db.store.getRecord(ENV, deployment.deploymentId)).toMatchObject({
+      status: 'rolled-back',
+      rolledBackBy: ctx.rollbackId,
+      revision: 3,
+    });
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+  });
+
+  it('records a Lambda error Cause as a sentence and keeps the change-cause short', async () => {
+    const deployment = await deployUntilRolledOut();
+    const message = `2 of 3 health checks failed: GET /health: ${'upstream timeout; '.repeat(200)}`;
+    const cause = JSON.stringify({
+      errorType: 'HealthCheckFailedError',
+      errorMessage: message,
+      trace: [`HealthCheckFailedError: ${message}`, '    at run (file:///var/task/index.mjs:1:4242)'],
+    });
+    const ctx = await childRollback(deployment, { reason: cause });
+    expect(ctx.reason).toBe(`HealthCheckFailedError: ${message.trim()}`);
+    expect((await db.store.getRecord(ENV, ctx.rollbackId))?.reason).toBe(ctx.reason);
+    const annotation = cluster.changeCause ?? '';
+    expect(annotation).toMatch(
+      /^guardian rollback to revision 2: HealthCheckFailedError: 2 of 3 health checks/,
+    );
+    expect(annotation).not.toMatch(/errorType|trace|index\.mjs/);
+    expect(annotation.endsWith('…')).toBe(true);
+    expect(Buffer.byteLength(annotation, 'utf8')).toBeLessThanOrEqual(1024);
   });
 
   it('treats a retried undo as already applied', async () => {
     const deployment = await deployUntilRolledOut();
-    const ctx = await rollback({ deploymentId: deployment.deploymentId, trigger: 'deploy-failure' });
+    const ctx = await childRollback(deployment);
     const again = (await rollbackApply.run({ rollback: ctx }, deps)) as { message: string; revision: number };
-    expect(again.message).toMatch(/already runs .*v1\.1\.0 \(revision 4\); the undo was applied earlier/);
+    expect(again.message).toMatch(/already runs .*v1\.1\.0 \(revision 4\); nothing to undo/);
     expect(cluster.writes.filter((w) => w.startsWith('undo'))).toHaveLength(1);
+  });
+
+  it('treats an undo the controller has not acted on yet as applied, by image not revision number', async () => {
+    const deployment = await deployUntilRolledOut();
+    const ctx = (await rollbackPrepare.run(
+      {
+        input: {
+          environment: ENV,
+          deploymentId: deployment.deploymentId,
+          trigger: 'deploy-failure',
+          AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: deployment.executionArn,
+        },
+        execution: execution('production-rollback-stalled1'),
+      },
+      deps,
+    )) as RollbackContext;
+    cluster.controllerRunning = false;
+    await rollbackApply.run({ rollback: ctx }, deps);
+    // The template runs v1.1.0 again, but the revision annotation still says 3.
+    expect((await cluster.getWorkload(ENV, 'buywhere-api')).revision).toBe(3);
+    const again = (await rollbackApply.run({ rollback: ctx }, deps)) as { message: string };
+    expect(again.message).toMatch(/already runs .*v1\.1\.0 \(revision 3\); nothing to undo/);
+    expect(cluster.writes.filter((w) => w.startsWith('undo'))).toEqual(['undo 2']);
+  });
+
+  it('does not call a paused Deployment undone while its template still runs the new image', async () => {
+    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    cluster.paused = true;
+    await setImage.run({ deployment }, deps);
+    // Paused: the template runs v1.2.0 but the revision annotation still says 2, the target.
+    expect(await cluster.getWorkload(ENV, 'buywhere-api')).toMatchObject({
+      revision: 2,
+      images: { 'buywhere-api': V3 },
+    });
+    const ctx = (await rollbackPrepare.run(
+      {
+        input: {
+          environment: ENV,
+          deploymentId: deployment.deploymentId,
+          trigger: 'deploy-failure',
+          AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: deployment.executionArn,
+        },
+        execution: execution('production-rollback-paused01'),
+      },
+      deps,
+    )) as RollbackContext;
+    expect(ctx).toMatchObject({ fromRevision: 2, toRevision: 2, expectedImage: V2 });
+    await expect(rollbackApply.run({ rollback: ctx }, deps)).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/cannot rollback a paused deployment; resume it first/),
+    });
+    cluster.resume();
+    await expect(rollbackApply.run({ rollback: ctx }, deps)).resolves.toMatchObject({
+      message: expect.stringMatching(/rolled production\/buywhere-api back/),
+    });
+    expect(cluster.images['buywhere-api']).toBe(V2);
   });
 
   it('rolls back to the previous revision by default, like kubectl rollout undo', async () => {
     const ctx = await rollback({ trigger: 'operator', reason: 'error rate up' });
     expect(ctx).toMatchObject({ fromRevision: 2, toRevision: 1, expectedImage: V1 });
     expect(await db.store.getLock(ENV)).toMatchObject({ holder: ctx.rollbackId });
+  });
+});
+
+describe('store: conditional record updates', () => {
+  const base = {
+    environment: ENV,
+    kind: 'deploy',
+    executionArn: 'arn:exec:1',
+    trigger: 'ci',
+    requestedBy: 'ci',
+    image: V3,
+    previousImage: V2,
+    previousRevision: 2,
+    startedAt: '2026-05-01T02:00:00.000Z',
+  } as const;
+
+  it('finishes an in-progress record, repeats the same outcome, and refuses another', async () => {
+    await db.store.putRecord({ ...base, id: 'd1', status: 'in-progress' });
+    const allowed = { status: ['in-progress', 'succeeded'] } as const;
+    await expect(db.store.updateRecord(ENV, 'd1', { status: 'succeeded' }, allowed)).resolves.toMatchObject({
+      status: 'succeeded',
+    });
+    await expect(db.store.updateRecord(ENV, 'd1', { status: 'succeeded' }, allowed)).resolves.toMatchObject({
+      status: 'succeeded',
+    });
+    await expect(
+      db.store.updateRecord(ENV, 'd1', { status: 'rollback-failed' }, { status: ['in-progress'] }),
+    ).rejects.toThrow(ConflictError);
+    await expect(db.store.updateRecord(ENV, 'd1', {}, { status: ['in-progress'] })).rejects.toThrow(
+      'cannot mark deployment production/d1 as updated: it is succeeded (allowed only from in-progress)',
+    );
+    expect(await db.store.getRecord(ENV, 'd1')).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('still reports a missing record as NotFoundError under a condition', async () => {
+    await expect(
+      db.store.updateRecord(ENV, 'missing', { status: 'succeeded' }, { status: ['in-progress'] }),
+    ).rejects.toThrow(NotFoundError);
+    expect(await db.store.getRecord(ENV, 'missing')).toBeUndefined();
   });
 });
 

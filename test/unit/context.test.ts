@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkloadState } from '../../lambdas/adapters/ports.ts';
-import { checkEnvironment, containerImage, deadlineAt, failureText } from '../../lambdas/core/context.ts';
+import {
+  CHANGE_CAUSE_MAX_BYTES,
+  capBytes,
+  checkEnvironment,
+  checkNotPaused,
+  containerImage,
+  deadlineAt,
+  failureText,
+  reasonText,
+} from '../../lambdas/core/context.ts';
 import { InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
 
 describe('step context helpers', () => {
@@ -42,5 +51,130 @@ describe('step context helpers', () => {
     expect(failureText({ Error: 'States.Timeout' })).toBe('States.Timeout');
     expect(failureText({ Error: 'X', Cause: '{"other":1}' })).toBe('X: {"other":1}');
     expect(failureText(undefined)).toBe('no failure details');
+  });
+});
+
+/** A Cause as Step Functions hands on a Lambda's error: the runtime's JSON with the stack trace. */
+const lambdaCause = (errorType: string, errorMessage: string) =>
+  JSON.stringify({
+    errorType,
+    errorMessage,
+    trace: [
+      `${errorType}: ${errorMessage}`,
+      '    at Object.run (file:///var/task/index.mjs:2:31337)',
+      '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+    ],
+  });
+
+describe('reasonText', () => {
+  it("reduces a Lambda error Cause to 'errorType: errorMessage', dropping the trace", () => {
+    const raw = lambdaCause(
+      'HealthCheckFailedError',
+      '1 of 3 health checks failed: GET /health: field status is "degraded", expected "ok"',
+    );
+    expect(reasonText(raw)).toBe(
+      'HealthCheckFailedError: 1 of 3 health checks failed: GET /health: field status is "degraded", expected "ok"',
+    );
+  });
+
+  it("reduces a failed child execution's Cause to 'Error: Cause', unwrapping a Lambda error inside", () => {
+    const arn =
+      'arn:aws:states:ap-southeast-1:123456789012:execution:GuardianProduction-Rollback:production-v1-2-0-aaaaaaaa-rollback';
+    const child = {
+      ExecutionArn: arn,
+      StateMachineArn: 'arn:aws:states:ap-southeast-1:123456789012:stateMachine:GuardianProduction-Rollback',
+      Name: 'production-v1-2-0-aaaaaaaa-rollback',
+      Status: 'FAILED',
+      StartDate: 1777600000000,
+      StopDate: 1777600060000,
+      Input: '{"environment":"production"}',
+      InputDetails: { Included: true },
+      Error: 'NotFoundError',
+      Cause: lambdaCause('NotFoundError', 'revision 2 of production/buywhere-api no longer exists'),
+    };
+    expect(reasonText(JSON.stringify(child))).toBe(
+      'NotFoundError: revision 2 of production/buywhere-api no longer exists (execution production-v1-2-0-aaaaaaaa-rollback)',
+    );
+    expect(reasonText(JSON.stringify({ ...child, Cause: 'deadline passed' }))).toBe(
+      'NotFoundError: deadline passed (execution production-v1-2-0-aaaaaaaa-rollback)',
+    );
+  });
+
+  it('leaves plain text and unrelated JSON alone, trimmed', () => {
+    expect(reasonText('  deployment "production/buywhere-api" exceeded its progress deadline (600s)\n')).toBe(
+      'deployment "production/buywhere-api" exceeded its progress deadline (600s)',
+    );
+    expect(reasonText('{"other":1}')).toBe('{"other":1}');
+    expect(reasonText('{not json')).toBe('{not json');
+    expect(reasonText('rollback requested')).toBe('rollback requested');
+  });
+
+  it('still finds the message in a Lambda Cause cut short by Step Functions', () => {
+    const cut = lambdaCause('TransientError', 'Kubernetes said "503 Service Unavailable"').slice(0, 120);
+    expect(() => JSON.parse(cut)).toThrow();
+    expect(reasonText(cut)).toBe('TransientError: Kubernetes said "503 Service Unavailable"');
+  });
+
+  it('gives failureText the same unwrapping for a child execution', () => {
+    expect(
+      failureText({
+        Error: 'States.TaskFailed',
+        Cause: JSON.stringify({
+          ExecutionArn: 'arn:x:exec:child',
+          Error: 'E',
+          Cause: lambdaCause('E', 'boom'),
+        }),
+      }),
+    ).toBe('E: boom (execution child)');
+  });
+});
+
+describe('capBytes', () => {
+  it('keeps text within the limit unchanged', () => {
+    expect(capBytes('short reason')).toBe('short reason');
+    expect(capBytes('x'.repeat(CHANGE_CAUSE_MAX_BYTES))).toHaveLength(CHANGE_CAUSE_MAX_BYTES);
+  });
+
+  it('cuts longer text to the byte limit with an ellipsis, never mid-character', () => {
+    const capped = capBytes('x'.repeat(5000));
+    expect(Buffer.byteLength(capped, 'utf8')).toBeLessThanOrEqual(CHANGE_CAUSE_MAX_BYTES);
+    expect(capped.endsWith('x…')).toBe(true);
+    const wide = capBytes('界'.repeat(20), 16);
+    expect(wide).toBe('界界界界…');
+    expect(Buffer.byteLength(wide, 'utf8')).toBeLessThanOrEqual(16);
+    expect(capBytes('😀😀😀', 9)).toBe('😀…');
+  });
+});
+
+describe('checkNotPaused', () => {
+  const deployment = (paused: boolean): WorkloadState => ({
+    namespace: 'staging',
+    name: 'buywhere-api',
+    generation: 1,
+    observedGeneration: 1,
+    replicas: 1,
+    paused,
+    progressDeadlineSeconds: 600,
+    revision: 1,
+    images: { api: 'repo/api:v1' },
+    status: {
+      replicas: 1,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      unavailableReplicas: 0,
+    },
+    conditions: [],
+  });
+
+  it('refuses a paused Deployment, saying how to resume it', () => {
+    expect(() => checkNotPaused(deployment(true))).toThrow(InvalidInputError);
+    expect(() => checkNotPaused(deployment(true))).toThrow(
+      'Deployment staging/buywhere-api is paused; resume it (kubectl rollout resume deployment/buywhere-api -n staging) or deploy after the pause is lifted',
+    );
+  });
+
+  it('lets a running Deployment through', () => {
+    expect(() => checkNotPaused(deployment(false))).not.toThrow();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
-import { imageLabel, parseImageReference, validateRelease } from '../../lambdas/core/image.ts';
+import { parseImageReference, validateRelease } from '../../lambdas/core/image.ts';
 
 const REPO = 'ghcr.io/buywhere/buywhere-api';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -118,12 +118,5 @@ describe('validateRelease', () => {
 
   it('refuses a production version that is not semver even when the tag matches', () => {
     expect(() => validateRelease(production, `${REPO}:main`, 'main')).toThrow(/vX\.Y\.Z/);
-  });
-});
-
-describe('imageLabel', () => {
-  it('prefers the tag, else a short digest', () => {
-    expect(imageLabel(parseImageReference(`${REPO}:v1.2.3@${DIGEST}`))).toBe('v1.2.3');
-    expect(imageLabel(parseImageReference(`${REPO}@${DIGEST}`))).toBe(`sha256:${'a'.repeat(12)}`);
   });
 });

@@ -168,6 +168,39 @@ describe('assessRollout', () => {
     });
   });
 
+  it('keeps waiting for a Deployment scaled to zero while its old pods terminate, like kubectl', () => {
+    const s = assessRollout(
+      workload({ replicas: 0 }, { replicas: 2, updatedReplicas: 0, readyReplicas: 2, availableReplicas: 2 }),
+      target,
+      now,
+    );
+    expect(s).toMatchObject({
+      phase: 'progressing',
+      message:
+        'Waiting for deployment "production/buywhere-api" rollout to finish: 2 old replicas are pending termination (scaled to 0)',
+    });
+    // Its own (updated) pods going away count too.
+    expect(
+      assessRollout(
+        workload(
+          { replicas: 0 },
+          { replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 },
+        ),
+        target,
+        now,
+      ).phase,
+    ).toBe('progressing');
+  });
+
+  it('fails a scale-to-zero whose pods are still terminating at the deadline', () => {
+    const s = assessRollout(
+      workload({ replicas: 0 }, { replicas: 1, updatedReplicas: 0, readyReplicas: 1, availableReplicas: 1 }),
+      target,
+      new Date(target.rolloutDeadlineAt),
+    );
+    expect(s).toMatchObject({ phase: 'failed', message: expect.stringMatching(/pending termination/) });
+  });
+
   it('treats an unreadable deadline as passed rather than waiting for ever', () => {
     expect(
       assessRollout(workload({}, { updatedReplicas: 0 }), { ...target, rolloutDeadlineAt: 'soon' }, now)
