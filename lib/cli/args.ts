@@ -80,6 +80,16 @@ export const COMMANDS = {
         description: 'recorded on the deployment (default: $USER)',
       },
       'ci-run-url': { type: 'string', value: 'URL', description: 'link to the CI run, kept on the record' },
+      wait: {
+        type: 'boolean',
+        description:
+          'in AWS: wait for the execution to end and exit with its result (a dry run always waits)',
+      },
+      timeout: {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'with --wait: give up waiting after this long (default 3600; the execution goes on)',
+      },
       ...LOCAL,
       ...COMMON,
     },
@@ -97,6 +107,16 @@ export const COMMANDS = {
         type: 'string',
         value: 'TEXT',
         description: 'reason, recorded and set as the change-cause annotation',
+      },
+      wait: {
+        type: 'boolean',
+        description:
+          'in AWS: wait for the execution to end and exit with its result (a dry run always waits)',
+      },
+      timeout: {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'with --wait: give up waiting after this long (default 3600; the execution goes on)',
       },
       'requested-by': {
         type: 'string',

@@ -5,7 +5,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import { eksClusterProvider } from '../../lambdas/adapters/eks.ts';
@@ -20,6 +20,14 @@ export interface StartedExecution {
   readonly consoleUrl: string;
 }
 
+/** How an execution ended, or that it is still running when the wait ran out. */
+export interface ExecutionEnd {
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'RUNNING' | string;
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
 /** What a CLI command needs from wherever the guardian runs. */
 export interface GuardianBackend {
   readonly store: Store;
@@ -27,6 +35,8 @@ export interface GuardianBackend {
   workload?: () => Promise<WorkloadState>;
   startDeploy?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
   startRollback?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
+  /** Polls the execution until it ends or `timeoutMs` passes (then status RUNNING). */
+  waitForExecution?(executionArn: string, timeoutMs: number, pollMs?: number): Promise<ExecutionEnd>;
 }
 
 /** The Step Functions console page of an execution. */
@@ -77,5 +87,22 @@ export async function awsGuardian(env: EnvironmentConfig): Promise<GuardianBacke
     workload: async () => (await cluster()).getWorkload(env.namespace, env.workload),
     startDeploy: (input, name) => start(need(STACK_OUTPUTS.deployStateMachineArn), input, name),
     startRollback: (input, name) => start(need(STACK_OUTPUTS.rollbackStateMachineArn), input, name),
+    async waitForExecution(executionArn, timeoutMs, pollMs = 2000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        const status = d.status ?? 'RUNNING';
+        if (status !== 'RUNNING' && status !== 'PENDING_REDRIVE') {
+          return {
+            status,
+            ...(d.output ? { output: JSON.parse(d.output) as unknown } : {}),
+            ...(d.error ? { error: d.error } : {}),
+            ...(d.cause ? { cause: d.cause } : {}),
+          };
+        }
+        if (Date.now() + pollMs > deadline) return { status: 'RUNNING' };
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    },
   };
 }

@@ -31,6 +31,7 @@ import {
   formatBreaker,
   formatLock,
   formatRecords,
+  green,
   type Output,
   processOutput,
   progressPrinter,
@@ -59,6 +60,9 @@ async function withLocal<T>(
   fn: (g: LocalGuardian) => Promise<T>,
 ): Promise<T> {
   const json = args.values.json === true;
+  if (args.values.wait !== undefined || args.values.timeout !== undefined) {
+    throw new UsageError('--wait and --timeout are for runs in AWS; a --local run always waits for its end');
+  }
   const kubeconfig = optionalString(args, 'kubeconfig');
   const apiUrl = optionalString(args, 'api-url');
   if (apiUrl && !kubeconfig) throw new UsageError('--api-url only makes sense with --kubeconfig');
@@ -110,6 +114,67 @@ function printResult(args: ParsedArgs, output: Output, result: LocalExecutionRes
   output.out(executionSummary(result));
 }
 
+/**
+ * Starts a Deploy or Rollback execution in AWS and prints where to watch it; with `--wait` (and
+ * always for a dry run) polls it to its end and exits with its result, like a local run.
+ */
+async function runInAws(
+  args: ParsedArgs,
+  config: GuardianConfig,
+  output: Output,
+  env: EnvironmentConfig,
+  kind: 'deploy' | 'rollback',
+  input: Record<string, unknown>,
+  name: string,
+  alwaysWait: boolean,
+): Promise<number> {
+  const timeoutSeconds = optionalInt(args, 'timeout', 1, 86_400);
+  const wait = alwaysWait || args.values.wait === true;
+  if (timeoutSeconds !== undefined && !wait) throw new UsageError('--timeout goes with --wait');
+  const backend = await backendFor(args, config, output, env)(async (b) => b);
+  const start = kind === 'deploy' ? backend.startDeploy : backend.startRollback;
+  if (!start || !backend.waitForExecution) throw new Error('this backend cannot start executions');
+  const json = args.values.json === true;
+  const started = await start(input, name);
+  if (!wait) {
+    output.out(
+      json
+        ? JSON.stringify(started, null, 2)
+        : `started ${started.executionArn}\nwatch it: ${started.consoleUrl}`,
+    );
+    return 0;
+  }
+  const limit = timeoutSeconds ?? 3600;
+  if (!json) {
+    output.out(`started ${started.executionArn}\nwatch it: ${started.consoleUrl}`);
+    output.out(`waiting up to ${limit} s for it to end…`);
+  }
+  const end = await backend.waitForExecution(started.executionArn, limit * 1000);
+  if (json) {
+    output.out(
+      JSON.stringify(
+        {
+          ...started,
+          ...end,
+          ...(end.cause || end.error ? { message: describeFailure(end.error, end.cause) } : {}),
+        },
+        null,
+        2,
+      ),
+    );
+  } else if (end.status === 'RUNNING') {
+    output.out(`${name} is still running after ${limit} s; it goes on in AWS: ${started.consoleUrl}`);
+  } else if (end.status === 'SUCCEEDED') {
+    output.out(`${name}: ${green('SUCCEEDED')}`);
+    const plan = (end.output as { deployment?: { plan?: unknown } } | undefined)?.deployment?.plan;
+    if (Array.isArray(plan)) for (const line of plan) output.out(`  · ${String(line)}`);
+  } else {
+    output.out(`${name}: ${red(end.status)} — ${describeFailure(end.error, end.cause)}`);
+  }
+  if (end.status === 'SUCCEEDED') return 0;
+  return BAD_INPUT_ERRORS.has(end.error ?? '') ? 2 : 1;
+}
+
 async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
   const env = environmentOf(config, requireString(args, 'env'));
   const image = requireString(args, 'image');
@@ -126,17 +191,7 @@ async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output):
     dryRun,
   };
   const name = deployExecutionName(env.name, version ?? image.split(/[:@]/).pop() ?? 'release', suffix());
-  if (args.values.local !== true) {
-    const backend = await backendFor(args, config, output, env)(async (b) => b);
-    const started = await backend.startDeploy?.(input, name);
-    if (!started) throw new Error('this backend cannot start executions');
-    output.out(
-      args.values.json === true
-        ? JSON.stringify(started, null, 2)
-        : `started ${started.executionArn}\n${started.consoleUrl}`,
-    );
-    return 0;
-  }
+  if (args.values.local !== true) return runInAws(args, config, output, env, 'deploy', input, name, dryRun);
   return withLocal(args, config, output, async (g) => {
     if (args.values.json !== true)
       output.out(bold(`Deploy ${image} to ${env.name}${dryRun ? ' (dry run)' : ''}`));
@@ -162,17 +217,7 @@ async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output
     requestedBy: whoAmI(args),
   };
   const name = rollbackExecutionName(env.name, suffix());
-  if (args.values.local !== true) {
-    const backend = await backendFor(args, config, output, env)(async (b) => b);
-    const started = await backend.startRollback?.(input, name);
-    if (!started) throw new Error('this backend cannot start executions');
-    output.out(
-      args.values.json === true
-        ? JSON.stringify(started, null, 2)
-        : `started ${started.executionArn}\n${started.consoleUrl}`,
-    );
-    return 0;
-  }
+  if (args.values.local !== true) return runInAws(args, config, output, env, 'rollback', input, name, false);
   return withLocal(args, config, output, async (g) => {
     if (args.values.json !== true) {
       output.out(

@@ -12,6 +12,7 @@ import {
   DescribeExecutionCommand,
   ListExecutionsCommand,
   SFNClient,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,7 @@ const REGION = 'ap-southeast-1';
 const REPO = 'ghcr.io/buywhere/buywhere-api';
 let moto: ChildProcess | undefined;
 let endpoint = '';
+let rollbackArn: string | undefined;
 const saved: Record<string, string | undefined> = {};
 
 async function freePort(): Promise<number> {
@@ -121,9 +123,8 @@ beforeAll(async () => {
   const deployArn = (
     await sfn.send(new CreateStateMachineCommand({ name: names.deploy, definition, roleArn }))
   ).stateMachineArn;
-  const rollbackArn = (
-    await sfn.send(new CreateStateMachineCommand({ name: names.rollback, definition, roleArn }))
-  ).stateMachineArn;
+  rollbackArn = (await sfn.send(new CreateStateMachineCommand({ name: names.rollback, definition, roleArn })))
+    .stateMachineArn;
   // A stack that carries exactly the outputs GuardianStack publishes.
   const template = {
     Resources: { Marker: { Type: 'AWS::SNS::Topic' } },
@@ -242,5 +243,61 @@ describe('guardian CLI in AWS mode (moto server)', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain('cannot read stack GuardianProduction in ap-southeast-1');
     expect(r.err).toContain('--local');
+  });
+
+  it('with --wait follows the execution to its end and exits with its result', async () => {
+    const sfn = new SFNClient({ region: REGION, endpoint });
+    const stillRunning = await cli(
+      'deploy',
+      '--env',
+      'staging',
+      '--image',
+      `${REPO}:v1.6.0`,
+      '--wait',
+      '--timeout',
+      '3',
+    );
+    expect(stillRunning.code).toBe(1);
+    expect(stillRunning.out).toMatch(/still running after 3 s; it goes on in AWS/);
+
+    // An operator stops the next one from the console while the CLI waits on it.
+    const waiting = cli(
+      'rollback',
+      '--env',
+      'staging',
+      '--wait',
+      '--timeout',
+      '60',
+      '--annotate',
+      'bad release',
+    );
+    let executionArn: string | undefined;
+    for (let i = 0; i < 100 && !executionArn; i++) {
+      const list = await sfn.send(new ListExecutionsCommand({ stateMachineArn: rollbackArn }));
+      executionArn = list.executions?.find((e) => e.status === 'RUNNING')?.executionArn;
+      if (!executionArn) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(executionArn).toMatch(/:staging-rollback-[0-9a-f]{8}$/);
+    await sfn.send(
+      new StopExecutionCommand({ executionArn, error: 'OperatorStopped', cause: 'stopped from the console' }),
+    );
+    const stopped = await waiting;
+    expect(stopped.code).toBe(1);
+    expect(stopped.out).toContain('ABORTED');
+  });
+
+  it('refuses --wait with --local, and --timeout without --wait', async () => {
+    expect(
+      await cli('deploy', '--env', 'staging', '--image', `${REPO}:v1.6.0`, '--local', '--wait'),
+    ).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--local run always waits'),
+    });
+    expect(
+      await cli('deploy', '--env', 'staging', '--image', `${REPO}:v1.6.0`, '--timeout', '5'),
+    ).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--timeout goes with --wait'),
+    });
   });
 });
