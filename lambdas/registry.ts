@@ -21,4 +21,5 @@ export const STEPS: Record<StepId, StepModule> = {
   'rollback-prepare': () => import('./rollback-prepare/handler.ts'),
   'rollback-apply': () => import('./rollback-apply/handler.ts'),
   'rollback-finish': () => import('./rollback-finish/handler.ts'),
+  'execution-ended': () => import('./execution-ended/handler.ts'),
 };

@@ -6,6 +6,8 @@
 
 import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
@@ -75,6 +77,23 @@ const onlyOnWildcard =
 const STEP_POLICY = /^Steps\/[A-Za-z]+\/Role\/DefaultPolicy\/Resource$/;
 const WORKFLOW_POLICY = /^(Deploy|Rollback)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
 const STEP_FUNCTION = /^Steps\/[A-Za-z]+\/Function\/Resource$/;
+const STEP_DEAD_LETTERS = /^Steps\/[A-Za-z]+\/DeadLetters\/Resource$/;
+
+/** True when the construct is an SQS queue some Lambda function uses as its dead-letter queue. */
+function isLambdaDeadLetterQueue(construct: IConstruct): boolean {
+  if (!(construct instanceof CfnQueue)) return false;
+  const stack = Stack.of(construct);
+  const arn = JSON.stringify(stack.resolve(construct.attrArn));
+  return stack.node
+    .findAll()
+    .some(
+      (c) =>
+        c instanceof CfnFunction &&
+        JSON.stringify(
+          stack.resolve((c.deadLetterConfig as { targetArn?: unknown } | undefined)?.targetArn),
+        ) === arn,
+    );
+}
 
 /** Every finding the guardian accepts, with its reason. */
 export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
@@ -121,6 +140,14 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     path: STEP_FUNCTION,
     reason:
       'Steps are invoked synchronously by Step Functions, whose Retry/Catch handle failures; a DLQ only applies to asynchronous invocations.',
+    holds: (construct) => !(construct instanceof CfnFunction) || construct.deadLetterConfig === undefined,
+  },
+  {
+    rule: /^Serverless-SQSRedrivePolicy$/,
+    path: STEP_DEAD_LETTERS,
+    reason:
+      'This queue is itself the dead-letter queue of an EventBridge-invoked step (and of its rule target): an event that lands here waits for an operator, there is nowhere further to redrive it.',
+    holds: isLambdaDeadLetterQueue,
   },
 ];
 

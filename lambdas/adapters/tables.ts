@@ -30,7 +30,10 @@ export const ENV_VARS = {
   environmentConfig: 'GUARDIAN_ENV_CONFIG',
 } as const;
 
-/** Step ids: `lambdas/<id>/handler.ts`, and the `guardian:step` metadata on each function. */
+/**
+ * Step ids: `lambdas/<id>/handler.ts`, and the `guardian:step` metadata on each function.
+ * `execution-ended` is no Task state: EventBridge invokes it when an execution ends.
+ */
 export const STEP_IDS = [
   'preflight',
   'set-image',
@@ -40,6 +43,7 @@ export const STEP_IDS = [
   'rollback-prepare',
   'rollback-apply',
   'rollback-finish',
+  'execution-ended',
 ] as const;
 /** A step id. */
 export type StepId = (typeof STEP_IDS)[number];

@@ -80,3 +80,24 @@ export function breakerSummary(state: BreakerState, threshold: number): string {
     ? `circuit breaker OPEN (${state.reason ?? 'tripped'}): deployments to ${state.environment} are blocked until \`guardian circuit-breaker --reset\``
     : `circuit breaker closed (${state.consecutiveFailures} of ${threshold} consecutive failures)`;
 }
+
+/**
+ * A deployment or rollback was stopped or timed out mid-change (the "execution ended" janitor):
+ * open at once, as for a failed rollback, since nobody knows what state the workload is in.
+ */
+export function breakerOnUnfinished(
+  state: BreakerState,
+  eventId: string,
+  reason: string,
+  now: Date,
+): BreakerState {
+  if (state.lastEventId === eventId) return state;
+  return {
+    ...state,
+    state: 'open',
+    consecutiveFailures: state.consecutiveFailures + 1,
+    reason: `${eventId}: ${reason}`,
+    updatedAt: now.toISOString(),
+    lastEventId: eventId,
+  };
+}

@@ -21,7 +21,6 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { StepId } from '../../lambdas/adapters/tables.ts';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import { ROLLBACK_CHILD_SUFFIX } from '../../lambdas/core/naming.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
@@ -32,6 +31,7 @@ import {
   lambdaStepTask,
 } from './guardian-state-machine.ts';
 import { healthCheckBudgetSeconds } from './rollback-workflow.ts';
+import type { TaskStepId } from './step-function.ts';
 
 /** Slack on top of rollout, health check and rollback: step retries, cold starts, Wait rounding. */
 const DEPLOY_MARGIN_SECONDS = 600;
@@ -70,7 +70,7 @@ export interface DeployWorkflowProps {
   /** The stack's environment: poll interval, health-check retries, deadlines. */
   readonly environment: EnvironmentConfig;
   /** Step functions by step id. */
-  readonly functions: Readonly<Record<StepId, IFunction>>;
+  readonly functions: Readonly<Record<TaskStepId, IFunction>>;
   /** The Rollback state machine, run to completion on any failure after the rollout began. */
   readonly rollback: IStateMachine;
   /** How long a Rollback execution may take (added to this workflow's timeout). */

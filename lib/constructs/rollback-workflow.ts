@@ -16,7 +16,6 @@ import {
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { StepId } from '../../lambdas/adapters/tables.ts';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import {
@@ -25,6 +24,7 @@ import {
   GuardianStateMachine,
   lambdaStepTask,
 } from './guardian-state-machine.ts';
+import type { TaskStepId } from './step-function.ts';
 import { stepTimeout } from './step-function.ts';
 
 /**
@@ -49,7 +49,7 @@ export interface RollbackWorkflowProps {
   /** The stack's environment: poll interval, health-check retries, deadlines. */
   readonly environment: EnvironmentConfig;
   /** Step functions by step id. */
-  readonly functions: Readonly<Record<StepId, IFunction>>;
+  readonly functions: Readonly<Record<TaskStepId, IFunction>>;
   /**
    * Retention of the execution log group.
    * @default RetentionDays.ONE_MONTH

@@ -9,6 +9,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV_VARS, STEP_IDS, STEP_METADATA_KEY, type StepId } from '../../lambdas/adapters/tables.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
@@ -46,7 +47,20 @@ export const STEP_ACCESS: Readonly<Record<StepId, { readonly tables: boolean; re
     'rollback-prepare': { tables: true, cluster: true },
     'rollback-apply': { tables: false, cluster: true },
     'rollback-finish': { tables: true, cluster: false },
+    'execution-ended': { tables: true, cluster: false },
   };
+
+/**
+ * Steps no state machine invokes: EventBridge invokes them asynchronously when an execution ends.
+ * Each gets an encrypted, TLS-only SQS dead-letter queue for events that still fail after Lambda's
+ * asynchronous retries (the EventBridge rule sends the events it cannot deliver there too).
+ */
+export const EVENT_STEPS = ['execution-ended'] as const satisfies readonly StepId[];
+/** A step a state machine's Task state invokes. */
+export type TaskStepId = Exclude<StepId, (typeof EVENT_STEPS)[number]>;
+
+/** How long a dead-letter queue keeps an event: the SQS maximum, time for an operator to look. */
+const DEAD_LETTER_RETENTION = Duration.days(14);
 
 /** Headroom of the health check's invocation over its slowest endpoint: cold start, JSON checks. */
 const HEALTH_CHECK_MARGIN_SECONDS = 10;
@@ -113,6 +127,8 @@ export class GuardianLambdaStep extends Construct {
   readonly step: StepId;
   /** The function's execution role (map it to Kubernetes RBAC for steps with cluster access). */
   readonly role: Role;
+  /** Dead-letter queue of a step EventBridge invokes ({@link EVENT_STEPS}); none for Task steps. */
+  readonly deadLetterQueue?: Queue;
 
   constructor(scope: Construct, id: string, props: GuardianLambdaStepProps) {
     super(scope, id);
@@ -146,6 +162,14 @@ export class GuardianLambdaStep extends Construct {
     logGroup.grantWrite(role);
     this.role = role;
     const access = STEP_ACCESS[step];
+    if ((EVENT_STEPS as readonly StepId[]).includes(step)) {
+      this.deadLetterQueue = new Queue(this, 'DeadLetters', {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: DEAD_LETTER_RETENTION,
+        removalPolicy,
+      });
+    }
 
     this.function = new NodejsFunction(this, 'Function', {
       role,
@@ -161,6 +185,7 @@ export class GuardianLambdaStep extends Construct {
       timeout: stepTimeout(step, env),
       tracing: Tracing.ACTIVE,
       logGroup,
+      ...(this.deadLetterQueue ? { deadLetterQueue: this.deadLetterQueue } : {}),
       environment: {
         // Least privilege: a step without table access does not even learn the table names.
         ...(access.tables && {

@@ -6,7 +6,7 @@
  * cluster simulator, or a real cluster from a kubeconfig.
  */
 import './polyfills.ts';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -67,6 +67,8 @@ interface StackRuntime {
   readonly store: Store;
   readonly deployStateMachine: string;
   readonly rollbackStateMachine: string;
+  /** The real `execution-ended` step with its template-derived ports (EventBridge's target in AWS). */
+  readonly executionEnded: LocalTaskHandler;
 }
 
 const DEFAULT_SEED_TAG = 'v1.0.0';
@@ -193,6 +195,7 @@ export class LocalGuardian {
         await ddb.send(new CreateTableCommand({ ...table.properties, TableName: name } as never));
       }
       const lambdas = new Map<string, LocalTaskHandler>();
+      let executionEnded: LocalTaskHandler | undefined;
       for (const fn of info.functions) {
         const env = fn.environment;
         const rawConfig = env[ENV_VARS.environmentConfig];
@@ -229,14 +232,18 @@ export class LocalGuardian {
           clock,
           logger: silentLogger(),
         };
-        lambdas.set(fn.arn, async (input) => {
+        const invoke: LocalTaskHandler = async (input) => {
           try {
             return await loaded.step.run(input, deps);
           } catch (err) {
             throw asLambdaError(err);
           }
-        });
+        };
+        // No state machine invokes the janitor: the runner delivers ended executions to it as EventBridge would.
+        if (fn.stepId === 'execution-ended') executionEnded = invoke;
+        else lambdas.set(fn.arn, invoke);
       }
+      if (!executionEnded) throw new Error(`stack ${stack.stackName} has no execution-ended function`);
       const stateMachines: LocalStateMachine[] = info.stateMachines;
       const executor = new LocalExecutor({
         stateMachines,
@@ -258,6 +265,7 @@ export class LocalGuardian {
         }),
         deployStateMachine: `guardian-${envName}-deploy`,
         rollbackStateMachine: `guardian-${envName}-rollback`,
+        executionEnded,
       });
     }
     if (clockFile)
@@ -306,6 +314,7 @@ export class LocalGuardian {
       name ?? deployExecutionName(environment || 'unknown', label, randomBytes(4).toString('hex')),
     );
     this.saveExecution(result);
+    await this.executionEnded(rt, result, input);
     return result;
   }
 
@@ -322,7 +331,39 @@ export class LocalGuardian {
       name ?? rollbackExecutionName(environment, randomBytes(4).toString('hex')),
     );
     this.saveExecution(result);
+    await this.executionEnded(rt, result, input);
     return result;
+  }
+
+  /**
+   * Delivers a "Step Functions Execution Status Change" event to the environment's real
+   * `execution-ended` step, as the stack's EventBridge rule does in AWS, and returns its result.
+   */
+  async deliverExecutionEvent(environment: string, event: unknown): Promise<{ message: string }> {
+    return (await this.runtime(environment).executionEnded(event)) as { message: string };
+  }
+
+  /**
+   * What the EventBridge rule does in AWS for a top-level execution that ended FAILED (the only
+   * unfinished end the local executor has: no timeouts, no StopExecution).
+   */
+  private async executionEnded(
+    rt: StackRuntime,
+    result: LocalExecutionResult,
+    input: unknown,
+  ): Promise<void> {
+    if (result.status !== 'FAILED') return;
+    const stopped = this.clock.now();
+    const started = new Date(stopped.getTime() - result.simSeconds * 1000);
+    await rt.executionEnded(
+      executionStatusChangeEvent(
+        rt.executor.stateMachine(result.stateMachine).arn,
+        result,
+        input,
+        started,
+        stopped,
+      ),
+    );
   }
 
   private saveExecution(result: LocalExecutionResult): void {
@@ -337,6 +378,42 @@ export class LocalGuardian {
     for (const close of this.closers.reverse()) await close();
     this.closers.length = 0;
   }
+}
+
+/** The EventBridge event Step Functions emits when an execution ends, for a local execution. */
+export function executionStatusChangeEvent(
+  stateMachineArn: string,
+  result: Pick<LocalExecutionResult, 'name' | 'executionArn' | 'output' | 'error' | 'cause'> & {
+    /** FAILED locally; TIMED_OUT or ABORTED for a synthetic event. */
+    readonly status: string;
+  },
+  input: unknown,
+  startDate: Date,
+  stopDate: Date,
+): Record<string, unknown> {
+  const [, , , region = '', account = ''] = result.executionArn.split(':');
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account,
+    time: stopDate.toISOString(),
+    region,
+    resources: [result.executionArn],
+    detail: {
+      executionArn: result.executionArn,
+      stateMachineArn,
+      name: result.name,
+      status: result.status,
+      startDate: startDate.getTime(),
+      stopDate: stopDate.getTime(),
+      input: JSON.stringify(input),
+      output: result.output === undefined ? null : JSON.stringify(result.output),
+      error: result.error ?? null,
+      cause: result.cause ?? null,
+    },
+  };
 }
 
 function refOf(value: unknown): string {

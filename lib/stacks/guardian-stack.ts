@@ -1,7 +1,9 @@
 /**
  * One environment's guardian: tables, step functions, and the Deploy and Rollback workflows.
  */
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema.ts';
@@ -10,6 +12,12 @@ import { GuardianTables } from '../constructs/guardian-tables.ts';
 import { RollbackWorkflow } from '../constructs/rollback-workflow.ts';
 import { GuardianLambdaSteps } from '../constructs/step-function.ts';
 import { STACK_OUTPUTS } from './outputs.ts';
+
+/**
+ * How hard EventBridge tries to hand an ended execution to the janitor before the event goes to its
+ * dead-letter queue; the lock TTL is the last resort after that.
+ */
+export const EXECUTION_ENDED_DELIVERY = { retryAttempts: 8, maxEventAge: Duration.hours(2) } as const;
 
 /** Properties of {@link GuardianStack}. */
 export interface GuardianStackProps extends StackProps {
@@ -34,6 +42,8 @@ export class GuardianStack extends Stack {
   readonly deploy: DeployWorkflow;
   /** `guardian-<env>-rollback`. */
   readonly rollback: RollbackWorkflow;
+  /** Sends every failed, timed-out or aborted Deploy/Rollback execution to the `execution-ended` step. */
+  readonly executionEndedRule: Rule;
 
   constructor(scope: Construct, id: string, props: GuardianStackProps) {
     super(scope, id, props);
@@ -76,6 +86,32 @@ export class GuardianStack extends Stack {
       logRetention,
       removalPolicy,
     });
+
+    // An execution that ends without recording its outcome must not leave the lock held or its
+    // record in progress (a Lambda timeout, the execution timeout, StopExecution): the janitor cleans up.
+    const janitor = this.steps.steps['execution-ended'];
+    if (!janitor.deadLetterQueue) throw new Error('the execution-ended step has no dead-letter queue');
+    this.executionEndedRule = new Rule(this, 'ExecutionEnded', {
+      description: `Deployment Guardian (${env.name}): clean up after Deploy and Rollback executions that end unrecorded`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          stateMachineArn: [
+            this.deploy.workflow.stateMachine.stateMachineArn,
+            this.rollback.workflow.stateMachine.stateMachineArn,
+          ],
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+        },
+      },
+    });
+    this.executionEndedRule.addTarget(
+      new LambdaFunction(janitor.function, {
+        retryAttempts: EXECUTION_ENDED_DELIVERY.retryAttempts,
+        maxEventAge: EXECUTION_ENDED_DELIVERY.maxEventAge,
+        deadLetterQueue: janitor.deadLetterQueue,
+      }),
+    );
 
     // CI and the `guardian` CLI find the workflows and tables by these outputs.
     const outputs: Record<keyof typeof STACK_OUTPUTS, string> = {

@@ -280,3 +280,103 @@ describe('IAM', () => {
     });
   });
 });
+
+describe('execution-ended janitor', () => {
+  const resourceIdOf = (t: Template, type: string, props: Record<string, unknown> = {}): string => {
+    const ids = Object.keys(t.findResources(type, { Properties: Match.objectLike(props) }));
+    expect(ids, type).toHaveLength(1);
+    return ids[0] as string;
+  };
+
+  it('sends failed, timed-out and aborted Deploy and Rollback executions, and only those, to the step', () => {
+    const t = templateOf('staging');
+    const deploy = resourceIdOf(t, 'AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'guardian-staging-deploy',
+    });
+    const rollback = resourceIdOf(t, 'AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'guardian-staging-rollback',
+    });
+    const fn = functionIdOf(t, 'execution-ended');
+    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
+    const rule = t.toJSON().Resources[resourceIdOf(t, 'AWS::Events::Rule')];
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: {
+        stateMachineArn: [{ Ref: deploy }, { Ref: rollback }],
+        status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+      },
+    });
+    expect(rule.Properties.State).toBe('ENABLED');
+    expect(rule.Properties.Targets).toEqual([
+      {
+        Id: 'Target0',
+        Arn: { 'Fn::GetAtt': [fn, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+      },
+    ]);
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [resourceIdOf(t, 'AWS::Events::Rule'), 'Arn'] },
+    });
+  });
+
+  it('keeps undeliverable and failed events in an encrypted, TLS-only queue for 14 days', () => {
+    const t = templateOf('production');
+    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
+    expect(t.toJSON().Resources[dlq]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 },
+    });
+    // Function errors after Lambda's asynchronous retries land in the same queue.
+    expect(t.toJSON().Resources[functionIdOf(t, 'execution-ended')].Properties.DeadLetterConfig).toEqual({
+      TargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+    });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: dlq }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'events.amazonaws.com' },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('lets the step touch only the two tables, its log group and its dead-letter queue', () => {
+    const t = templateOf('staging');
+    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
+    const statements = statementsOf(t, 'execution-ended');
+    const other = statements.filter((s) => !actionsOf([s]).every((a) => /^(dynamodb|xray|logs):/.test(a)));
+    expect(other).toEqual([
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+    ]);
+    expect(actionsOf(statements).filter((a) => a.startsWith('eks:'))).toEqual([]);
+    expect(lambdaEnvironmentOf(t, functionIdOf(t, 'execution-ended'))).toMatchObject({
+      DEPLOYMENTS_TABLE: 'guardian-staging-deployments',
+      CONTROL_TABLE: 'guardian-staging-control',
+    });
+  });
+
+  it('is no Task state of any workflow, and no other step gets a dead-letter queue', () => {
+    const t = templateOf('staging');
+    const fn = functionIdOf(t, 'execution-ended');
+    for (const sm of Object.values(t.findResources('AWS::StepFunctions::StateMachine'))) {
+      expect(JSON.stringify(sm.Properties.DefinitionString)).not.toContain(fn);
+    }
+    for (const step of STEP_IDS.filter((s) => s !== 'execution-ended')) {
+      expect(t.toJSON().Resources[functionIdOf(t, step)].Properties.DeadLetterConfig, step).toBeUndefined();
+    }
+  });
+});

@@ -7,9 +7,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { httpGet } from '../../lambdas/adapters/http.ts';
 import type { Clock } from '../../lambdas/adapters/ports.ts';
-import { ConflictError, NotFoundError } from '../../lambdas/core/errors.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
 import type { DeploymentContext, RollbackContext, RolloutStatus } from '../../lambdas/core/types.ts';
+import { step as executionEnded } from '../../lambdas/execution-ended/handler.ts';
 import { step as healthCheck } from '../../lambdas/health-check/handler.ts';
 import { step as preflight } from '../../lambdas/preflight/handler.ts';
 import { step as recordDeployment } from '../../lambdas/record-deployment/handler.ts';
@@ -741,6 +742,162 @@ describe('rollback steps', () => {
     const ctx = await rollback({ trigger: 'operator', reason: 'error rate up' });
     expect(ctx).toMatchObject({ fromRevision: 2, toRevision: 1, expectedImage: V1 });
     expect(await db.store.getLock(ENV)).toMatchObject({ holder: ctx.rollbackId });
+  });
+});
+
+describe('execution-ended', () => {
+  /** The EventBridge event Step Functions sends when `name` ends with `status`. */
+  function ended(
+    name: string,
+    status: string,
+    over: { error?: string | null; cause?: string | null; executionArn?: string } = {},
+  ) {
+    const executionArn = over.executionArn ?? execution(name).Id;
+    return {
+      version: '0',
+      id: `event-${++seq}`,
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account: '123456789012',
+      time: current.toISOString(),
+      region: 'ap-southeast-1',
+      resources: [executionArn],
+      detail: {
+        executionArn,
+        stateMachineArn: 'arn:aws:states:ap-southeast-1:123456789012:stateMachine:guardian-production-deploy',
+        name,
+        status,
+        startDate: current.getTime() - 60_000,
+        stopDate: current.getTime(),
+        input: '{}',
+        output: null,
+        error: over.error === undefined ? 'States.Timeout' : over.error,
+        cause: over.cause === undefined ? null : over.cause,
+      },
+    };
+  }
+
+  it('releases the lock its deployment still holds and fails the in-progress record when it fails', async () => {
+    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const cause = JSON.stringify({ errorType: 'TransientError', errorMessage: 'DynamoDB throttled' });
+    const result = (await executionEnded.run(
+      ended(deployment.deploymentId, 'FAILED', { error: 'TransientError', cause }),
+      deps,
+    )) as { message: string };
+
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+    const record = await db.store.getRecord(ENV, deployment.deploymentId);
+    expect(record).toMatchObject({
+      status: 'failed',
+      finishedAt: current.toISOString(),
+      reason: 'execution failed before the guardian recorded an outcome (TransientError: DynamoDB throttled)',
+    });
+    // A FAILED execution ended on a state of its own workflow: the breaker is not the janitor's to open.
+    expect((await db.store.getBreaker(ENV)).state).toBe('closed');
+    expect(result.message).toContain(`released the ${ENV} lock held by ${deployment.deploymentId}`);
+    expect(result.message).toContain(`recorded deploy ${deployment.deploymentId} as failed`);
+  });
+
+  it('opens the breaker when a deployment that started its rollout is aborted', async () => {
+    const deployment = await deployUntilRolledOut();
+    await executionEnded.run(ended(deployment.deploymentId, 'ABORTED', { error: null }), deps);
+
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+    expect(await db.store.getRecord(ENV, deployment.deploymentId)).toMatchObject({
+      status: 'failed',
+      reason: 'execution was aborted before the guardian recorded an outcome (no error reported)',
+    });
+    const breaker = await db.store.getBreaker(ENV);
+    expect(breaker).toMatchObject({ state: 'open', lastEventId: deployment.deploymentId });
+    expect(breaker.reason).toContain('aborted before the guardian recorded an outcome');
+    await expect(preflight.run(deployEvent(), deps)).rejects.toThrow(
+      /circuit breaker for production is open/,
+    );
+  });
+
+  it("keeps another execution's lock and record when it times out", async () => {
+    const holder = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const lockBefore = await db.store.getLock(ENV);
+    const result = (await executionEnded.run(ended('production-v9-9-9-deadbeef', 'TIMED_OUT'), deps)) as {
+      message: string;
+    };
+
+    expect(await db.store.getLock(ENV)).toEqual(lockBefore);
+    expect((await db.store.getRecord(ENV, holder.deploymentId))?.status).toBe('in-progress');
+    expect((await db.store.getBreaker(ENV)).state).toBe('closed');
+    expect(result.message).toContain(`held by ${holder.deploymentId}`);
+    expect(result.message).toContain('stays');
+  });
+
+  it('keeps the deployment lock a child rollback inherited when the rollback times out', async () => {
+    const deployment = await deployUntilRolledOut();
+    const child = await childRollback(deployment);
+    await executionEnded.run(ended(child.rollbackId, 'TIMED_OUT'), deps);
+
+    expect((await db.store.getLock(ENV))?.holder).toBe(deployment.deploymentId);
+    expect(await db.store.getRecord(ENV, child.rollbackId)).toMatchObject({
+      status: 'failed',
+      reason: 'execution timed out before the guardian recorded an outcome (States.Timeout)',
+    });
+    expect((await db.store.getBreaker(ENV)).state).toBe('open');
+  });
+
+  it('changes nothing after a deployment that finished its record, and nothing on SUCCEEDED', async () => {
+    const deployment = await succeededDeployment();
+    const before = await db.store.getRecord(ENV, deployment.deploymentId);
+    for (const status of ['FAILED', 'ABORTED', 'SUCCEEDED']) {
+      const result = (await executionEnded.run(ended(deployment.deploymentId, status), deps)) as {
+        message: string;
+      };
+      expect(result.message).toMatch(/nothing (left )?to clean up/);
+    }
+    expect(await db.store.getRecord(ENV, deployment.deploymentId)).toEqual(before);
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+    expect((await db.store.getBreaker(ENV)).state).toBe('closed');
+  });
+
+  it('changes nothing when EventBridge delivers the same event twice', async () => {
+    const deployment = await deployUntilRolledOut();
+    const event = ended(deployment.deploymentId, 'ABORTED');
+    await executionEnded.run(event, deps);
+    const after = {
+      record: await db.store.getRecord(ENV, deployment.deploymentId),
+      breaker: await db.store.getBreaker(ENV),
+    };
+    current = new Date(current.getTime() + 60_000);
+    // Another deployment takes the free lock before the duplicate arrives.
+    await db.store.putBreaker({ ...after.breaker, state: 'closed' });
+    const next = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    await db.store.putBreaker(after.breaker);
+    const lock = await db.store.getLock(ENV);
+
+    const again = (await executionEnded.run(event, deps)) as { message: string };
+    expect(await db.store.getRecord(ENV, deployment.deploymentId)).toEqual(after.record);
+    expect(await db.store.getBreaker(ENV)).toEqual(after.breaker);
+    expect(await db.store.getLock(ENV)).toEqual(lock);
+    expect(lock?.holder).toBe(next.deploymentId);
+    expect(again.message).toContain('nothing left to clean up');
+  });
+
+  it('does not fail a record of the same name that another execution wrote', async () => {
+    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const other = `${execution(deployment.deploymentId).Id}-other`;
+    await executionEnded.run(ended(deployment.deploymentId, 'FAILED', { executionArn: other }), deps);
+    // Same holder name: the lock is released; the record carries another ARN and stays in progress.
+    expect((await db.store.getRecord(ENV, deployment.deploymentId))?.status).toBe('in-progress');
+  });
+
+  it('refuses a malformed event, naming the field, and changes nothing', async () => {
+    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const event = ended(deployment.deploymentId, 'FAILED');
+    const bad = { ...event, detail: { ...event.detail, executionArn: undefined } };
+    await expect(executionEnded.run(bad, deps)).rejects.toThrow(InvalidInputError);
+    await expect(executionEnded.run(bad, deps)).rejects.toThrow(
+      /invalid execution-ended event: detail\.executionArn/,
+    );
+    await expect(executionEnded.run({ ...event, source: 'aws.lambda' }, deps)).rejects.toThrow(/source/);
+    expect((await db.store.getLock(ENV))?.holder).toBe(deployment.deploymentId);
+    expect((await db.store.getRecord(ENV, deployment.deploymentId))?.status).toBe('in-progress');
   });
 });
 

@@ -4,9 +4,10 @@
  * demo API. Assertions are on the execution history, the cluster and the store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildLock } from '../../lambdas/core/lock.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { LocalEvent, LocalExecutionResult } from '../../lib/local/executor.ts';
-import { LocalGuardian } from '../../lib/local/guardian.ts';
+import { executionStatusChangeEvent, LocalGuardian } from '../../lib/local/guardian.ts';
 
 const config = loadConfig();
 const REPO = 'ghcr.io/buywhere/buywhere-api';
@@ -383,5 +384,90 @@ describe('Rollback workflow (operator)', () => {
     expect(breaker.state).toBe('open');
     expect(breaker.reason).toContain(name);
     expect(await store.getLock('staging')).toBeUndefined();
+  });
+});
+
+describe('Execution ended (the EventBridge janitor, emulated locally)', () => {
+  const deployArn = `arn:aws:states:${config.environments.staging?.region}:000000000000:stateMachine:guardian-staging-deploy`;
+  const executionArnOf = (name: string) => `${deployArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
+  /**
+   * What a preflight invocation leaves when it takes the lock, records the deployment and then
+   * dies (a Lambda timeout): the local executor has no timeouts, so the test writes it directly.
+   */
+  async function leftBehindByPreflight(g: LocalGuardian, name: string): Promise<void> {
+    const store = g.store('staging');
+    const now = g.clock.now();
+    const taken = await store.acquireLock(buildLock('staging', name, executionArnOf(name), now, 3600), now);
+    expect(taken.acquired).toBe(true);
+    await store.putRecord({
+      environment: 'staging',
+      id: name,
+      kind: 'deploy',
+      status: 'in-progress',
+      executionArn: executionArnOf(name),
+      trigger: 'ci',
+      requestedBy: 'github-actions',
+      image: `${REPO}:v1.5.0`,
+      previousImage: STABLE,
+      previousRevision: 1,
+      startedAt: now.toISOString(),
+    });
+  }
+
+  it('releases the lock and fails the record a FAILED deploy execution still holds, as the rule would', async () => {
+    const g = await start();
+    const name = 'staging-v1-5-0-0000dead';
+    await leftBehindByPreflight(g, name);
+    // The execution then fails on a state that does not clean up after the earlier attempt.
+    const result = await g.deploy(deployInput('docker.io/someone/else:v1.5.0'), name);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('InvalidInputError');
+
+    const store = g.store('staging');
+    expect(await store.getLock('staging')).toBeUndefined();
+    const record = await store.getRecord('staging', name);
+    expect(record?.status).toBe('failed');
+    expect(record?.reason).toMatch(
+      /^execution failed before the guardian recorded an outcome \(InvalidInputError: image 'docker\.io/,
+    );
+    expect((await store.getBreaker('staging')).state).toBe('closed');
+    // The environment is usable again at once, not only when the lock expires.
+    expect((await g.deploy(deployInput(`${REPO}:v1.5.0`))).status).toBe('SUCCEEDED');
+  });
+
+  it('opens the breaker for an aborted deployment, and a second delivery changes nothing', async () => {
+    const g = await start();
+    const name = 'staging-v1-5-0-0000abcd';
+    await leftBehindByPreflight(g, name);
+    const now = g.clock.now();
+    const event = executionStatusChangeEvent(
+      deployArn,
+      { name, executionArn: executionArnOf(name), status: 'ABORTED' },
+      deployInput(`${REPO}:v1.5.0`),
+      now,
+      now,
+    );
+    const first = await g.deliverExecutionEvent('staging', event);
+    expect(first.message).toContain(`released the staging lock held by ${name}`);
+    expect(first.message).toContain('opened the staging circuit breaker');
+
+    const store = g.store('staging');
+    const after = {
+      record: await store.getRecord('staging', name),
+      breaker: await store.getBreaker('staging'),
+    };
+    expect(after.record?.status).toBe('failed');
+    expect(after.breaker.state).toBe('open');
+    expect(await store.getLock('staging')).toBeUndefined();
+
+    const second = await g.deliverExecutionEvent('staging', event);
+    expect(second.message).toContain('nothing left to clean up');
+    expect(await store.getRecord('staging', name)).toEqual(after.record);
+    expect(await store.getBreaker('staging')).toEqual(after.breaker);
+
+    const next = await g.deploy(deployInput(`${REPO}:v1.5.0`));
+    expect(next.error).toBe('CircuitOpenError');
+    expect(next.cause).toContain(name);
   });
 });

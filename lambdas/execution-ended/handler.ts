@@ -1,0 +1,90 @@
+/**
+ * "Execution ended": the janitor EventBridge invokes when a Deploy or Rollback execution ends
+ * FAILED, TIMED_OUT or ABORTED. Such an execution may have stopped before recording its outcome
+ * (a preflight Lambda timeout after taking the lock, an execution timeout, StopExecution, a record
+ * step out of retries); the janitor gives the lock back if this execution holds it and fails its
+ * record if it is still in progress, opening the breaker when it was stopped mid-change. Every
+ * write is conditional, so EventBridge's at-least-once delivery repeats it harmlessly.
+ */
+import * as z from 'zod';
+import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
+import { breakerOnUnfinished } from '../core/breaker.ts';
+import { ConflictError } from '../core/errors.ts';
+import { isUnfinishedStatus, planExecutionEnded } from '../core/execution-ended.ts';
+import { lambdaHandler } from '../shared/lambda.ts';
+import { defineStep } from '../shared/step.ts';
+
+/** The EventBridge "Step Functions Execution Status Change" event (fields the janitor reads). */
+export const executionEndedEventSchema = z.looseObject({
+  source: z.literal('aws.states'),
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.looseObject({
+    executionArn: z.string().min(1),
+    stateMachineArn: z.string().min(1),
+    name: z.string().min(1),
+    status: z.string().min(1),
+    startDate: z.number().nullish(),
+    stopDate: z.number().nullish(),
+    input: z.string().nullish(),
+    output: z.string().nullish(),
+    error: z.string().nullish(),
+    cause: z.string().nullish(),
+  }),
+});
+
+/** The execution-ended step. */
+export const step = defineStep('execution-ended', executionEndedEventSchema, async ({ detail }, deps) => {
+  const { config, store, clock, logger } = deps;
+  const { name, executionArn, status } = detail;
+  logger.appendKeys({ executionName: name, executionArn, status });
+  if (!isUnfinishedStatus(status)) {
+    return { message: `execution ${name} ended ${status}: nothing to clean up.` };
+  }
+  const [lock, record] = await Promise.all([store.getLock(config.name), store.getRecord(config.name, name)]);
+  const plan = planExecutionEnded(
+    { name, executionArn, status, error: detail.error, cause: detail.cause },
+    lock,
+    record,
+  );
+  const now = clock.now();
+  const done: string[] = [];
+  // The breaker first: it keeps the next deployment off a half-changed workload even if a later write fails.
+  if (plan.openBreaker) {
+    await store.putBreaker(breakerOnUnfinished(await store.getBreaker(config.name), name, plan.reason, now));
+    done.push(
+      `opened the ${config.name} circuit breaker (check the workload, then \`guardian circuit-breaker --reset\`)`,
+    );
+  }
+  if (plan.failRecord) {
+    try {
+      await store.updateRecord(
+        config.name,
+        name,
+        { status: 'failed', finishedAt: now.toISOString(), reason: plan.reason },
+        { status: ['in-progress'] },
+      );
+      done.push(`recorded ${record?.kind ?? 'execution'} ${name} as failed`);
+    } catch (err) {
+      // Finished by someone else since we read it: theirs is the outcome to keep.
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+  if (
+    plan.releaseLockHeldBy !== undefined &&
+    (await store.releaseLock(config.name, plan.releaseLockHeldBy))
+  ) {
+    done.push(`released the ${config.name} lock held by ${plan.releaseLockHeldBy}`);
+  }
+  const kept = plan.keptLock
+    ? ` The ${config.name} lock is held by ${plan.keptLock.holder} (execution ${plan.keptLock.executionArn}), not by this execution, and stays.`
+    : '';
+  const message = done.length
+    ? `Execution ${name}: ${plan.reason}; ${done.join('; ')}.${kept}`
+    : `Execution ${name} ended ${status}: nothing left to clean up.${kept}`;
+  if (done.length) logger.warn(message);
+  else logger.info(message);
+  return { message };
+});
+
+/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv });
