@@ -40,6 +40,19 @@ export function breakerOnFailure(
   return base;
 }
 
+/** Opens the breaker at once with `reason`, counting `eventId` once (a retried step repeats it). */
+function openAtOnce(state: BreakerState, eventId: string, reason: string, now: Date): BreakerState {
+  if (state.lastEventId === eventId) return state;
+  return {
+    ...state,
+    state: 'open',
+    consecutiveFailures: state.consecutiveFailures + 1,
+    reason,
+    updatedAt: now.toISOString(),
+    lastEventId: eventId,
+  };
+}
+
 /** A rollback itself failed: open at once, whatever the count. */
 export function breakerOnRollbackFailure(
   state: BreakerState,
@@ -47,15 +60,7 @@ export function breakerOnRollbackFailure(
   reason: string,
   now: Date,
 ): BreakerState {
-  if (state.lastEventId === eventId) return state;
-  return {
-    ...state,
-    state: 'open',
-    consecutiveFailures: state.consecutiveFailures + 1,
-    reason: `rollback ${eventId} failed: ${reason}`,
-    updatedAt: now.toISOString(),
-    lastEventId: eventId,
-  };
+  return openAtOnce(state, eventId, `rollback ${eventId} failed: ${reason}`, now);
 }
 
 /** An operator reset the breaker (`guardian circuit-breaker --reset`). */
@@ -91,13 +96,5 @@ export function breakerOnUnfinished(
   reason: string,
   now: Date,
 ): BreakerState {
-  if (state.lastEventId === eventId) return state;
-  return {
-    ...state,
-    state: 'open',
-    consecutiveFailures: state.consecutiveFailures + 1,
-    reason: `${eventId}: ${reason}`,
-    updatedAt: now.toISOString(),
-    lastEventId: eventId,
-  };
+  return openAtOnce(state, eventId, `${eventId}: ${reason}`, now);
 }

@@ -47,6 +47,18 @@ const ENV: Record<string, OptionSpec> = {
   env: { type: 'string', short: 'e', value: 'ENV', description: 'environment (staging, production, …)' },
 };
 
+const WAIT: Record<string, OptionSpec> = {
+  wait: {
+    type: 'boolean',
+    description: 'in AWS: wait for the execution to end and exit with its result (a dry run always waits)',
+  },
+  timeout: {
+    type: 'string',
+    value: 'SECONDS',
+    description: 'with --wait: give up waiting after this long (default 3600; the execution goes on)',
+  },
+};
+
 /** Every command, its summary and options. */
 export const COMMANDS = {
   demo: {
@@ -80,16 +92,7 @@ export const COMMANDS = {
         description: 'recorded on the deployment (default: $USER)',
       },
       'ci-run-url': { type: 'string', value: 'URL', description: 'link to the CI run, kept on the record' },
-      wait: {
-        type: 'boolean',
-        description:
-          'in AWS: wait for the execution to end and exit with its result (a dry run always waits)',
-      },
-      timeout: {
-        type: 'string',
-        value: 'SECONDS',
-        description: 'with --wait: give up waiting after this long (default 3600; the execution goes on)',
-      },
+      ...WAIT,
       ...LOCAL,
       ...COMMON,
     },
@@ -108,16 +111,7 @@ export const COMMANDS = {
         value: 'TEXT',
         description: 'reason, recorded and set as the change-cause annotation',
       },
-      wait: {
-        type: 'boolean',
-        description:
-          'in AWS: wait for the execution to end and exit with its result (a dry run always waits)',
-      },
-      timeout: {
-        type: 'string',
-        value: 'SECONDS',
-        description: 'with --wait: give up waiting after this long (default 3600; the execution goes on)',
-      },
+      ...WAIT,
       'requested-by': {
         type: 'string',
         value: 'WHO',

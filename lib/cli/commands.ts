@@ -80,22 +80,27 @@ async function withLocal<T>(
   }
 }
 
-function backendFor(args: ParsedArgs, config: GuardianConfig, output: Output, env: EnvironmentConfig) {
-  return async <T>(fn: (b: GuardianBackend) => Promise<T>): Promise<T> => {
-    if (args.values.local === true) {
-      return withLocal(args, config, output, (g) =>
-        fn({
-          store: g.store(env.name),
-          now: () => g.clock.now(),
-          workload: async () => (await g.clusterPort()).getWorkload(env.namespace, env.workload),
-        }),
-      );
-    }
-    for (const flag of ['kubeconfig', 'api-url', 'state-dir']) {
-      if (args.values[flag] !== undefined) throw new UsageError(`--${flag} needs --local`);
-    }
-    return fn(await awsGuardian(env));
-  };
+/** Runs `fn` with the local runner's backend (--local) or the deployed stack's in AWS. */
+async function withBackend<T>(
+  args: ParsedArgs,
+  config: GuardianConfig,
+  output: Output,
+  env: EnvironmentConfig,
+  fn: (b: GuardianBackend) => Promise<T>,
+): Promise<T> {
+  if (args.values.local === true) {
+    return withLocal(args, config, output, (g) =>
+      fn({
+        store: g.store(env.name),
+        now: () => g.clock.now(),
+        workload: async () => (await g.clusterPort()).getWorkload(env.namespace, env.workload),
+      }),
+    );
+  }
+  for (const flag of ['kubeconfig', 'api-url', 'state-dir']) {
+    if (args.values[flag] !== undefined) throw new UsageError(`--${flag} needs --local`);
+  }
+  return fn(await awsGuardian(env));
 }
 
 function printResult(args: ParsedArgs, output: Output, result: LocalExecutionResult): void {
@@ -131,7 +136,7 @@ async function runInAws(
   const timeoutSeconds = optionalInt(args, 'timeout', 1, 86_400);
   const wait = alwaysWait || args.values.wait === true;
   if (timeoutSeconds !== undefined && !wait) throw new UsageError('--timeout goes with --wait');
-  const backend = await backendFor(args, config, output, env)(async (b) => b);
+  const backend = await withBackend(args, config, output, env, async (b) => b);
   const start = kind === 'deploy' ? backend.startDeploy : backend.startRollback;
   if (!start || !backend.waitForExecution) throw new Error('this backend cannot start executions');
   const json = args.values.json === true;
@@ -232,12 +237,7 @@ async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output
 
 async function status(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
   const env = environmentOf(config, requireString(args, 'env'));
-  return backendFor(
-    args,
-    config,
-    output,
-    env,
-  )(async (b) => {
+  return withBackend(args, config, output, env, async (b) => {
     const now = b.now();
     const [lock, breaker, freezes, records, workload] = await Promise.all([
       b.store.getLock(env.name),
@@ -297,12 +297,7 @@ function describeRecord(r: DeploymentRecord): string {
 async function history(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
   const env = environmentOf(config, requireString(args, 'env'));
   const limit = optionalInt(args, 'limit', 1, 500) ?? 20;
-  return backendFor(
-    args,
-    config,
-    output,
-    env,
-  )(async (b) => {
+  return withBackend(args, config, output, env, async (b) => {
     const records = await b.store.listRecords(env.name, limit);
     if (args.values.json === true) output.out(JSON.stringify(records, null, 2));
     else for (const line of formatRecords(records)) output.out(line);
@@ -313,12 +308,7 @@ async function history(args: ParsedArgs, config: GuardianConfig, output: Output)
 async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
   const env = environmentOf(config, requireString(args, 'env'));
   const threshold = env.thresholds.consecutive_failures_for_rollback;
-  return backendFor(
-    args,
-    config,
-    output,
-    env,
-  )(async (b) => {
+  return withBackend(args, config, output, env, async (b) => {
     let state: BreakerState = await b.store.getBreaker(env.name);
     if (args.values.reset === true) {
       state = breakerReset(env.name, whoAmI(args), b.now());
@@ -339,12 +329,7 @@ async function lock(args: ParsedArgs, config: GuardianConfig, output: Output): P
     );
   }
   if (holder && args.values.release !== true) throw new UsageError('--holder goes with --release');
-  return backendFor(
-    args,
-    config,
-    output,
-    env,
-  )(async (b) => {
+  return withBackend(args, config, output, env, async (b) => {
     const current = await b.store.getLock(env.name);
     if (args.values.release === true && holder) {
       // Conditional on the holder: a lock taken meanwhile by someone else is never removed.
@@ -393,12 +378,7 @@ async function freeze(args: ParsedArgs, config: GuardianConfig, output: Output):
     throw new UsageError('--reason is required with --until: it is shown to whoever is refused');
   if (!until && (reason || args.values.from !== undefined))
     throw new UsageError('--reason and --from go with --until');
-  return backendFor(
-    args,
-    config,
-    output,
-    env,
-  )(async (b) => {
+  return withBackend(args, config, output, env, async (b) => {
     const now = b.now();
     if (lift) {
       const removed = await b.store.deleteFreeze(env.name, lift);

@@ -26,17 +26,8 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-/** Starts dynalite on a free port and creates the Deployments and Control tables. */
-export async function startLocalDynamo(): Promise<LocalDynamo> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const tables = { deploymentsTable: 'guardian-deployments', controlTable: 'guardian-control' };
+/** Creates the Deployments and Control tables (key schema from `lambdas/adapters/tables.ts`). */
+export async function createGuardianTables(client: DynamoDBClient, tables: DynamoStoreTables): Promise<void> {
   const d = DEPLOYMENTS_TABLE;
   await client.send(
     new CreateTableCommand({
@@ -77,6 +68,20 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
       ],
     }),
   );
+}
+
+/** Starts dynalite on a free port and creates the Deployments and Control tables. */
+export async function startLocalDynamo(): Promise<LocalDynamo> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const tables = { deploymentsTable: 'guardian-deployments', controlTable: 'guardian-control' };
+  await createGuardianTables(client, tables);
   for (const TableName of Object.values(tables)) {
     await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1 }, { TableName });
   }

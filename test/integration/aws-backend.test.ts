@@ -6,7 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
@@ -17,9 +17,9 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
-import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from '../../lambdas/adapters/tables.ts';
 import { runCli } from '../../lib/cli/commands.ts';
 import { STACK_OUTPUTS } from '../../lib/stacks/outputs.ts';
+import { createGuardianTables } from '../helpers/dynalite.ts';
 
 const REGION = 'ap-southeast-1';
 const REPO = 'ghcr.io/buywhere/buywhere-api';
@@ -77,46 +77,10 @@ beforeAll(async () => {
     saved[k] = process.env[k];
     process.env[k] = v;
   }
-  const ddb = new DynamoDBClient({ region: REGION, endpoint });
-  await ddb.send(
-    new CreateTableCommand({
-      TableName: names.deployments,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: DEPLOYMENTS_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: DEPLOYMENTS_TABLE.sortKey, AttributeType: 'S' },
-        { AttributeName: DEPLOYMENTS_TABLE.byStartedAtIndex.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: DEPLOYMENTS_TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: DEPLOYMENTS_TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: DEPLOYMENTS_TABLE.byStartedAtIndex.name,
-          KeySchema: [
-            { AttributeName: DEPLOYMENTS_TABLE.byStartedAtIndex.partitionKey, KeyType: 'HASH' },
-            { AttributeName: DEPLOYMENTS_TABLE.byStartedAtIndex.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  await ddb.send(
-    new CreateTableCommand({
-      TableName: names.control,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: CONTROL_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: CONTROL_TABLE.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: CONTROL_TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: CONTROL_TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createGuardianTables(new DynamoDBClient({ region: REGION, endpoint }), {
+    deploymentsTable: names.deployments,
+    controlTable: names.control,
+  });
   const sfn = new SFNClient({ region: REGION, endpoint });
   const definition = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } });
   const roleArn = 'arn:aws:iam::123456789012:role/guardian';
