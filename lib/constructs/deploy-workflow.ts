@@ -13,11 +13,8 @@ import {
   IntegrationPattern,
   type IStateMachine,
   JsonPath,
-  Pass,
   Succeed,
   TaskInput,
-  Wait,
-  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -25,10 +22,10 @@ import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import { ROLLBACK_CHILD_SUFFIX } from '../../lambdas/core/naming.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import {
-  addHealthCheckRetry,
   FAILURE_PATH,
   GuardianStateMachine,
   lambdaStepTask,
+  watchRollout,
 } from './guardian-state-machine.ts';
 import { healthCheckBudgetSeconds } from './rollback-workflow.ts';
 import type { TaskStepId } from './step-function.ts';
@@ -158,51 +155,31 @@ export class DeployWorkflow extends Construct {
     });
     setImage.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
 
-    const waitForRollout = new Wait(this, 'Wait for rollout', {
-      time: WaitTime.duration(Duration.seconds(env.rollout.pollIntervalSeconds)),
-    });
-
-    const rolloutStatus = lambdaStepTask(this, 'Check rollout status', fn['rollout-status'], {
-      payload: { 'target.$': '$.deployment' },
-      resultPath: '$.rollout',
-    });
-    rolloutStatus.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
-
-    const rolloutFailed = new Pass(this, 'Rollout failed', {
-      parameters: { Error: 'RolloutFailedError', 'Cause.$': '$.rollout.message' },
-      resultPath: FAILURE_PATH,
-    });
-    rolloutFailed.next(rollBack);
-
-    const healthCheck = lambdaStepTask(this, 'Enhanced health check', fn['health-check'], {
-      payload: { 'target.$': '$.deployment' },
-      resultPath: '$.health',
-    });
-    addHealthCheckRetry(healthCheck, env.healthCheck);
-    healthCheck.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
-
     const record = lambdaStepTask(this, 'Record deployment', fn['record-deployment'], {
       payload: { 'deployment.$': '$.deployment', 'rollout.$': '$.rollout', 'health.$': '$.health' },
       resultPath: '$.record',
     });
 
+    const watch = watchRollout(this, {
+      names: {
+        wait: 'Wait for rollout',
+        check: 'Check rollout status',
+        complete: 'Rollout complete?',
+        failed: 'Rollout failed',
+        health: 'Enhanced health check',
+      },
+      targetPath: '$.deployment',
+      rolloutStatus: fn['rollout-status'],
+      healthCheck: fn['health-check'],
+      environment: env,
+      onFailure: rollBack,
+      onHealthy: record.next(new Succeed(this, 'Deployment succeeded')),
+    });
+
     const definition = preflight.next(
       new Choice(this, 'Dry run?')
         .when(Condition.booleanEquals('$.deployment.dryRun', true), new Succeed(this, 'Dry run complete'))
-        .otherwise(
-          setImage
-            .next(waitForRollout)
-            .next(rolloutStatus)
-            .next(
-              new Choice(this, 'Rollout complete?')
-                .when(
-                  Condition.stringEquals('$.rollout.phase', 'complete'),
-                  healthCheck.next(record).next(new Succeed(this, 'Deployment succeeded')),
-                )
-                .when(Condition.stringEquals('$.rollout.phase', 'failed'), rolloutFailed)
-                .otherwise(waitForRollout),
-            ),
-        ),
+        .otherwise(setImage.next(watch)),
     );
 
     this.timeout = deployTimeoutOf(env, props.rollbackTimeout);

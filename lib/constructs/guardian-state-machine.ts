@@ -7,15 +7,21 @@ import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from 'aws-cd
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
+  Choice,
+  Condition,
   DefinitionBody,
   type IChainable,
   LogLevel,
+  Pass,
   StateMachine,
   StateMachineType,
   TaskInput,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config/schema.ts';
 
 /** Every Catch puts `{Error, Cause}` here. */
 export const FAILURE_PATH = '$.failure';
@@ -143,4 +149,64 @@ export function addHealthCheckRetry(
     maxAttempts: healthCheck.attempts - 1,
     backoffRate: 1,
   });
+}
+
+/** Console names of a watched rollout's states, as the runbook words them. */
+export interface WatchRolloutNames {
+  readonly wait: string;
+  readonly check: string;
+  readonly complete: string;
+  readonly failed: string;
+  readonly health: string;
+}
+
+/** Properties of {@link watchRollout}. */
+export interface WatchRolloutProps {
+  readonly names: WatchRolloutNames;
+  /** JSONPath of the RolloutTarget the steps watch (`$.deployment` or `$.rollback`). */
+  readonly targetPath: string;
+  readonly rolloutStatus: IFunction;
+  readonly healthCheck: IFunction;
+  readonly environment: EnvironmentConfig;
+  /** Where every failure goes, with `$.failure` set. */
+  readonly onFailure: IChainable;
+  /** What follows a complete, healthy rollout. */
+  readonly onHealthy: IChainable;
+}
+
+/**
+ * The loop Deploy and Rollback share, like `kubectl rollout status` then the enhanced health
+ * check: Wait → check status → complete? → health check → `onHealthy`; a failed rollout, a step
+ * failure or a failed health check go to `onFailure`. Returns the Wait, where the loop starts.
+ */
+export function watchRollout(scope: Construct, p: WatchRolloutProps): Wait {
+  const catchAll = { errors: ['States.ALL'], resultPath: FAILURE_PATH };
+  const wait = new Wait(scope, p.names.wait, {
+    time: WaitTime.duration(Duration.seconds(p.environment.rollout.pollIntervalSeconds)),
+  });
+  const status = lambdaStepTask(scope, p.names.check, p.rolloutStatus, {
+    payload: { 'target.$': p.targetPath },
+    resultPath: '$.rollout',
+  });
+  status.addCatch(p.onFailure, catchAll);
+  const failed = new Pass(scope, p.names.failed, {
+    parameters: { Error: 'RolloutFailedError', 'Cause.$': '$.rollout.message' },
+    resultPath: FAILURE_PATH,
+  });
+  failed.next(p.onFailure);
+  const health = lambdaStepTask(scope, p.names.health, p.healthCheck, {
+    payload: { 'target.$': p.targetPath },
+    resultPath: '$.health',
+  });
+  addHealthCheckRetry(health, p.environment.healthCheck);
+  health.addCatch(p.onFailure, catchAll);
+  wait
+    .next(status)
+    .next(
+      new Choice(scope, p.names.complete)
+        .when(Condition.stringEquals('$.rollout.phase', 'complete'), health.next(p.onHealthy))
+        .when(Condition.stringEquals('$.rollout.phase', 'failed'), failed)
+        .otherwise(wait),
+    );
+  return wait;
 }

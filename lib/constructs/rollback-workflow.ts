@@ -5,24 +5,15 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import {
-  Choice,
-  Condition,
-  Fail,
-  Pass,
-  Result,
-  Succeed,
-  Wait,
-  WaitTime,
-} from 'aws-cdk-lib/aws-stepfunctions';
+import { Fail, Pass, Result, Succeed } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import {
-  addHealthCheckRetry,
   FAILURE_PATH,
   GuardianStateMachine,
   lambdaStepTask,
+  watchRollout,
 } from './guardian-state-machine.ts';
 import type { TaskStepId } from './step-function.ts';
 import { stepTimeout } from './step-function.ts';
@@ -116,48 +107,28 @@ export class RollbackWorkflow extends Construct {
     });
     apply.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
 
-    const waitForRollback = new Wait(this, 'Wait for rollback', {
-      time: WaitTime.duration(Duration.seconds(env.rollout.pollIntervalSeconds)),
-    });
-
-    const status = lambdaStepTask(this, 'Check rollback status', fn['rollout-status'], {
-      payload: { 'target.$': '$.rollback' },
-      resultPath: ROLLOUT_PATH,
-    });
-    status.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
-
-    const didNotComplete = new Pass(this, 'Rollback did not complete', {
-      parameters: { Error: 'RolloutFailedError', 'Cause.$': '$.rollout.message' },
-      resultPath: FAILURE_PATH,
-    });
-    didNotComplete.next(recordFailure);
-
-    const verify = lambdaStepTask(this, 'Verify health after rollback', fn['health-check'], {
-      payload: { 'target.$': '$.rollback' },
-      resultPath: '$.health',
-    });
-    addHealthCheckRetry(verify, env.healthCheck);
-    verify.addCatch(recordFailure, { errors: ['States.ALL'], ...catchAll });
-
     const record = lambdaStepTask(this, 'Record rollback', fn['rollback-finish'], {
       payload: { 'rollback.$': '$.rollback', outcome: 'rolled-back', 'rollout.$': ROLLOUT_PATH },
       resultPath: '$.record',
     });
 
-    const definition = prepare
-      .next(start)
-      .next(apply)
-      .next(waitForRollback)
-      .next(status)
-      .next(
-        new Choice(this, 'Rollback complete?')
-          .when(
-            Condition.stringEquals('$.rollout.phase', 'complete'),
-            verify.next(record).next(new Succeed(this, 'Rolled back')),
-          )
-          .when(Condition.stringEquals('$.rollout.phase', 'failed'), didNotComplete)
-          .otherwise(waitForRollback),
-      );
+    const watch = watchRollout(this, {
+      names: {
+        wait: 'Wait for rollback',
+        check: 'Check rollback status',
+        complete: 'Rollback complete?',
+        failed: 'Rollback did not complete',
+        health: 'Verify health after rollback',
+      },
+      targetPath: '$.rollback',
+      rolloutStatus: fn['rollout-status'],
+      healthCheck: fn['health-check'],
+      environment: env,
+      onFailure: recordFailure,
+      onHealthy: record.next(new Succeed(this, 'Rolled back')),
+    });
+
+    const definition = prepare.next(start).next(apply).next(watch);
 
     this.timeout = rollbackTimeoutOf(env);
     this.workflow = new GuardianStateMachine(this, 'Workflow', {
