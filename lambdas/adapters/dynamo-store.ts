@@ -23,6 +23,8 @@ export interface DynamoStoreTables {
   readonly controlTable: string;
 }
 
+/** Conditional breaker writes tried before giving up (each re-reads the breaker). */
+const BREAKER_WRITE_ATTEMPTS = 5;
 const TRANSIENT = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
@@ -286,7 +288,7 @@ export class DynamoStore implements Store {
     return stripKeys<LockInfo>(await this.#getControl(LOCK_PK, environment), CONTROL_KEYS);
   }
 
-  /** The breaker; closed with no failures when never written. */
+  /** The breaker; closed with no failures when never written (then it has no `version`). */
   async getBreaker(environment: string): Promise<BreakerState> {
     return (
       stripKeys<BreakerState>(await this.#getControl(BREAKER_PK, environment), CONTROL_KEYS) ??
@@ -294,19 +296,45 @@ export class DynamoStore implements Store {
     );
   }
 
-  /** Overwrites the breaker. */
-  async putBreaker(state: BreakerState): Promise<void> {
-    await this.#send('PutItem (breaker)', () =>
-      this.#doc.send(
-        new PutCommand({
-          TableName: this.#tables.controlTable,
-          Item: item({
-            [CONTROL_TABLE.partitionKey]: BREAKER_PK,
-            [CONTROL_TABLE.sortKey]: state.environment,
-            ...state,
+  /**
+   * Conditional read-modify-write: the write succeeds only if nobody wrote the breaker since it
+   * was read (its `version`); otherwise re-read and re-apply, a few times, then TransientError.
+   */
+  async updateBreaker(
+    environment: string,
+    change: (current: BreakerState) => BreakerState,
+  ): Promise<BreakerState> {
+    for (let attempt = 0; attempt < BREAKER_WRITE_ATTEMPTS; attempt++) {
+      const current = await this.getBreaker(environment);
+      const next = change(current);
+      if (next === current) return current;
+      const version = (current.version ?? 0) + 1;
+      try {
+        await this.#doc.send(
+          new PutCommand({
+            TableName: this.#tables.controlTable,
+            Item: item({
+              ...next,
+              [CONTROL_TABLE.partitionKey]: BREAKER_PK,
+              [CONTROL_TABLE.sortKey]: environment,
+              environment,
+              version,
+            }),
+            ConditionExpression:
+              current.version === undefined ? 'attribute_not_exists(#v)' : '#v = :expected',
+            ExpressionAttributeNames: { '#v': 'version' },
+            ...(current.version === undefined
+              ? {}
+              : { ExpressionAttributeValues: { ':expected': current.version } }),
           }),
-        }),
-      ),
+        );
+        return { ...next, environment, version };
+      } catch (err) {
+        if (!isConditionFailed(err)) return translate(err, 'PutItem (breaker)');
+      }
+    }
+    throw new TransientError(
+      `the ${environment} circuit breaker kept changing while this step updated it (${BREAKER_WRITE_ATTEMPTS} attempts); retry`,
     );
   }
 

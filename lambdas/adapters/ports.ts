@@ -111,7 +111,12 @@ export interface Store {
   getLock(environment: string): Promise<LockInfo | undefined>;
 
   getBreaker(environment: string): Promise<BreakerState>;
-  putBreaker(state: BreakerState): Promise<void>;
+  /**
+   * Read-modify-write of the breaker with optimistic concurrency: `change` gets the current state
+   * and returns the next one; a concurrent writer makes the store re-read and apply it again.
+   * Returning the current object unchanged writes nothing. Resolves to the state written.
+   */
+  updateBreaker(environment: string, change: (current: BreakerState) => BreakerState): Promise<BreakerState>;
 
   listFreezes(environment: string): Promise<AdHocFreeze[]>;
   putFreeze(freeze: AdHocFreeze): Promise<void>;

@@ -190,6 +190,8 @@ export interface BreakerState {
   readonly updatedAt?: string;
   /** Id of the last deployment/rollback counted, so a retried step does not count twice. */
   readonly lastEventId?: string;
+  /** Write version kept by the store for optimistic concurrency (absent until first written). */
+  readonly version?: number;
 }
 
 /** An ad-hoc change freeze set by an operator. */

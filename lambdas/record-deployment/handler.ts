@@ -53,9 +53,10 @@ export const step = defineStep(
       const alreadyRecorded = record?.status === 'rollback-failed' || record?.status === 'rolled-back';
       let breaker = await store.getBreaker(config.name);
       if (!alreadyRecorded) {
-        breaker = breakerOnRollbackFailure(breaker, d.deploymentId, why, now);
         // The breaker first: it keeps the next deployment out even if the record write fails.
-        await store.putBreaker(breaker);
+        breaker = await store.updateBreaker(config.name, (b) =>
+          breakerOnRollbackFailure(b, d.deploymentId, why, now),
+        );
         await releaseUnlessRetried(
           () =>
             store.updateRecord(
@@ -84,7 +85,7 @@ export const step = defineStep(
         ),
       () => store.releaseLock(config.name, d.deploymentId),
     );
-    await store.putBreaker(breakerOnSuccess(await store.getBreaker(config.name), d.deploymentId, now));
+    await store.updateBreaker(config.name, (b) => breakerOnSuccess(b, d.deploymentId, now));
     const released = await store.releaseLock(config.name, d.deploymentId);
     if (!released)
       logger.warn('the lock was no longer held by this deployment', { deploymentId: d.deploymentId });

@@ -46,11 +46,11 @@ export const step = defineStep(
     let breaker: BreakerState;
     try {
       // The breaker first: it is what keeps the next deployment out.
-      const before = await store.getBreaker(config.name);
-      breaker = failed
-        ? breakerOnRollbackFailure(before, r.rollbackId, why ?? 'unknown failure', now)
-        : breakerOnFailure(before, r.rollbackId, threshold, r.reason, now);
-      await store.putBreaker(breaker);
+      breaker = await store.updateBreaker(config.name, (before) =>
+        failed
+          ? breakerOnRollbackFailure(before, r.rollbackId, why ?? 'unknown failure', now)
+          : breakerOnFailure(before, r.rollbackId, threshold, r.reason, now),
+      );
       await store.updateRecord(
         config.name,
         r.rollbackId,

@@ -309,11 +309,10 @@ async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: 
   const env = environmentOf(config, requireString(args, 'env'));
   const threshold = env.thresholds.consecutive_failures_for_rollback;
   return withBackend(args, config, output, env, async (b) => {
-    let state: BreakerState = await b.store.getBreaker(env.name);
-    if (args.values.reset === true) {
-      state = breakerReset(env.name, whoAmI(args), b.now());
-      await b.store.putBreaker(state);
-    }
+    const state: BreakerState =
+      args.values.reset === true
+        ? await b.store.updateBreaker(env.name, () => breakerReset(env.name, whoAmI(args), b.now()))
+        : await b.store.getBreaker(env.name);
     if (args.values.json === true) output.out(JSON.stringify(state, null, 2));
     else output.out(`${env.name} circuit breaker: ${formatBreaker(state, threshold)}`);
     return 0;

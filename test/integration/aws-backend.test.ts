@@ -177,13 +177,13 @@ describe('guardian CLI in AWS mode (moto server)', () => {
       startedAt: '2026-11-20T01:00:00.000Z',
       finishedAt: '2026-11-20T01:04:00.000Z',
     });
-    await store.putBreaker({
+    await store.updateBreaker('staging', () => ({
       environment: 'staging',
       state: 'open',
       consecutiveFailures: 2,
       reason: 'two failed releases',
       updatedAt: '2026-11-20T02:00:00.000Z',
-    });
+    }));
 
     const h = await cli('history', '--env', 'staging', '--json');
     expect(h.code).toBe(0);

@@ -229,12 +229,12 @@ describe('preflight', () => {
   });
 
   it('refuses while the circuit breaker is open and changes nothing', async () => {
-    await db.store.putBreaker({
+    await db.store.updateBreaker(ENV, () => ({
       environment: ENV,
       state: 'open',
       consecutiveFailures: 2,
       reason: 'two bad releases',
-    });
+    }));
     await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({
       name: 'CircuitOpenError',
       message: expect.stringMatching(
@@ -326,7 +326,7 @@ describe('preflight', () => {
 
 describe('deploy steps', () => {
   it('records success with the final revision, resets the breaker count and releases the lock', async () => {
-    await db.store.putBreaker({ environment: ENV, state: 'closed', consecutiveFailures: 1 });
+    await db.store.updateBreaker(ENV, () => ({ environment: ENV, state: 'closed', consecutiveFailures: 1 }));
     const deployment = await deployUntilRolledOut();
     const status = (await rolloutStatus.run({ target: deployment }, deps)) as RolloutStatus;
     expect(status).toMatchObject({ phase: 'complete', revision: 3 });
@@ -866,14 +866,14 @@ describe('execution-ended', () => {
     };
     current = new Date(current.getTime() + 60_000);
     // Another deployment takes the free lock before the duplicate arrives.
-    await db.store.putBreaker({ ...after.breaker, state: 'closed' });
+    await db.store.updateBreaker(ENV, () => ({ ...after.breaker, state: 'closed' }));
     const next = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
-    await db.store.putBreaker(after.breaker);
+    const reopened = await db.store.updateBreaker(ENV, () => after.breaker);
     const lock = await db.store.getLock(ENV);
 
     const again = (await executionEnded.run(event, deps)) as { message: string };
     expect(await db.store.getRecord(ENV, deployment.deploymentId)).toEqual(after.record);
-    expect(await db.store.getBreaker(ENV)).toEqual(after.breaker);
+    expect(await db.store.getBreaker(ENV)).toEqual(reopened);
     expect(await db.store.getLock(ENV)).toEqual(lock);
     expect(lock?.holder).toBe(next.deploymentId);
     expect(again.message).toContain('nothing left to clean up');

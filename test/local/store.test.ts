@@ -172,8 +172,31 @@ describe('DynamoStore breaker and freezes', () => {
       updatedAt: t0.toISOString(),
       lastEventId: 'r1',
     } as const;
-    await db.store.putBreaker(open);
-    expect(await db.store.getBreaker('brk')).toEqual(open);
+    expect(await db.store.updateBreaker('brk', () => open)).toEqual({ ...open, version: 1 });
+    expect(await db.store.getBreaker('brk')).toEqual({ ...open, version: 1 });
+    // Returning the state unchanged writes nothing.
+    const same = await db.store.updateBreaker('brk', (b) => b);
+    expect(same.version).toBe(1);
+  });
+
+  it('counts every concurrent breaker update once: no writer overwrites another', async () => {
+    const env = 'brk-race';
+    const racers = Array.from({ length: 6 }, (_, i) =>
+      db.store.updateBreaker(env, (b) => ({
+        ...b,
+        consecutiveFailures: b.consecutiveFailures + 1,
+        lastEventId: `r${i}`,
+      })),
+    );
+    const results = await Promise.allSettled(racers);
+    const written = results.filter((r) => r.status === 'fulfilled').length;
+    const breaker = await db.store.getBreaker(env);
+    // Each successful write saw the one before it; a writer that lost five races gives up loudly.
+    expect(breaker.consecutiveFailures).toBe(written);
+    expect(breaker.version).toBe(written);
+    for (const r of results) {
+      if (r.status === 'rejected') expect((r.reason as Error).name).toBe('TransientError');
+    }
   });
 
   it('stores, lists and deletes ad-hoc freezes per environment', async () => {

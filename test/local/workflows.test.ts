@@ -205,13 +205,13 @@ describe('Deploy workflow (local execution of the synthesized state machine)', (
     expect(frozen.cause).toContain('Incident 123');
     await store.deleteFreeze('staging', 'incident-123');
 
-    await store.putBreaker({
+    await store.updateBreaker('staging', () => ({
       environment: 'staging',
       state: 'open',
       consecutiveFailures: 2,
       reason: '2 consecutive failed releases',
       updatedAt: now.toISOString(),
-    });
+    }));
     const blocked = await g.deploy(deployInput(`${REPO}:v1.5.0`));
     expect(blocked.error).toBe('CircuitOpenError');
     expect(blocked.cause).toContain('circuit-breaker --reset');
