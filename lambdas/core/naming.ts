@@ -40,6 +40,18 @@ export function deployExecutionName(environment: string, label: string, suffix: 
   return `${env}-${middle}-${suffix}`.slice(0, MAX_DEPLOY_EXECUTION_NAME);
 }
 
+/**
+ * The label a deploy's execution name carries: the version, else the image's tag (or digest),
+ * taken from the raw request so even a request preflight will refuse gets a readable name.
+ */
+export function releaseLabel(image: unknown, version?: unknown): string {
+  if (typeof version === 'string' && version !== '') return version;
+  const last = String(image ?? '')
+    .split(/[:@]/)
+    .pop();
+  return last && last !== String(image ?? '') ? last : 'release';
+}
+
 /** `<environment>-rollback-<8 hex>`. */
 export function rollbackExecutionName(environment: string, suffix: string): string {
   checkSuffix(suffix);

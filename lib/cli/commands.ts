@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { breakerReset } from '../../lambdas/core/breaker.ts';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
-import { deployExecutionName, rollbackExecutionName } from '../../lambdas/core/naming.ts';
+import { deployExecutionName, releaseLabel, rollbackExecutionName } from '../../lambdas/core/naming.ts';
 import type { BreakerState, DeploymentRecord } from '../../lambdas/core/types.ts';
 import { ConfigError, environmentOf, loadConfig } from '../config/load.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
@@ -195,7 +195,7 @@ async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output):
     ...(ciRunUrl ? { ciRunUrl } : {}),
     dryRun,
   };
-  const name = deployExecutionName(env.name, version ?? image.split(/[:@]/).pop() ?? 'release', suffix());
+  const name = deployExecutionName(env.name, releaseLabel(image, version), suffix());
   if (args.values.local !== true) return runInAws(args, config, output, env, 'deploy', input, name, dryRun);
   return withLocal(args, config, output, async (g) => {
     if (args.values.json !== true)

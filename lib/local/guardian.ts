@@ -19,9 +19,10 @@ import { httpGet } from '../../lambdas/adapters/http.ts';
 import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
 import { type Clock, type ClusterPort, type Store, systemClock } from '../../lambdas/adapters/ports.ts';
 import { ENV_VARS, type StepId } from '../../lambdas/adapters/tables.ts';
-import { deployExecutionName, rollbackExecutionName } from '../../lambdas/core/naming.ts';
+import { deployExecutionName, releaseLabel, rollbackExecutionName } from '../../lambdas/core/naming.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import { STEPS } from '../../lambdas/registry.ts';
+import { missingCluster, missingStore } from '../../lambdas/shared/lambda.ts';
 import type { StepDeps } from '../../lambdas/shared/step.ts';
 import { buildApp } from '../app.ts';
 import { type EnvironmentConfig, environmentConfigSchema, type GuardianConfig } from '../config/schema.ts';
@@ -217,13 +218,13 @@ export class LocalGuardian {
                 deploymentsTable: tableName(refOf(deploymentsRef)),
                 controlTable: tableName(refOf(controlRef)),
               })
-            : noTableAccess(fn.stepId, stack.stackName);
+            : missingStore(`${fn.stepId} of ${stack.stackName}`);
         const loaded = await STEPS[fn.stepId as StepId]();
         // Only the ports the deployed function is wired with, so a step that would fail in AWS
         // for want of cluster access fails here too.
         const stepCluster = loaded.handler.ports.cluster
           ? cluster
-          : noClusterAccess(fn.stepId, stack.stackName);
+          : missingCluster(`${fn.stepId} of ${stack.stackName}`);
         const deps: StepDeps = {
           config,
           store,
@@ -301,17 +302,15 @@ export class LocalGuardian {
     const environment = String((input as { environment?: unknown }).environment ?? '');
     const rt = this.runtime(environment);
     const raw = input as { version?: unknown; image?: unknown };
-    const label = String(
-      raw.version ??
-        String(raw.image ?? '')
-          .split(/[:@]/)
-          .pop() ??
-        'release',
-    );
     const result = await rt.executor.run(
       rt.deployStateMachine,
       input,
-      name ?? deployExecutionName(environment || 'unknown', label, randomBytes(4).toString('hex')),
+      name ??
+        deployExecutionName(
+          environment || 'unknown',
+          releaseLabel(raw.image, raw.version),
+          randomBytes(4).toString('hex'),
+        ),
     );
     this.saveExecution(result);
     await this.executionEnded(rt, result, input);
@@ -434,26 +433,4 @@ export function asLambdaError(err: unknown): Error {
   );
   shaped.name = e.name;
   return shaped;
-}
-
-/** A cluster for a step whose function is not wired for Kubernetes: any use is a wiring bug. */
-function noClusterAccess(stepId: string, stackName: string): () => Promise<ClusterPort> {
-  return async () => {
-    throw new Error(
-      `step ${stepId} of ${stackName} used the cluster but its function is not wired for cluster access`,
-    );
-  };
-}
-
-/** A store for a step the stack grants no table access: any use is a wiring bug, said loudly. */
-function noTableAccess(stepId: string, stackName: string): Store {
-  return new Proxy({} as Store, {
-    get(_t, prop) {
-      return () => {
-        throw new Error(
-          `step ${stepId} of ${stackName} used the store (${String(prop)}) but its function has no table access`,
-        );
-      };
-    },
-  });
 }

@@ -5,6 +5,7 @@ import {
   MAX_DEPLOY_EXECUTION_NAME,
   MAX_EXECUTION_NAME,
   planLines,
+  releaseLabel,
   rollbackExecutionName,
 } from '../../lambdas/core/naming.ts';
 
@@ -79,5 +80,14 @@ describe('planLines', () => {
     expect(planLines({ ...base, previousImage: base.image })[4]).toMatch(
       /already runs repo\/api:v1.2.3 .* will change nothing/,
     );
+  });
+
+  it('labels a release by its version, else its tag, else "release"', () => {
+    expect(releaseLabel('ghcr.io/buywhere/buywhere-api:v1.2.3', 'v1.2.3')).toBe('v1.2.3');
+    expect(releaseLabel('ghcr.io/buywhere/buywhere-api:main-abc123')).toBe('main-abc123');
+    expect(releaseLabel('ghcr.io/buywhere/buywhere-api@sha256:0123abcd')).toBe('0123abcd');
+    expect(releaseLabel('ghcr.io/buywhere/buywhere-api')).toBe('release');
+    expect(releaseLabel(undefined)).toBe('release');
+    expect(releaseLabel(42, '')).toBe('release');
   });
 });
