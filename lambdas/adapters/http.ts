@@ -20,6 +20,22 @@ function describe(err: unknown, timeoutMs: number): string {
   return `request failed: ${e.cause?.message ?? e.message ?? String(err)}`;
 }
 
+/** Reads at most `max` bytes of the body, then stops the download (the rest is never buffered). */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, max));
+}
+
 /** GET `url` with a total timeout (headers and body). */
 export const httpGet: HttpGet = async (url, timeoutMs) => {
   const started = performance.now();
@@ -32,12 +48,7 @@ export const httpGet: HttpGet = async (url, timeoutMs) => {
         'user-agent': 'deployment-guardian',
       },
     });
-    const text = await res.text();
-    return {
-      status: res.status,
-      body: text.length > MAX_BODY ? text.slice(0, MAX_BODY) : text,
-      elapsedMs: elapsed(),
-    };
+    return { status: res.status, body: await readCapped(res, MAX_BODY), elapsedMs: elapsed() };
   } catch (err) {
     return { status: 0, body: describe(err, timeoutMs), elapsedMs: elapsed() };
   }

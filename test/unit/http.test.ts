@@ -11,6 +11,18 @@ beforeAll(async () => {
     if (req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"status":"ok"}');
+    } else if (req.url === '/endless') {
+      // Streams forever: the client must stop reading at its cap instead of buffering it all.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = 'x'.repeat(16 * 1024);
+      const write = () => {
+        while (res.write(chunk)) {
+          /* until the socket pushes back */
+        }
+        res.once('drain', write);
+      };
+      res.on('error', () => undefined);
+      write();
     } else if (req.url === '/slow') {
       setTimeout(() => res.end('late'), 2_000).unref();
     } else {
@@ -33,6 +45,12 @@ describe('httpGet', () => {
     expect(r.status).toBe(200);
     expect(r.body).toBe('{"status":"ok"}');
     expect(r.elapsedMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reads at most 64 KiB of a body that never ends, and returns', async () => {
+    const r = await httpGet(`${base}/endless`, 5000);
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(64 * 1024);
   });
 
   it('returns error statuses as results', async () => {
