@@ -313,7 +313,7 @@ export class LocalGuardian {
         ),
     );
     this.saveExecution(result);
-    await this.executionEnded(rt, result, input);
+    await this.deliverEnded(rt, result, input);
     return result;
   }
 
@@ -330,7 +330,7 @@ export class LocalGuardian {
       name ?? rollbackExecutionName(environment, randomBytes(4).toString('hex')),
     );
     this.saveExecution(result);
-    await this.executionEnded(rt, result, input);
+    await this.deliverEnded(rt, result, input);
     return result;
   }
 
@@ -372,10 +372,34 @@ export class LocalGuardian {
     writeFileSync(path.join(dir, `${result.name}.json`), JSON.stringify(result, null, 1));
   }
 
+  /**
+   * The emulated EventBridge delivery: as in AWS, a janitor failure never changes the
+   * execution's outcome; it is reported as a process warning instead.
+   */
+  private async deliverEnded(rt: StackRuntime, result: LocalExecutionResult, input: unknown): Promise<void> {
+    try {
+      await this.executionEnded(rt, result, input);
+    } catch (err) {
+      process.emitWarning(
+        `execution-ended janitor failed for ${result.name}: ${(err as Error).message}`,
+        'GuardianJanitorWarning',
+      );
+    }
+  }
+
   /** Persists local state and stops every server this runner started. */
   async close(): Promise<void> {
-    for (const close of this.closers.reverse()) await close();
+    // Every closer runs even if one fails (no server left listening); the first error is rethrown.
+    let first: unknown;
+    for (const close of this.closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        first ??= err;
+      }
+    }
     this.closers.length = 0;
+    if (first !== undefined) throw first;
   }
 }
 

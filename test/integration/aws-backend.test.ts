@@ -57,15 +57,28 @@ beforeAll(async () => {
   const server =
     execFileSync('bash', ['tools/moto/ensure.sh'], { encoding: 'utf8' }).trim().split('\n').pop() ?? '';
   const port = await freePort();
-  moto = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  moto = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  moto.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  let exited: number | null | undefined;
+  moto.once('exit', (code) => {
+    exited = code;
+  });
   endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`${endpoint}/moto-api/`).then(
+  let ready = false;
+  for (let i = 0; i < 150 && !ready && exited === undefined; i++) {
+    ready = await fetch(`${endpoint}/moto-api/`).then(
       (r) => r.ok,
       () => false,
     );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 200));
+    if (!ready) await new Promise((r) => setTimeout(r, 200));
+  }
+  if (!ready) {
+    throw new Error(
+      `moto server did not come up on ${endpoint} (${exited === undefined ? 'not answering after 30 s' : `exited with ${exited}`}): ${stderr}`,
+    );
   }
   for (const [k, v] of Object.entries({
     AWS_ENDPOINT_URL: endpoint,

@@ -100,9 +100,10 @@ component_pids() {
 
 # retry <what> <command...>: runs the command until it succeeds, for up to 60 s.
 retry() {
-  local what="$1" i
+  local what="$1" end=$((SECONDS + 60))
   shift
-  for ((i = 0; i < 120; i++)); do
+  # A deadline, not a count: one attempt may itself block for seconds (kubectl wait --timeout).
+  while ((SECONDS < end)); do
     "$@" >/dev/null 2>&1 && return 0
     sleep 0.5
   done
@@ -168,12 +169,17 @@ run)
   # delete the cluster whatever happens (test failure, crash, Ctrl-C).
   shift
   [[ "${1:-}" == "--" ]] && shift
+  child=""
   trap down EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  # bash runs traps only between foreground commands, so the command runs in the background and
+  # a signal stops it at once, then the EXIT trap takes the cluster down.
+  trap '[[ -n "$child" ]] && kill "$child" 2>/dev/null; exit 130' INT
+  trap '[[ -n "$child" ]] && kill "$child" 2>/dev/null; exit 143' TERM
   export GUARDIAN_KUBECONFIG GUARDIAN_KUBE_RSS_CMD="$here/cluster.sh rss"
   GUARDIAN_KUBECONFIG="$(up)"
-  "$@"
+  "$@" &
+  child=$!
+  wait "$child"
   ;;
 env)
   echo "GUARDIAN_KUBE_CACHE=$cache"
