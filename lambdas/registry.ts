@@ -1,18 +1,15 @@
 /**
- * Step id -> handler module, for the local runner (which binds Task states to the real handlers
- * by their `guardian:step` metadata). Static import paths keep the modules visible to bundlers.
+ * Step id -> handler module, for the local runner (which binds Task states to the real steps by
+ * their `guardian:step` metadata). Static import paths keep the modules visible to bundlers.
+ * Kept apart from `lambdas/steps.ts`: a bundle imports that table, and must not import every step.
  */
-import type { StepId } from './adapters/tables.ts';
-import type { Step } from './shared/step.ts';
+import type { AnyStep } from './shared/step.ts';
+import type { StepId } from './steps.ts';
 
-type StepModule = () => Promise<{
-  step: Step<unknown, unknown>;
-  /** The Lambda entry point; `ports` says which AWS ports it is wired with. */
-  handler: { ports: { store: boolean; cluster: boolean } };
-}>;
+type StepModule = () => Promise<{ step: AnyStep }>;
 
-/** Loads each step's handler module on demand. */
-export const STEPS: Record<StepId, StepModule> = {
+/** Loads each step's module on demand. */
+export const STEP_MODULES: Record<StepId, StepModule> = {
   preflight: () => import('./preflight/handler.ts'),
   'set-image': () => import('./set-image/handler.ts'),
   'rollout-status': () => import('./rollout-status/handler.ts'),

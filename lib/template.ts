@@ -4,7 +4,7 @@
  * key schemas. The infrastructure tests and the local runner share these, so the runner executes
  * exactly the definitions that would be deployed.
  */
-import { STEP_IDS, STEP_METADATA_KEY, type StepId } from '../lambdas/adapters/tables.ts';
+import { CONFIG_METADATA_KEY, STEP_IDS, STEP_METADATA_KEY, type StepId } from '../lambdas/steps.ts';
 import { TABLE_METADATA_KEY, type TableRole } from './constructs/guardian-tables.ts';
 
 /** Account id used in placeholder ARNs. */
@@ -299,6 +299,8 @@ export interface FunctionOfTemplate {
   readonly arn: string;
   /** Environment variables as in the template (table names are still `{Ref: <table logical id>}`). */
   readonly environment: Record<string, unknown>;
+  /** The config slice baked into the function's bundle (its `guardian:config` metadata). */
+  readonly config: unknown;
 }
 
 /** Everything the local runner needs from one stack's template. */
@@ -333,7 +335,16 @@ export function stackTemplateInfo(template: TemplateLike, opts: ResolveOptions =
   const functions = Object.entries(stepFunctionsOfTemplate(t)).map(([logicalId, stepId]) => {
     const env = (t.Resources[logicalId]?.Properties?.Environment as { Variables?: Record<string, unknown> })
       ?.Variables;
-    return { logicalId, stepId, arn: localLambdaArn(logicalId, opts), environment: { ...(env ?? {}) } };
+    const config = (t.Resources[logicalId] as { Metadata?: Record<string, unknown> } | undefined)?.Metadata?.[
+      CONFIG_METADATA_KEY
+    ];
+    return {
+      logicalId,
+      stepId,
+      arn: localLambdaArn(logicalId, opts),
+      environment: { ...(env ?? {}) },
+      config,
+    };
   });
   return { tables, functions, stateMachines: Object.values(stateMachineDefinitions(t, opts)) };
 }

@@ -1,17 +1,16 @@
 /**
- * The Store port of a Lambda function with table access, on DynamoDB. Imported only by the
- * handlers of steps that use the store, so the others bundle no DynamoDB client.
+ * The Store port's AWS adapter: DynamoDB with the document client. Only bundles of steps with the
+ * store port contain it (see lambdas/ports/table.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { RuntimeEnvWithTables } from '../core/runtime-env.ts';
-import { DynamoStore } from './dynamo-store.ts';
-import type { Store } from './ports.ts';
+import type { Store } from '../core/ports.ts';
+import { DynamoStore, type DynamoStoreTables } from './dynamo-store.ts';
 
-/** A DynamoStore on the function's tables (one client per container: the caller memoizes). */
-export function dynamoStoreFromEnv(env: RuntimeEnvWithTables): Store {
+/** A DynamoStore on the function's tables (built once per container by the handler). */
+export function dynamoStore(tables: DynamoStoreTables): Store {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  return new DynamoStore(doc, { deploymentsTable: env.deploymentsTable, controlTable: env.controlTable });
+  return new DynamoStore(doc, tables);
 }

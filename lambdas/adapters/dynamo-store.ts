@@ -13,8 +13,8 @@ import {
 import { closedBreaker } from '../core/breaker.ts';
 import { ConflictError, InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
 import { blocks } from '../core/lock.ts';
+import type { LockResult, RecordCondition, Store } from '../core/ports.ts';
 import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo } from '../core/types.ts';
-import type { LockResult, RecordCondition, Store } from './ports.ts';
 import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from './tables.ts';
 
 /** Table names the store works on. */

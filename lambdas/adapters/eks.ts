@@ -12,8 +12,9 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import { NotFoundError, TransientError } from '../core/errors.ts';
+import { type Clock, systemClock } from '../core/ports.ts';
+import type { ClusterPort } from './cluster.ts';
 import { KubernetesCluster } from './kubernetes.ts';
-import { type Clock, type ClusterPort, systemClock } from './ports.ts';
 
 /** Prefix of an EKS bearer token. */
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';

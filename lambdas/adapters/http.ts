@@ -3,7 +3,7 @@
  * timeout or a refused connection comes back as status 0 with the reason in `body`, which the
  * health evaluation reports per endpoint instead of crashing the step.
  */
-import type { HttpGet } from './ports.ts';
+import type { HttpGet } from '../core/ports.ts';
 
 /** Bodies are cut here; health payloads are small and a runaway response must not fill memory. */
 const MAX_BODY = 64 * 1024;

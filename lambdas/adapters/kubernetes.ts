@@ -21,7 +21,7 @@ import { setHeaderOptions } from '@kubernetes/client-node/dist/middleware.js';
 import { PatchStrategy } from '@kubernetes/client-node/dist/patch.js';
 import fetch from 'node-fetch';
 import { InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
-import type { ClusterPort, RevisionInfo, WorkloadState } from './ports.ts';
+import type { ClusterPort, RevisionInfo, WorkloadState } from './cluster.ts';
 
 /** Annotation the deployment controller keeps the revision number in. */
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';

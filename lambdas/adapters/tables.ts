@@ -21,32 +21,3 @@ export const CONTROL_TABLE = {
   /** Epoch seconds after which DynamoDB may delete expired items (expired freezes). */
   ttlAttribute: 'ttl',
 } as const;
-
-/** Lambda environment variables through which the stack wires a function to its resources. */
-export const ENV_VARS = {
-  deploymentsTable: 'DEPLOYMENTS_TABLE',
-  controlTable: 'CONTROL_TABLE',
-  /** JSON of the stack's EnvironmentConfig (no secrets: names, URLs, thresholds). */
-  environmentConfig: 'GUARDIAN_ENV_CONFIG',
-} as const;
-
-/**
- * Step ids: `lambdas/<id>/handler.ts`, and the `guardian:step` metadata on each function.
- * `execution-ended` is no Task state: EventBridge invokes it when an execution ends.
- */
-export const STEP_IDS = [
-  'preflight',
-  'set-image',
-  'rollout-status',
-  'health-check',
-  'record-deployment',
-  'rollback-prepare',
-  'rollback-apply',
-  'rollback-finish',
-  'execution-ended',
-] as const;
-/** A step id. */
-export type StepId = (typeof STEP_IDS)[number];
-
-/** Metadata key on each Lambda resource naming its step. */
-export const STEP_METADATA_KEY = 'guardian:step';

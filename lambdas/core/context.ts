@@ -1,6 +1,6 @@
-/** Small pure checks the steps share: the environment asked for, a workload's container, deadlines. */
-import type { WorkloadState } from '../adapters/ports.ts';
-import { InvalidInputError, NotFoundError } from './errors.ts';
+/** Small pure checks the steps share: the environment asked for, a paused workload, deadlines, reasons. */
+import { InvalidInputError } from './errors.ts';
+import type { WorkloadObservation } from './workload.ts';
 
 /** Each stack guards one environment; a request for another one is refused. */
 export function checkEnvironment(guarded: string, requested: string): void {
@@ -11,32 +11,24 @@ export function checkEnvironment(guarded: string, requested: string): void {
   }
 }
 
-/** The image a workload's container runs; NotFoundError lists the containers when it is absent. */
-export function containerImage(workload: WorkloadState, container: string): string {
-  const image = workload.images[container];
-  if (image === undefined) {
-    throw new NotFoundError(
-      `deployment ${workload.namespace}/${workload.name} has no container '${container}' (containers: ${Object.keys(workload.images).join(', ') || 'none'}); fix 'container' in environments.yaml`,
-    );
-  }
-  return image;
-}
-
 /** `now + seconds` as an ISO time. */
 export function deadlineAt(now: Date, seconds: number): string {
   return new Date(now.getTime() + seconds * 1000).toISOString();
 }
 
+/** Whole seconds from the ISO time `since` to `now` (0 if `since` is unreadable or later). */
+export function secondsSince(since: string, now: Date): number {
+  const start = Date.parse(since);
+  return Number.isFinite(start) ? Math.max(0, Math.round((now.getTime() - start) / 1000)) : 0;
+}
+
 /**
- * Refuses to deploy to a paused Deployment: the controller would not roll the new template out,
- * so the guardian would wait for its deadline and then "roll back" a change that never ran.
+ * Refuses to deploy to a paused workload: its platform would not roll the new release out, so the
+ * guardian would wait for its deadline and then "roll back" a change that never ran.
  */
-export function checkNotPaused(workload: WorkloadState): void {
-  if (workload.paused) {
-    const { namespace, name } = workload;
-    throw new InvalidInputError(
-      `Deployment ${namespace}/${name} is paused; resume it (kubectl rollout resume deployment/${name} -n ${namespace}) or deploy after the pause is lifted`,
-    );
+export function checkNotPaused(workload: WorkloadObservation): void {
+  if (workload.rollout.phase === 'paused') {
+    throw new InvalidInputError(`${workload.rollout.message}; resume it or deploy after the pause is lifted`);
   }
 }
 

@@ -3,6 +3,7 @@
  * random suffix so names are reproducible in tests.
  */
 import { InvalidInputError } from './errors.ts';
+import { describePoint, type RollbackPoint } from './workload.ts';
 
 /** Step Functions' limit on execution names. */
 export const MAX_EXECUTION_NAME = 80;
@@ -52,6 +53,11 @@ export function releaseLabel(image: unknown, version?: unknown): string {
   return last && last !== String(image ?? '') ? last : 'release';
 }
 
+/** The physical name of an environment's Deploy or Rollback state machine: `guardian-<env>-<kind>`. */
+export function stateMachineName(environment: string, kind: 'deploy' | 'rollback'): string {
+  return `guardian-${environment}-${kind}`;
+}
+
 /** `<environment>-rollback-<8 hex>`. */
 export function rollbackExecutionName(environment: string, suffix: string): string {
   checkSuffix(suffix);
@@ -61,13 +67,12 @@ export function rollbackExecutionName(environment: string, suffix: string): stri
 /** What the dry-run plan describes. */
 export interface PlanInput {
   readonly environment: string;
-  readonly namespace: string;
+  /** The workload as an operator names it. */
   readonly workload: string;
-  readonly container: string;
   readonly image: string;
   readonly version?: string;
-  readonly previousImage: string;
-  readonly previousRevision: number;
+  /** What the workload runs now, and what a rollback restores. */
+  readonly rollbackPoint: RollbackPoint;
   readonly deadlineSeconds: number;
   readonly rolloutDeadlineAt: string;
   readonly apiUrl: string;
@@ -78,17 +83,17 @@ export interface PlanInput {
 
 /** The plan lines of a deployment: the checks that passed and what the workflow will do. */
 export function planLines(p: PlanInput): string[] {
-  const target = `${p.namespace}/${p.workload}`;
+  const now = describePoint(p.rollbackPoint);
   return [
     `image ${p.image}${p.version ? ` (version ${p.version})` : ''} is valid for ${p.environment}`,
     'no change freeze in effect',
     p.breakerSummary,
     p.lockSummary,
-    p.previousImage === p.image
-      ? `${target} container ${p.container} already runs ${p.image} (revision ${p.previousRevision}); the rollout will change nothing`
-      : `set ${target} container ${p.container} from ${p.previousImage} (revision ${p.previousRevision}) to ${p.image}`,
+    p.rollbackPoint.image === p.image
+      ? `${p.workload} already runs ${p.image} (revision ${p.rollbackPoint.revision}); the rollout will change nothing`
+      : `set ${p.workload} from ${now} to ${p.image}`,
     `wait up to ${p.deadlineSeconds}s for the rollout (until ${p.rolloutDeadlineAt})`,
     `check ${p.healthPaths.map((h) => `GET ${h}`).join(', ')} on ${p.apiUrl}`,
-    `on failure roll back to revision ${p.previousRevision} (${p.previousImage})`,
+    `on failure roll back to ${now}`,
   ];
 }

@@ -1,14 +1,15 @@
 /**
- * Rollback target selection, like `kubectl rollout undo [--to-revision]`. Pure.
- * Revisions are a Deployment's ReplicaSets; an undo moves the chosen ReplicaSet to a new,
- * highest revision number, so a captured revision number can disappear after a rollback.
+ * Rollback target selection, like `kubectl rollout undo [--to-revision]`, on any platform's
+ * rollback points. Pure. A deployment's rollback restores the point its preflight captured; an
+ * operator's names a revision from the workload's history or takes the previous one.
  */
-import type { RevisionInfo, WorkloadState } from '../adapters/ports.ts';
+import { deadlineAt } from './context.ts';
 import { InvalidInputError, LockHeldError, NotFoundError } from './errors.ts';
 import { blocks } from './lock.ts';
-import type { DeploymentRecord, LockInfo } from './types.ts';
+import type { DeploymentRecord, ExecutionRef, LockInfo, RollbackContext, RollbackInput } from './types.ts';
+import type { RollbackPoint } from './workload.ts';
 
-function available(revisions: readonly RevisionInfo[]): string {
+function available(revisions: readonly RollbackPoint[]): string {
   return revisions.length === 0
     ? 'none'
     : [...revisions]
@@ -23,11 +24,11 @@ function available(revisions: readonly RevisionInfo[]): string {
  * not be the current one.
  */
 export function selectRollbackTarget(
-  revisions: readonly RevisionInfo[],
+  revisions: readonly RollbackPoint[],
   currentRevision: number,
   requested?: number,
-  workload = 'the Deployment',
-): RevisionInfo {
+  workload = 'the workload',
+): RollbackPoint {
   if (requested !== undefined) {
     if (requested === currentRevision) {
       throw new InvalidInputError(
@@ -42,46 +43,13 @@ export function selectRollbackTarget(
     }
     return named;
   }
-  let best: RevisionInfo | undefined;
+  let best: RollbackPoint | undefined;
   for (const r of revisions) {
     if (r.revision < currentRevision && (best === undefined || r.revision > best.revision)) best = r;
   }
   if (!best) {
     throw new NotFoundError(
       `no revision of ${workload} older than the current revision ${currentRevision} to roll back to (available revisions: ${available(revisions)})`,
-    );
-  }
-  return best;
-}
-
-/**
- * The revision a failed deployment rolls back to: the `previousRevision` captured by preflight
- * if it still runs `previousImage` in `container`; otherwise (the number moved, e.g. after an
- * undo) the newest revision running `previousImage`. The result may be the current revision
- * when the deployment never changed anything; the apply step then has nothing to do.
- */
-export function selectCapturedRevision(
-  revisions: readonly RevisionInfo[],
-  captured: { readonly previousRevision: number; readonly previousImage: string },
-  container: string,
-  workload = 'the Deployment',
-): RevisionInfo {
-  const exact = revisions.find(
-    (r) => r.revision === captured.previousRevision && r.images[container] === captured.previousImage,
-  );
-  if (exact) return exact;
-  let best: RevisionInfo | undefined;
-  for (const r of revisions) {
-    if (
-      r.images[container] === captured.previousImage &&
-      (best === undefined || r.revision > best.revision)
-    ) {
-      best = r;
-    }
-  }
-  if (!best) {
-    throw new NotFoundError(
-      `cannot find the pre-deployment state of ${workload}: no revision runs ${captured.previousImage} in container "${container}" (captured revision ${captured.previousRevision}; available revisions: ${available(revisions)})`,
     );
   }
   return best;
@@ -141,10 +109,70 @@ export function planRollback(req: RollbackRequest): RollbackLockPlan {
 }
 
 /**
- * Whether the undo still has to change the Deployment: its pod template does not yet run the
- * target revision's image in `container`. Compares images, not revision numbers: the revision
- * annotation lags the template while the controller has not acted (e.g. a paused Deployment).
+ * Whether the restore still has to change the workload: it is not yet meant to run the target's
+ * image. Compares images, not revision numbers: a revision number lags a desired state the
+ * platform has not acted on yet (a paused Deployment, say).
  */
-export function undoNeeded(workload: WorkloadState, container: string, targetImage: string): boolean {
-  return workload.images[container] !== targetImage;
+export function restoreNeeded(currentImage: string, target: RollbackPoint): boolean {
+  return currentImage !== target.image;
+}
+
+/** What a rollback's context is built from. */
+export interface RollbackFacts {
+  readonly input: RollbackInput;
+  readonly execution: ExecutionRef;
+  readonly environment: string;
+  /** The workload as an operator names it. */
+  readonly workload: string;
+  /** The state now (what the rollback moves away from). */
+  readonly from: RollbackPoint;
+  /** The state to restore. */
+  readonly to: RollbackPoint;
+  readonly deploymentId?: string;
+  /** The operator-readable reason. */
+  readonly reason: string;
+  readonly lockHolder: string;
+  readonly deadlineSeconds: number;
+  readonly now: Date;
+}
+
+/** The rollback's context (`$.rollback`). */
+export function rollbackContext(f: RollbackFacts): RollbackContext {
+  const { input, execution, now } = f;
+  return {
+    environment: f.environment,
+    workload: f.workload,
+    expectedImage: f.to.image,
+    rolloutDeadlineAt: deadlineAt(now, f.deadlineSeconds),
+    rollbackId: execution.Name,
+    executionArn: execution.Id,
+    ...(f.deploymentId !== undefined && { deploymentId: f.deploymentId }),
+    from: f.from,
+    to: f.to,
+    reason: f.reason,
+    ...(input.annotate !== undefined && { annotate: input.annotate }),
+    trigger: input.trigger,
+    requestedBy: input.requestedBy,
+    lockHolder: f.lockHolder,
+    startedAt: now.toISOString(),
+  };
+}
+
+/** The in-progress record of a rollback. */
+export function rollbackRecord(c: RollbackContext): DeploymentRecord {
+  return {
+    environment: c.environment,
+    id: c.rollbackId,
+    kind: 'rollback',
+    status: 'in-progress',
+    executionArn: c.executionArn,
+    trigger: c.trigger,
+    requestedBy: c.requestedBy,
+    image: c.to.image,
+    rollbackPoint: c.from,
+    ...(c.deploymentId !== undefined && { deploymentId: c.deploymentId }),
+    reason: c.reason,
+    ...(c.annotate !== undefined && { annotation: c.annotate }),
+    startedAt: c.startedAt,
+  };
 }

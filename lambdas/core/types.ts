@@ -3,6 +3,7 @@
  * what crosses an edge (execution input, step events); types come from `z.infer`.
  */
 import * as z from 'zod';
+import { type RollbackPoint, rollbackPointSchema } from './workload.ts';
 
 /** Who or what may start a deployment or rollback. */
 export const triggerSchema = z.enum(['ci', 'operator', 'deploy-failure', 'alarm']);
@@ -31,7 +32,7 @@ export const rollbackInputSchema = z.strictObject({
   environment: z.string().min(1),
   /** The deployment being undone; its captured rollback state is the target. */
   deploymentId: z.string().min(1).optional(),
-  /** Operator-named Deployment revision; default: the previous one (like `kubectl rollout undo`). */
+  /** Operator-named revision of the workload; default: the previous one (like `kubectl rollout undo`). */
   revision: z.number().int().positive().optional(),
   /** Why: recorded on the record and as the Deployment's change-cause annotation. */
   reason: z.string().min(1).default('rollback requested'),
@@ -57,9 +58,8 @@ export type ExecutionRef = z.infer<typeof executionRefSchema>;
 /** What a rollout step needs to know about the workload it watches (deploy or rollback). */
 export const rolloutTargetSchema = z.looseObject({
   environment: z.string().min(1),
-  namespace: z.string().min(1),
+  /** The workload as an operator names it, e.g. `deployment "staging/buywhere-api"`. */
   workload: z.string().min(1),
-  container: z.string().min(1),
   /** The image the rollout should end on. */
   expectedImage: z.string().min(1),
   /** When the guardian gives up waiting (ISO time): start + the environment's deadline. */
@@ -74,8 +74,8 @@ export const deploymentContextSchema = rolloutTargetSchema.extend({
   executionArn: z.string().min(1),
   image: z.string().min(1),
   version: z.string().optional(),
-  previousImage: z.string().min(1),
-  previousRevision: z.number().int().nonnegative(),
+  /** The state preflight captured: what a rollback of this deployment restores. */
+  rollbackPoint: rollbackPointSchema,
   startedAt: z.iso.datetime({ offset: true }),
   dryRun: z.boolean(),
   /** Human-readable plan / checks, one line each (printed by `--dry-run`). */
@@ -89,9 +89,10 @@ export const rollbackContextSchema = rolloutTargetSchema.extend({
   rollbackId: z.string().min(1),
   executionArn: z.string().min(1),
   deploymentId: z.string().optional(),
-  fromImage: z.string().min(1),
-  fromRevision: z.number().int().nonnegative(),
-  toRevision: z.number().int().positive(),
+  /** The state before this rollback (what it moves away from). */
+  from: rollbackPointSchema,
+  /** The state this rollback restores. */
+  to: rollbackPointSchema,
   reason: z.string(),
   annotate: z.string().optional(),
   trigger: triggerSchema,
@@ -156,9 +157,8 @@ export interface DeploymentRecord {
   /** Image this record moved the workload to. */
   readonly image: string;
   readonly version?: string;
-  /** Rollback state captured before the change: image and Deployment revision. */
-  readonly previousImage: string;
-  readonly previousRevision: number;
+  /** The state captured before the change (platform-tagged): what undoing this record restores. */
+  readonly rollbackPoint: RollbackPoint;
   /** Revision the workload ended on (known once the rollout completes). */
   readonly revision?: number;
   /** For rollbacks: the deployment undone, if any. */

@@ -7,7 +7,6 @@
  * write is conditional, so EventBridge's at-least-once delivery repeats it harmlessly.
  */
 import * as z from 'zod';
-import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOnUnfinished } from '../core/breaker.ts';
 import { ConflictError } from '../core/errors.ts';
 import { isUnfinishedStatus, planExecutionEnded } from '../core/execution-ended.ts';
@@ -86,5 +85,5 @@ export const step = defineStep('execution-ended', executionEndedEventSchema, asy
   return { message };
 });
 
-/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
-export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv });
+/** Lambda entry point: ports and config slice from lambdas/steps.ts. */
+export const handler = lambdaHandler(step);

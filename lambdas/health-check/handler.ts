@@ -17,7 +17,7 @@ export const step = defineStep(
     const { apiUrl, healthCheck } = deps.config;
     const responses = await Promise.all(
       healthCheck.endpoints.map((e) =>
-        deps.httpGet(`${apiUrl.replace(/\/+$/, '')}${e.path}`, healthCheck.timeoutMs),
+        deps.http(`${apiUrl.replace(/\/+$/, '')}${e.path}`, healthCheck.timeoutMs),
       ),
     );
     const verdict = evaluateHealth(healthCheck.endpoints, responses);
@@ -26,5 +26,5 @@ export const step = defineStep(
   },
 );
 
-/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
+/** Lambda entry point: ports and config slice from lambdas/steps.ts. */
 export const handler = lambdaHandler(step);

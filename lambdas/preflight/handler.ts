@@ -1,20 +1,20 @@
 /**
  * "Preflight checks": validate the request, refuse during a change freeze or with the breaker
- * open, take the environment lock, capture the rollback state and record the deployment.
- * A dry run makes the same checks (the lock must be free) and changes nothing. A paused
- * Deployment is refused before anything changes (the lock taken for the check is given back).
+ * open, take the environment lock, capture the rollback point and record the deployment.
+ * A dry run makes the same checks (the lock must be free) and changes nothing. A paused workload
+ * is refused before anything changes (the lock taken for the check is given back).
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
-import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
-import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
-import { breakerOpenMessage, breakerSummary } from '../core/breaker.ts';
-import { checkEnvironment, checkNotPaused, containerImage, deadlineAt } from '../core/context.ts';
+import { breakerOpenMessage } from '../core/breaker.ts';
+import { compensateOnFailure } from '../core/compensation.ts';
+import { checkEnvironment, checkNotPaused } from '../core/context.ts';
+import { deploymentContext, deploymentRecord } from '../core/deploy.ts';
 import { ChangeFreezeError, CircuitOpenError, LockHeldError } from '../core/errors.ts';
 import { activeFreeze, freezeMessage } from '../core/freeze.ts';
 import { validateRelease } from '../core/image.ts';
 import { blocks, buildLock, lockHeldMessage } from '../core/lock.ts';
-import { planLines } from '../core/naming.ts';
-import { type DeploymentContext, deployInputSchema, executionRefSchema } from '../core/types.ts';
+import { deployInputSchema, executionRefSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
@@ -30,84 +30,48 @@ export const step = defineStep('preflight', preflightEventSchema, async ({ input
   const release = validateRelease(config, input.image, input.version);
   const now = clock.now();
 
+  const refuse = (err: Error): never => {
+    deps.metrics.addMetric('DeploymentRefused', MetricUnit.Count, 1);
+    throw err;
+  };
   const freeze = activeFreeze(config.changeFreezes, await store.listFreezes(config.name), now);
-  if (freeze) throw new ChangeFreezeError(freezeMessage(config.name, freeze));
+  if (freeze) refuse(new ChangeFreezeError(freezeMessage(config.name, freeze)));
   const breaker = await store.getBreaker(config.name);
-  if (breaker.state === 'open') throw new CircuitOpenError(breakerOpenMessage(breaker));
+  if (breaker.state === 'open') refuse(new CircuitOpenError(breakerOpenMessage(breaker)));
 
   const lock = buildLock(config.name, deploymentId, execution.Id, now, config.lock.ttlSeconds);
   if (input.dryRun) {
     const current = await store.getLock(config.name);
-    if (blocks(current, deploymentId, now)) throw new LockHeldError(lockHeldMessage(current, now));
+    if (blocks(current, deploymentId, now)) refuse(new LockHeldError(lockHeldMessage(current, now)));
   } else {
     const taken = await store.acquireLock(lock, now);
-    if (!taken.acquired) throw new LockHeldError(lockHeldMessage(taken.holder, now));
+    if (!taken.acquired) refuse(new LockHeldError(lockHeldMessage(taken.holder, now)));
   }
 
-  try {
-    const workload = await (await deps.cluster()).getWorkload(config.namespace, config.workload);
-    checkNotPaused(workload);
-    const previousImage = containerImage(workload, config.container);
-    const rolloutDeadlineAt = deadlineAt(now, config.rollout.deadlineSeconds);
-    const context: DeploymentContext = {
-      environment: config.name,
-      namespace: config.namespace,
-      workload: config.workload,
-      container: config.container,
-      expectedImage: input.image,
-      rolloutDeadlineAt,
-      deploymentId,
-      executionArn: execution.Id,
-      image: input.image,
-      ...(release.version !== undefined && { version: release.version }),
-      previousImage,
-      previousRevision: workload.revision,
-      startedAt: now.toISOString(),
-      dryRun: input.dryRun,
-      plan: planLines({
-        environment: config.name,
-        namespace: config.namespace,
-        workload: config.workload,
-        container: config.container,
-        image: input.image,
-        ...(release.version !== undefined && { version: release.version }),
-        previousImage,
-        previousRevision: workload.revision,
-        deadlineSeconds: config.rollout.deadlineSeconds,
-        rolloutDeadlineAt,
-        apiUrl: config.apiUrl,
-        healthPaths: config.healthCheck.endpoints.map((e) => e.path),
-        breakerSummary: breakerSummary(breaker, config.thresholds.consecutive_failures_for_rollback),
-        lockSummary: input.dryRun
-          ? `the ${config.name} lock is free (a dry run does not take it)`
-          : `took the ${config.name} lock until ${lock.expiresAt}`,
-      }),
-    };
-    if (!input.dryRun) {
-      await store.putRecord({
-        environment: config.name,
-        id: deploymentId,
-        kind: 'deploy',
-        status: 'in-progress',
-        executionArn: execution.Id,
-        trigger: input.trigger,
-        requestedBy: input.requestedBy,
-        ...(input.ciRunUrl !== undefined && { ciRunUrl: input.ciRunUrl }),
-        image: input.image,
-        ...(release.version !== undefined && { version: release.version }),
-        previousImage,
-        previousRevision: workload.revision,
-        startedAt: context.startedAt,
+  // Nothing changed on the workload yet: a failure from here on gives the environment back.
+  return compensateOnFailure(
+    async () => {
+      const { observation, point } = await deps.workload.capture();
+      checkNotPaused(observation);
+      const context = deploymentContext({
+        config,
+        input,
+        release,
+        execution,
+        observation,
+        point,
+        breaker,
+        lock,
+        now,
       });
-    }
-    logger.info(input.dryRun ? 'dry run: preflight passed' : 'preflight passed', { plan: context.plan });
-    return context;
-  } catch (err) {
-    // Nothing changed on the cluster yet: give the environment back before failing.
-    if (!input.dryRun) await store.releaseLock(config.name, deploymentId).catch(() => false);
-    throw err;
-  }
+      if (!input.dryRun) await store.putRecord(deploymentRecord(context, input));
+      logger.info(input.dryRun ? 'dry run: preflight passed' : 'preflight passed', { plan: context.plan });
+      return context;
+    },
+    async () => input.dryRun || store.releaseLock(config.name, deploymentId),
+    'always',
+  );
 });
 
-/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
-export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv, cluster: eksClusterFromEnv });
+/** Lambda entry point: ports and config slice from lambdas/steps.ts. */
+export const handler = lambdaHandler(step);

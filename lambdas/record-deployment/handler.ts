@@ -4,13 +4,14 @@
  * even run (refused or crashed before recording itself); the record says so, the breaker opens
  * and the lock is released, so an operator sees it in `guardian status` and clears it.
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
-import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOnRollbackFailure, breakerOnSuccess, breakerSummary } from '../core/breaker.ts';
-import { failureText } from '../core/context.ts';
-import { TransientError } from '../core/errors.ts';
+import { compensateOnFailure } from '../core/compensation.ts';
+import { failureText, secondsSince } from '../core/context.ts';
 import { finishableFrom } from '../core/records.ts';
 import { deploymentContextSchema, failureSchema } from '../core/types.ts';
+import { describePoint } from '../core/workload.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
@@ -23,19 +24,6 @@ export const recordDeploymentEventSchema = z.object({
   health: z.looseObject({ summary: z.string().optional() }).optional(),
   failure: failureSchema.optional(),
 });
-
-/**
- * Runs a record write; if it fails for good (not a TransientError, which the state machine
- * retries), releases the lock before rethrowing so the environment is not locked until expiry.
- */
-async function releaseUnlessRetried<T>(write: () => Promise<T>, release: () => Promise<boolean>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    if (!(err instanceof TransientError)) await release().catch(() => false);
-    throw err;
-  }
-}
 
 /** The record-deployment step. Every write is idempotent, so a retry repeats it harmlessly. */
 export const step = defineStep(
@@ -57,7 +45,7 @@ export const step = defineStep(
         breaker = await store.updateBreaker(config.name, (b) =>
           breakerOnRollbackFailure(b, d.deploymentId, why, now),
         );
-        await releaseUnlessRetried(
+        await compensateOnFailure(
           () =>
             store.updateRecord(
               config.name,
@@ -66,16 +54,18 @@ export const step = defineStep(
               { status: finishableFrom('rollback-failed') },
             ),
           () => store.releaseLock(config.name, d.deploymentId),
+          'unless-retried',
         );
       }
       await store.releaseLock(config.name, d.deploymentId);
       const threshold = config.thresholds.consecutive_failures_for_rollback;
-      const message = `Deployment ${d.deploymentId} failed and its automatic rollback did not complete (${why}); ${config.name} may still run ${d.image} instead of ${d.previousImage} (revision ${d.previousRevision}). Roll back by hand (guardian rollback --env ${config.name} --revision ${d.previousRevision}); ${breakerSummary(breaker, threshold)}.`;
+      const message = `Deployment ${d.deploymentId} failed and its automatic rollback did not complete (${why}); ${config.name} may still run ${d.image} instead of ${describePoint(d.rollbackPoint)}. Roll back by hand (guardian rollback --env ${config.name} --revision ${d.rollbackPoint.revision}); ${breakerSummary(breaker, threshold)}.`;
       logger.error(message);
+      deps.metrics.addMetric('RollbackFailed', MetricUnit.Count, 1);
       return { message };
     }
     const revision = rollout?.revision;
-    await releaseUnlessRetried(
+    await compensateOnFailure(
       () =>
         store.updateRecord(
           config.name,
@@ -84,6 +74,7 @@ export const step = defineStep(
           { status: finishableFrom('succeeded') },
         ),
       () => store.releaseLock(config.name, d.deploymentId),
+      'unless-retried',
     );
     await store.updateBreaker(config.name, (b) => breakerOnSuccess(b, d.deploymentId, now));
     const released = await store.releaseLock(config.name, d.deploymentId);
@@ -95,9 +86,11 @@ export const step = defineStep(
         : '(revision unknown: the rollout status carried none, so the record has no revision)';
     const message = `${config.name} now runs ${d.image}${d.version ? ` (${d.version})` : ''} ${at}; deployment ${d.deploymentId} recorded as succeeded and the ${config.name} lock released.`;
     logger.info(message, { health: health?.summary });
+    deps.metrics.addMetric('DeploymentSucceeded', MetricUnit.Count, 1);
+    deps.metrics.addMetric('DeploymentDuration', MetricUnit.Seconds, secondsSince(d.startedAt, now));
     return { message };
   },
 );
 
-/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
-export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv });
+/** Lambda entry point: ports and config slice from lambdas/steps.ts. */
+export const handler = lambdaHandler(step);

@@ -2,13 +2,14 @@
  * "Record rollback" / "Record rollback failure": records the outcome on the rollback and on the
  * deployment it undid, moves the circuit breaker, and releases the environment lock.
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
-import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
 import { breakerOnFailure, breakerOnRollbackFailure, breakerSummary } from '../core/breaker.ts';
-import { failureText } from '../core/context.ts';
-import { TransientError } from '../core/errors.ts';
+import { compensateOnFailure } from '../core/compensation.ts';
+import { failureText, secondsSince } from '../core/context.ts';
 import { finishableFrom, undoneFrom } from '../core/records.ts';
 import { type BreakerState, failureSchema, rollbackContextSchema } from '../core/types.ts';
+import { describePoint } from '../core/workload.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
@@ -43,53 +44,53 @@ export const step = defineStep(
 
     const revision = rollout?.revision;
     const threshold = config.thresholds.consecutive_failures_for_rollback;
-    let breaker: BreakerState;
-    try {
-      // The breaker first: it is what keeps the next deployment out.
-      breaker = await store.updateBreaker(config.name, (before) =>
-        failed
-          ? breakerOnRollbackFailure(before, r.rollbackId, why ?? 'unknown failure', now)
-          : breakerOnFailure(before, r.rollbackId, threshold, r.reason, now),
-      );
-      await store.updateRecord(
-        config.name,
-        r.rollbackId,
-        {
-          status: outcome,
-          finishedAt,
-          ...(revision !== undefined && { revision }),
-          ...(why !== undefined && { reason: `${r.reason}; rollback failed: ${why}` }),
-        },
-        { status: finishableFrom(outcome) },
-      );
-      if (r.deploymentId) {
+    // A TransientError is retried by the state machine, whose retry releases the lock; any other
+    // failure ends the execution, so the environment is given back now rather than at the lock's expiry.
+    const breaker: BreakerState = await compensateOnFailure(
+      async () => {
+        // The breaker first: it is what keeps the next deployment out.
+        const b = await store.updateBreaker(config.name, (before) =>
+          failed
+            ? breakerOnRollbackFailure(before, r.rollbackId, why ?? 'unknown failure', now)
+            : breakerOnFailure(before, r.rollbackId, threshold, r.reason, now),
+        );
         await store.updateRecord(
           config.name,
-          r.deploymentId,
-          { status: outcome, rolledBackBy: r.rollbackId, finishedAt },
-          { status: undoneFrom(outcome) },
+          r.rollbackId,
+          {
+            status: outcome,
+            finishedAt,
+            ...(revision !== undefined && { revision }),
+            ...(why !== undefined && { reason: `${r.reason}; rollback failed: ${why}` }),
+          },
+          { status: finishableFrom(outcome) },
         );
-      }
-    } catch (err) {
-      // A TransientError is retried by the state machine, whose retry releases the lock; any other
-      // failure ends the execution, so give the environment back now rather than at the lock's expiry.
-      if (!(err instanceof TransientError)) {
-        await store.releaseLock(config.name, r.lockHolder).catch((e: unknown) => {
-          logger.error('could not release the lock after a failed record write', e as Error);
-        });
-      }
-      throw err;
-    }
+        if (r.deploymentId) {
+          await store.updateRecord(
+            config.name,
+            r.deploymentId,
+            { status: outcome, rolledBackBy: r.rollbackId, finishedAt },
+            { status: undoneFrom(outcome) },
+          );
+        }
+        return b;
+      },
+      () => store.releaseLock(config.name, r.lockHolder),
+      'unless-retried',
+      (e) => logger.error('could not release the lock after a failed record write', e as Error),
+    );
     await store.releaseLock(config.name, r.lockHolder);
 
-    const undone = r.deploymentId ? `deployment ${r.deploymentId}` : `${r.namespace}/${r.workload}`;
+    const undone = r.deploymentId ? `deployment ${r.deploymentId}` : r.workload;
     const message = failed
-      ? `Rollback ${r.rollbackId} of ${undone} FAILED (${why}); ${config.name} may still run ${r.fromImage}. Check the Deployment by hand; ${breakerSummary(breaker, threshold)}. The lock is released.`
-      : `Rolled ${undone} back to revision ${r.toRevision} (${r.expectedImage}) because: ${r.reason}. ${breakerSummary(breaker, threshold)}; the lock is released.`;
+      ? `Rollback ${r.rollbackId} of ${undone} FAILED (${why}); ${config.name} may still run ${r.from.image}. Check ${r.workload} by hand; ${breakerSummary(breaker, threshold)}. The lock is released.`
+      : `Rolled ${undone} back to ${describePoint(r.to)} because: ${r.reason}. ${breakerSummary(breaker, threshold)}; the lock is released.`;
     logger.info(message);
+    deps.metrics.addMetric(failed ? 'RollbackFailed' : 'RollbackSucceeded', MetricUnit.Count, 1);
+    deps.metrics.addMetric('RollbackDuration', MetricUnit.Seconds, secondsSince(r.startedAt, now));
     return { message };
   },
 );
 
-/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
-export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv });
+/** Lambda entry point: ports and config slice from lambdas/steps.ts. */
+export const handler = lambdaHandler(step);

@@ -1,18 +1,17 @@
 /**
- * "Prepare rollback": choose the revision to return to and hold the environment lock.
- * A deployment's rollback returns to the revision its preflight captured; only the rollback the
- * Deploy execution itself started keeps the deployment's lock (see planRollback), any other takes
- * the lock itself and is refused while the deployment still runs. The circuit breaker and change
+ * "Prepare rollback": choose the rollback point to return to and hold the environment lock.
+ * A deployment's rollback restores the point its preflight captured; only the rollback the Deploy
+ * execution itself started keeps the deployment's lock (see planRollback), any other takes the
+ * lock itself and is refused while the deployment still runs. The circuit breaker and change
  * freezes do not block rollbacks: undoing a bad release is always allowed.
  */
 import * as z from 'zod';
-import { eksClusterFromEnv } from '../adapters/aws-cluster.ts';
-import { dynamoStoreFromEnv } from '../adapters/aws-store.ts';
-import { checkEnvironment, containerImage, deadlineAt, reasonText } from '../core/context.ts';
+import { compensateOnFailure } from '../core/compensation.ts';
+import { checkEnvironment, reasonText } from '../core/context.ts';
 import { LockHeldError, NotFoundError } from '../core/errors.ts';
 import { buildLock, lockHeldMessage } from '../core/lock.ts';
-import { planRollback, selectCapturedRevision, selectRollbackTarget } from '../core/rollback.ts';
-import { executionRefSchema, type RollbackContext, rollbackInputSchema } from '../core/types.ts';
+import { planRollback, rollbackContext, rollbackRecord, selectRollbackTarget } from '../core/rollback.ts';
+import { executionRefSchema, rollbackInputSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
@@ -48,7 +47,6 @@ export const step = defineStep(
       ...(record && { lock: await store.getLock(config.name) }),
       now,
     });
-    const lockHolder = plan.holder;
     if (plan.kind === 'acquire') {
       const taken = await store.acquireLock(
         buildLock(config.name, rollbackId, execution.Id, now, config.lock.ttlSeconds),
@@ -56,72 +54,45 @@ export const step = defineStep(
       );
       if (!taken.acquired) throw new LockHeldError(lockHeldMessage(taken.holder, now));
     }
-    // Lambda/child-execution JSON from the Deploy workflow's $.failure.Cause -> a sentence.
-    const reason = reasonText(input.reason);
 
-    try {
-      const cluster = await deps.cluster();
-      const workload = await cluster.getWorkload(config.namespace, config.workload);
-      const fromImage = containerImage(workload, config.container);
-      const revisions = await cluster.listRevisions(config.namespace, config.workload);
-      const where = `deployment ${config.namespace}/${config.workload}`;
-      const target =
-        record && input.revision === undefined
-          ? selectCapturedRevision(revisions, record, config.container, where)
-          : selectRollbackTarget(revisions, workload.revision, input.revision, where);
-      const toImage = target.images[config.container];
-      if (toImage === undefined) {
-        throw new NotFoundError(
-          `revision ${target.revision} of ${where} has no container '${config.container}'`,
-        );
-      }
-      await store.putRecord({
-        environment: config.name,
-        id: rollbackId,
-        kind: 'rollback',
-        status: 'in-progress',
-        executionArn: execution.Id,
-        trigger: input.trigger,
-        requestedBy: input.requestedBy,
-        image: toImage,
-        previousImage: fromImage,
-        previousRevision: workload.revision,
-        ...(record && { deploymentId: record.id }),
-        reason,
-        ...(input.annotate !== undefined && { annotation: input.annotate }),
-        startedAt: now.toISOString(),
-      });
-      const context: RollbackContext = {
-        environment: config.name,
-        namespace: config.namespace,
-        workload: config.workload,
-        container: config.container,
-        expectedImage: toImage,
-        rolloutDeadlineAt: deadlineAt(now, config.rollout.deadlineSeconds),
-        rollbackId,
-        executionArn: execution.Id,
-        ...(record && { deploymentId: record.id }),
-        fromImage,
-        fromRevision: workload.revision,
-        toRevision: target.revision,
-        reason,
-        ...(input.annotate !== undefined && { annotate: input.annotate }),
-        trigger: input.trigger,
-        requestedBy: input.requestedBy,
-        lockHolder,
-        startedAt: now.toISOString(),
-      };
-      logger.info(`rolling ${where} back from revision ${workload.revision} to ${target.revision}`, {
-        reason,
-      });
-      return context;
-    } catch (err) {
-      // Only give back a lock this rollback took; a deployment's lock stays until its rollback is recorded.
-      if (lockHolder === rollbackId) await store.releaseLock(config.name, rollbackId).catch(() => false);
-      throw err;
-    }
+    // Only give back a lock this rollback took; a deployment's lock stays until its rollback is recorded.
+    return compensateOnFailure(
+      async () => {
+        const { observation, point: from } = await deps.workload.capture();
+        const to =
+          record && input.revision === undefined
+            ? record.rollbackPoint
+            : selectRollbackTarget(
+                await deps.workload.history(),
+                observation.revision,
+                input.revision,
+                observation.name,
+              );
+        const context = rollbackContext({
+          input,
+          execution,
+          environment: config.name,
+          workload: observation.name,
+          from,
+          to,
+          ...(record && { deploymentId: record.id }),
+          // Lambda/child-execution JSON from the Deploy workflow's $.failure.Cause -> a sentence.
+          reason: reasonText(input.reason),
+          lockHolder: plan.holder,
+          deadlineSeconds: config.rollout.deadlineSeconds,
+          now,
+        });
+        await store.putRecord(rollbackRecord(context));
+        logger.info(`rolling ${observation.name} back from revision ${from.revision} to ${to.revision}`, {
+          reason: context.reason,
+        });
+        return context;
+      },
+      async () => plan.holder === rollbackId && store.releaseLock(config.name, rollbackId),
+      'always',
+    );
   },
 );
 
-/** Lambda entry point, wired with the AWS ports this step uses (see STEP_ACCESS). */
-export const handler = lambdaHandler(step, { store: dynamoStoreFromEnv, cluster: eksClusterFromEnv });
+/** Lambda entry point: ports and config slice from lambdas/steps.ts. */
+export const handler = lambdaHandler(step);

@@ -1,107 +1,99 @@
 /**
- * The Lambda entry point of a step. Each `lambdas/<step>/handler.ts` passes the factories of the
- * AWS ports its step uses (and only those), so esbuild bundles nothing else: `health-check` ships
- * without the DynamoDB and Kubernetes clients. A port the step is not wired for throws, naming the
- * step, instead of failing later on a missing permission.
+ * The Lambda entry point of a step, wired from the step table: its ports are built by their AWS
+ * factories in the port table (the bundler left out every other port's adapter), its config slice
+ * is the JSON the bundler baked in. Powertools: one Logger, Metrics and Tracer for every function;
+ * log keys are reset per invocation and metrics flushed after each.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
-import { httpGet } from '../adapters/http.ts';
-import { type ClusterPort, type Store, systemClock } from '../adapters/ports.ts';
-import { parseRuntimeEnv, type RuntimeEnv, type RuntimeEnvWithTables } from '../core/runtime-env.ts';
+import { GuardianError } from '../core/errors.ts';
+import { systemClock } from '../core/ports.ts';
+import { CONFIG_VARIABLE, parseConfigSlice } from '../core/runtime-env.ts';
+import { BASE_CONFIG_KEYS, type StepId } from '../steps.ts';
 import type { Step, StepDeps } from './step.ts';
+import { buildStepDeps, configKeysOf } from './wiring.ts';
+
+/** Service name Powertools stamps on every log line, metric and trace segment. */
+export const POWERTOOLS_SERVICE_NAME = 'deployment-guardian';
+/** CloudWatch namespace of the guardian's metrics. */
+export const METRICS_NAMESPACE = 'DeploymentGuardian';
 
 /** Shared Powertools logger for the Lambda runtime. */
-export const logger = new Logger({ serviceName: 'deployment-guardian' });
+export const logger = new Logger({ serviceName: POWERTOOLS_SERVICE_NAME });
+/** Shared Powertools metrics (EMF) for the Lambda runtime. */
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME });
+/** Shared Powertools tracer: annotates the function's X-Ray segment. */
+export const tracer = new Tracer({ serviceName: POWERTOOLS_SERVICE_NAME });
 
-/** Builds the step's Store from the function's environment (only functions with table access). */
-export type StoreFactory = (env: RuntimeEnvWithTables) => Store;
-/** Builds the step's `StepDeps.cluster` from the function's environment. */
-export type ClusterFactory = (env: RuntimeEnv) => () => Promise<ClusterPort>;
-
-/** The AWS ports a step's function is wired with; must match its STEP_ACCESS (tables -> store). */
-export interface AwsPorts {
-  readonly store?: StoreFactory;
-  readonly cluster?: ClusterFactory;
-}
-
-/** Which ports a handler was wired with (read by the infra tests against STEP_ACCESS). */
-export interface WiredPorts {
-  readonly store: boolean;
-  readonly cluster: boolean;
-}
+/**
+ * The config slice the bundler baked in. Read as the literal `process.env.GUARDIAN_ENV_CONFIG`
+ * so esbuild's `define` replaces it; unbundled (tests) it is the variable of that name.
+ */
+const BAKED_CONFIG = process.env.GUARDIAN_ENV_CONFIG;
 
 /** A step's Lambda entry point. */
 export interface LambdaHandler<R> {
   (event: unknown, context?: Context): Promise<R>;
-  /** The ports this function was wired with. */
-  readonly ports: WiredPorts;
+  /** The step it runs. */
+  readonly step: StepId;
 }
 
-/** A step used a port its function is not wired for: a wiring bug, not a runtime condition. */
-export class MissingPortError extends Error {
-  override readonly name = 'MissingPortError';
-}
-
-/** A Store whose every method throws MissingPortError naming the step and the method. */
-export function missingStore(step: string): Store {
-  return new Proxy({} as Store, {
-    get(_target, prop) {
-      if (typeof prop !== 'string' || prop === 'then') return undefined;
-      return () => {
-        throw new MissingPortError(
-          `step ${step} has no store access (called ${prop}): its function gets no DynamoDB tables; ` +
-            'grant them in STEP_ACCESS (lib/constructs/step-function.ts) and wire a store in its handler.ts',
-        );
-      };
-    },
-  });
-}
-
-/** A cluster provider that rejects with MissingPortError naming the step. */
-export function missingCluster(step: string): () => Promise<ClusterPort> {
-  return async () => {
-    throw new MissingPortError(
-      `step ${step} has no cluster access: its function may not call EKS or Kubernetes; ` +
-        'grant it in STEP_ACCESS (lib/constructs/step-function.ts) and wire a cluster in its handler.ts',
-    );
-  };
+/** Options of {@link lambdaHandler} (tests). */
+export interface LambdaHandlerOptions {
+  /** The config slice as JSON. @default the one baked into the bundle */
+  readonly config?: string;
+  /** The function's environment variables. @default process.env */
+  readonly vars?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
- * Turns `step` into its Lambda handler. The ports are built from `vars` (the function's
- * environment) on the first invocation and reused by every later one in the container; a
- * wiring error (RuntimeEnvError naming the variable) is thrown by each invocation until fixed.
+ * Turns `step` into its Lambda handler. The ports are built on the first invocation and reused by
+ * every later one in the container; a wiring error (RuntimeEnvError naming what is missing) is
+ * thrown by each invocation until fixed.
  */
-export function lambdaHandler<E, R>(
-  step: Step<E, R>,
-  ports: AwsPorts = {},
-  vars: Readonly<Record<string, string | undefined>> = process.env,
+export function lambdaHandler<S extends StepId, E, R>(
+  step: Step<S, E, R>,
+  options: LambdaHandlerOptions = {},
 ): LambdaHandler<R> {
-  let deps: StepDeps | undefined;
-  const build = (): StepDeps => {
-    const { store, cluster } = ports;
-    const env = store ? parseRuntimeEnv(vars) : parseRuntimeEnv(vars, { tables: false });
-    return {
-      config: env.config,
-      store: store ? store(env as RuntimeEnvWithTables) : missingStore(step.name),
-      cluster: cluster ? cluster(env) : missingCluster(step.name),
-      httpGet,
-      clock: systemClock,
-      logger,
-    };
+  let deps: Promise<StepDeps<S>> | undefined;
+  const build = async (): Promise<StepDeps<S>> => {
+    const raw = options.config ?? BAKED_CONFIG ?? process.env[CONFIG_VARIABLE];
+    const base = parseConfigSlice(raw, BASE_CONFIG_KEYS, { exact: false });
+    const config = parseConfigSlice(raw, configKeysOf(step.name, base)) as never;
+    return buildStepDeps(
+      step.name,
+      { config, vars: options.vars ?? process.env, clock: systemClock },
+      { kind: 'aws' },
+      { clock: systemClock, logger, metrics },
+    );
   };
   const handler = async (event: unknown, context?: Context): Promise<R> => {
+    logger.resetKeys();
     if (context) logger.addContext(context);
     logger.appendKeys({ step: step.name });
+    tracer.putAnnotation('step', step.name);
+    const started = Date.now();
     try {
-      deps ??= build();
-      logger.appendKeys({ environment: deps.config.name });
-      return await step.run(event, deps);
+      deps ??= build().catch((err: unknown) => {
+        deps = undefined; // a wiring error is reported by every invocation until fixed
+        throw err;
+      });
+      const d = await deps;
+      logger.appendKeys({ environment: d.config.name });
+      metrics.addDimension('environment', d.config.name);
+      tracer.putAnnotation('environment', d.config.name);
+      return await step.run(event, d);
     } catch (err) {
+      const name = err instanceof GuardianError ? err.name : 'UnexpectedError';
+      metrics.addMetric(`${name}`, MetricUnit.Count, 1);
       logger.error(`${step.name} failed`, err as Error);
       throw err;
+    } finally {
+      metrics.addMetric('StepDuration', MetricUnit.Milliseconds, Date.now() - started);
+      metrics.publishStoredMetrics();
     }
   };
-  return Object.assign(handler, { ports: { store: !!ports.store, cluster: !!ports.cluster } });
+  return Object.assign(handler, { step: step.name });
 }

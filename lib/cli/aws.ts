@@ -7,9 +7,10 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import { eksClusterProvider } from '../../lambdas/adapters/eks.ts';
-import type { Store, WorkloadState } from '../../lambdas/adapters/ports.ts';
+import type { Store } from '../../lambdas/core/ports.ts';
 import { stackNameOf } from '../app.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import { STACK_OUTPUTS } from '../stacks/outputs.ts';

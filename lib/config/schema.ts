@@ -4,6 +4,7 @@
  * validate the per-environment config handed to them at deploy time.
  */
 import * as z from 'zod';
+import { BUILT_PLATFORMS, isBuiltPlatform, PLATFORMS } from '../../lambdas/core/workload.ts';
 
 /** Kubernetes object names (RFC 1123 labels). */
 const dnsLabel = z
@@ -55,7 +56,15 @@ export const environmentSchema = z.strictObject({
   cluster: z.string().min(1),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as ap-southeast-1'),
   apiUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
-  platform: z.enum(['kubernetes']),
+  /** Which adapter drives the workload (run time) and which rollout states the workflow has (synth). */
+  platform: z.enum(PLATFORMS).superRefine((platform, ctx) => {
+    if (!isBuiltPlatform(platform)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `platform '${platform}' is not available in this guardian yet; it drives: ${BUILT_PLATFORMS.join(', ')}`,
+      });
+    }
+  }),
   namespace: dnsLabel,
   workload: dnsLabel,
   container: dnsLabel,

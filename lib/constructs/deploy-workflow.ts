@@ -20,6 +20,7 @@ import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks
 import { Construct } from 'constructs';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import { ROLLBACK_CHILD_SUFFIX } from '../../lambdas/core/naming.ts';
+import type { TaskStepId } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import {
   FAILURE_PATH,
@@ -28,7 +29,6 @@ import {
   watchRollout,
 } from './guardian-state-machine.ts';
 import { healthCheckBudgetSeconds } from './rollback-workflow.ts';
-import type { TaskStepId } from './step-function.ts';
 
 /** Slack on top of rollout, health check and rollback: step retries, cold starts, Wait rounding. */
 const DEPLOY_MARGIN_SECONDS = 600;

@@ -8,6 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Fail, Pass, Result, Succeed } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import type { TaskStepId } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import {
   FAILURE_PATH,
@@ -15,7 +16,6 @@ import {
   lambdaStepTask,
   watchRollout,
 } from './guardian-state-machine.ts';
-import type { TaskStepId } from './step-function.ts';
 import { stepTimeout } from './step-function.ts';
 
 /**

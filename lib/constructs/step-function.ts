@@ -11,7 +11,18 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV_VARS, STEP_IDS, STEP_METADATA_KEY, type StepId } from '../../lambdas/adapters/tables.ts';
+import { CONFIG_VARIABLE } from '../../lambdas/core/runtime-env.ts';
+import { allPortSpecs, type PortGrant, type StackResources } from '../../lambdas/ports/table.ts';
+import { POWERTOOLS_SERVICE_NAME } from '../../lambdas/shared/lambda.ts';
+import { configSlice, portsOf } from '../../lambdas/shared/wiring.ts';
+import {
+  CONFIG_METADATA_KEY,
+  EVENT_STEPS,
+  STEP_IDS,
+  STEP_METADATA_KEY,
+  STEPS,
+  type StepId,
+} from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import type { GuardianTables } from './guardian-tables.ts';
 
@@ -21,66 +32,45 @@ const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 /** Default folder holding `<step>/handler.ts`. */
 export const DEFAULT_HANDLERS_DIR = path.join(PROJECT_ROOT, 'lambdas');
 
-/** Service name Powertools stamps on every log line and trace segment. */
-export const POWERTOOLS_SERVICE_NAME = 'deployment-guardian';
-
 /** Stand-in for `whatwg-url` in bundles (see the file's comment). */
 const WHATWG_URL_SHIM = path.join(PROJECT_ROOT, 'lambdas', 'shared', 'whatwg-url.ts');
 
-/** Lambda allows 4 KB of environment variables in total; keep headroom for the others. */
-const MAX_ENV_CONFIG_BYTES = 3000;
+/** What one step's function is granted: environment variables and IAM statements, from its ports. */
+export function stepGrants(
+  step: StepId,
+  env: EnvironmentConfig,
+  resources: StackResources,
+): { readonly environment: Record<string, string>; readonly statements: PortGrant[] } {
+  const environment: Record<string, string> = {};
+  const statements: PortGrant[] = [];
+  for (const [, spec] of portsOf(step, env)) {
+    Object.assign(environment, spec.environment?.(resources) ?? {});
+    statements.push(...(spec.grants?.(resources, env) ?? []));
+  }
+  return { environment, statements };
+}
 
 /**
- * What each step may touch. Anything not listed here is denied: only steps with `tables` get the
- * table names as environment variables and DynamoDB permissions, only steps with `cluster` get
- * `eks:DescribeCluster`. Each `lambdas/<step>/handler.ts` wires the same ports (the infra tests
- * check it). `record-deployment` and `rollback-finish` take the final revision from the last
- * rollout status the workflow hands them, so neither reads the cluster.
+ * The bundler's `define`s for one step: its config slice baked in as `process.env.GUARDIAN_ENV_CONFIG`
+ * (so no function carries config in its 4 KB environment), and each port's flag "on" or "off"
+ * (so esbuild drops the adapters of ports the step does not have).
  */
-export const STEP_ACCESS: Readonly<Record<StepId, { readonly tables: boolean; readonly cluster: boolean }>> =
-  {
-    preflight: { tables: true, cluster: true },
-    'set-image': { tables: false, cluster: true },
-    'rollout-status': { tables: false, cluster: true },
-    'health-check': { tables: false, cluster: false },
-    'record-deployment': { tables: true, cluster: false },
-    'rollback-prepare': { tables: true, cluster: true },
-    'rollback-apply': { tables: false, cluster: true },
-    'rollback-finish': { tables: true, cluster: false },
-    'execution-ended': { tables: true, cluster: false },
+export function bundleDefines(step: StepId, env: EnvironmentConfig): Record<string, string> {
+  const granted = new Set(portsOf(step, env).map(([, spec]) => spec.flag));
+  const defines: Record<string, string> = {
+    [`process.env.${CONFIG_VARIABLE}`]: JSON.stringify(JSON.stringify(configSlice(step, env))),
   };
-
-/**
- * Steps no state machine invokes: EventBridge invokes them asynchronously when an execution ends.
- * Each gets an encrypted, TLS-only SQS dead-letter queue for events that still fail after Lambda's
- * asynchronous retries (the EventBridge rule sends the events it cannot deliver there too).
- */
-export const EVENT_STEPS = ['execution-ended'] as const satisfies readonly StepId[];
-/** A step a state machine's Task state invokes. */
-export type TaskStepId = Exclude<StepId, (typeof EVENT_STEPS)[number]>;
+  for (const spec of allPortSpecs()) {
+    defines[`process.env.${spec.flag}`] = JSON.stringify(granted.has(spec.flag) ? 'on' : 'off');
+  }
+  return defines;
+}
 
 /** How long a dead-letter queue keeps an event: the SQS maximum, time for an operator to look. */
 const DEAD_LETTER_RETENTION = Duration.days(14);
 
 /** Headroom of the health check's invocation over its slowest endpoint: cold start, JSON checks. */
 const HEALTH_CHECK_MARGIN_SECONDS = 10;
-
-/**
- * DynamoDB actions per table, exactly what the store adapter calls (lambdas/adapters/dynamo-store.ts):
- * records are put, updated and read one by one and listed through the byStartedAt index; the
- * Control table also deletes (lock release, freezes). No Scan, no batch or stream actions.
- */
-export const TABLE_ACTIONS = {
-  deployments: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-  deploymentsIndex: ['dynamodb:Query'],
-  control: [
-    'dynamodb:GetItem',
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-    'dynamodb:DeleteItem',
-    'dynamodb:Query',
-  ],
-} as const;
 
 /**
  * Timeout of a step's function. Kubernetes and DynamoDB calls are short and retried by the state
@@ -98,9 +88,9 @@ export function stepTimeout(step: StepId, env: EnvironmentConfig): Duration {
 export interface GuardianLambdaStepProps {
   /** Step id: the entry is `<handlersDir>/<step>/handler.ts`. */
   readonly step: StepId;
-  /** The stack's environment, handed to the function as `GUARDIAN_ENV_CONFIG`. */
+  /** The stack's environment; the function gets the slice its step and ports read. */
   readonly environment: EnvironmentConfig;
-  /** The tables; granted only to steps whose STEP_ACCESS says so. */
+  /** The tables; granted only to steps with the store port. */
   readonly tables: GuardianTables;
   /**
    * Folder holding `<step>/handler.ts`.
@@ -136,14 +126,6 @@ export class GuardianLambdaStep extends Construct {
     if (!(STEP_IDS as readonly string[]).includes(step)) {
       throw new Error(`GuardianLambdaStep: unknown step '${step}'; known steps: ${STEP_IDS.join(', ')}`);
     }
-    const envConfig = JSON.stringify(env);
-    if (Buffer.byteLength(envConfig) > MAX_ENV_CONFIG_BYTES) {
-      throw new Error(
-        `GuardianLambdaStep: the '${env.name}' environment config is ${Buffer.byteLength(envConfig)} bytes as JSON; ` +
-          `Lambda environment variables allow 4 KB in total, so keep it under ${MAX_ENV_CONFIG_BYTES} bytes ` +
-          '(shorten health-check expectations or freeze reasons in config/environments.yaml)',
-      );
-    }
     this.step = step;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
@@ -161,8 +143,15 @@ export class GuardianLambdaStep extends Construct {
     });
     logGroup.grantWrite(role);
     this.role = role;
-    const access = STEP_ACCESS[step];
-    if ((EVENT_STEPS as readonly StepId[]).includes(step)) {
+    const stack = Stack.of(this);
+    const grants = stepGrants(step, env, {
+      tables: {
+        deployments: { name: tables.deployments.tableName, arn: tables.deployments.tableArn },
+        control: { name: tables.control.tableName, arn: tables.control.tableArn },
+      },
+      arn: (service, resource, resourceName) => stack.formatArn({ service, resource, resourceName }),
+    });
+    if (EVENT_STEPS.includes(step)) {
       this.deadLetterQueue = new Queue(this, 'DeadLetters', {
         encryption: QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
@@ -186,15 +175,7 @@ export class GuardianLambdaStep extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       ...(this.deadLetterQueue ? { deadLetterQueue: this.deadLetterQueue } : {}),
-      environment: {
-        // Least privilege: a step without table access does not even learn the table names.
-        ...(access.tables && {
-          [ENV_VARS.deploymentsTable]: tables.deployments.tableName,
-          [ENV_VARS.controlTable]: tables.control.tableName,
-        }),
-        [ENV_VARS.environmentConfig]: envConfig,
-        POWERTOOLS_SERVICE_NAME,
-      },
+      environment: { ...grants.environment, POWERTOOLS_SERVICE_NAME },
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
@@ -205,6 +186,7 @@ export class GuardianLambdaStep extends Construct {
         // kept patched by AWS and keeps each bundle ~0.4 MB smaller and quicker to load. Everything
         // else, the Kubernetes client included, is bundled at the version the tests ran.
         externalModules: ['@aws-sdk/*'],
+        define: bundleDefines(step, env),
         tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
         // esbuild resolves an alias path from its working directory, the project root (local bundling).
         esbuildArgs: {
@@ -215,34 +197,13 @@ export class GuardianLambdaStep extends Construct {
           "import { createRequire as __guardianCreateRequire } from 'node:module';const require = __guardianCreateRequire(import.meta.url);",
       },
     });
-    (this.function.node.defaultChild as CfnFunction).addMetadata(STEP_METADATA_KEY, step);
-
-    if (access.tables) {
-      // Explicit actions rather than grantReadWriteData, which adds Scan, BatchWriteItem, DeleteItem...
-      const { deployments, control } = tables;
+    const cfn = this.function.node.defaultChild as CfnFunction;
+    cfn.addMetadata(STEP_METADATA_KEY, step);
+    // What the bundle has baked in, for the local runner (which runs the steps unbundled) and reviewers.
+    cfn.addMetadata(CONFIG_METADATA_KEY, configSlice(step, env));
+    for (const statement of grants.statements) {
       this.function.addToRolePolicy(
-        new PolicyStatement({ actions: [...TABLE_ACTIONS.deployments], resources: [deployments.tableArn] }),
-      );
-      this.function.addToRolePolicy(
-        new PolicyStatement({
-          actions: [...TABLE_ACTIONS.deploymentsIndex],
-          resources: [`${deployments.tableArn}/index/*`],
-        }),
-      );
-      this.function.addToRolePolicy(
-        new PolicyStatement({ actions: [...TABLE_ACTIONS.control], resources: [control.tableArn] }),
-      );
-    }
-    if (access.cluster) {
-      // Only the endpoint and CA are read here; what the role may do inside the cluster is
-      // decided by Kubernetes RBAC through an EKS access entry (see GuardianLambdaSteps).
-      this.function.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['eks:DescribeCluster'],
-          resources: [
-            Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: env.cluster }),
-          ],
-        }),
+        new PolicyStatement({ actions: [...statement.actions], resources: [...statement.resources] }),
       );
     }
   }
@@ -254,7 +215,7 @@ export interface GuardianLambdaStepsProps extends Omit<GuardianLambdaStepProps, 
 /**
  * All step functions of one environment.
  *
- * The functions that talk to Kubernetes (see {@link STEP_ACCESS}) only get `eks:DescribeCluster`
+ * The functions with the workload port (lambdas/steps.ts) only get `eks:DescribeCluster`
  * on the environment's cluster from IAM. Inside the cluster they are nobody until an operator maps
  * their roles to RBAC with an EKS access entry, e.g.
  * `aws eks create-access-entry --cluster-name <cluster> --principal-arn <role arn>` and
@@ -272,7 +233,7 @@ export class GuardianLambdaSteps extends Construct {
     for (const step of STEP_IDS) {
       const construct = new GuardianLambdaStep(this, pascalCase(step), { ...props, step });
       steps[step] = construct;
-      if (STEP_ACCESS[step].cluster) {
+      if (STEPS[step].ports.some((p) => p === 'workload')) {
         new CfnOutput(Stack.of(this), `${pascalCase(step)}RoleArn`, {
           value: construct.role.roleArn,
           description: `IAM role of the ${step} step: map it to Kubernetes RBAC in cluster ${props.environment.cluster} with an EKS access entry`,

@@ -3,7 +3,7 @@
  * sleeping, and the handlers, the lock expiry and the cluster simulator all read it, so "600 s
  * rollout deadline" is exercised in milliseconds and still means 600 s.
  */
-import type { Clock } from '../../lambdas/adapters/ports.ts';
+import type { Clock } from '../../lambdas/core/ports.ts';
 
 /** A clock that moves only when told to. */
 export class SimulatedClock implements Clock {

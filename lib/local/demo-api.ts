@@ -6,7 +6,7 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../lambdas/adapters/ports.ts';
+import type { Clock } from '../../lambdas/core/ports.ts';
 import { imageBehaviour, imageTag } from './image-behaviour.ts';
 
 /** Synthetic requests per simulated second. */

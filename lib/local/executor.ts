@@ -12,7 +12,7 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
-import type { Clock } from '../../lambdas/adapters/ports.ts';
+import type { Clock } from '../../lambdas/core/ports.ts';
 import type { SimulatedClock } from './clock.ts';
 
 /** One state machine as synthesized, with its resolved (token-free) ASL. */

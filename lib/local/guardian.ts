@@ -11,21 +11,28 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
+import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
-import { httpGet } from '../../lambdas/adapters/http.ts';
 import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
-import { type Clock, type ClusterPort, type Store, systemClock } from '../../lambdas/adapters/ports.ts';
-import { ENV_VARS, type StepId } from '../../lambdas/adapters/tables.ts';
-import { deployExecutionName, releaseLabel, rollbackExecutionName } from '../../lambdas/core/naming.ts';
+import {
+  deployExecutionName,
+  releaseLabel,
+  rollbackExecutionName,
+  stateMachineName,
+} from '../../lambdas/core/naming.ts';
+import { type Clock, type Store, systemClock } from '../../lambdas/core/ports.ts';
+import { parseConfigSlice } from '../../lambdas/core/runtime-env.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
-import { STEPS } from '../../lambdas/registry.ts';
-import { missingCluster, missingStore } from '../../lambdas/shared/lambda.ts';
-import type { StepDeps } from '../../lambdas/shared/step.ts';
+import { ENV_VARS, type LocalPortContext } from '../../lambdas/ports/table.ts';
+import { STEP_MODULES } from '../../lambdas/registry.ts';
+import { buildStepDeps, configKeysOf } from '../../lambdas/shared/wiring.ts';
+import { BASE_CONFIG_KEYS } from '../../lambdas/steps.ts';
 import { buildApp } from '../app.ts';
-import { type EnvironmentConfig, environmentConfigSchema, type GuardianConfig } from '../config/schema.ts';
+import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import { stackTemplateInfo } from '../template.ts';
 import { SimulatedClock } from './clock.ts';
 import { type ClusterSimulator, startClusterSimulator } from './cluster-sim/index.ts';
@@ -34,7 +41,6 @@ import {
   type LocalEvent,
   type LocalExecutionResult,
   LocalExecutor,
-  type LocalStateMachine,
   type LocalTaskHandler,
 } from './executor.ts';
 
@@ -98,6 +104,7 @@ export class LocalGuardian {
     }
   }
 
+  /** Each piece in turn: state (clock, dynalite), cluster and demo services, synth, wiring. */
   private static async startInner(
     options: LocalGuardianOptions,
     closers: (() => Promise<void>)[],
@@ -108,170 +115,31 @@ export class LocalGuardian {
     if (realTime && !options.kubeconfig) {
       throw new Error('realTime needs a kubeconfig: the embedded simulator runs on the simulated clock');
     }
-    const simClock = new SimulatedClock(options.startTime ?? new Date());
-    const clock: Clock = realTime ? systemClock : simClock;
-    const clockFile = stateDir && !realTime ? path.join(stateDir, 'clock.json') : undefined;
-    if (clockFile && existsSync(clockFile)) {
-      simClock.catchUp(new Date(JSON.parse(readFileSync(clockFile, 'utf8')).now));
-    }
-
-    // DynamoDB: dynalite, persisted under the state folder when there is one.
-    const db = dynalite({
-      createTableMs: 0,
-      deleteTableMs: 0,
-      updateTableMs: 0,
-      ...(stateDir ? { path: path.join(stateDir, 'dynamodb') } : {}),
-    });
-    await new Promise<void>((resolve, reject) => {
-      db.once('error', reject);
-      db.listen(0, '127.0.0.1', () => resolve());
-    });
-    closers.push(() => new Promise<void>((resolve) => db.close(() => resolve())));
-    const port = (db.address() as AddressInfo).port;
-    const ddb = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'ap-southeast-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    closers.push(async () => ddb.destroy());
-    const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
-
-    // Kubernetes: a real cluster from a kubeconfig, or the embedded simulator + demo API.
-    let simulator: ClusterSimulator | undefined;
-    const apiUrls = new Map<string, string>();
-    let cluster: () => Promise<ClusterPort>;
-    if (options.kubeconfig) {
-      const port_ = connectKubeconfig(options.kubeconfig);
-      cluster = async () => port_;
-    } else {
-      const simFile = stateDir ? path.join(stateDir, 'cluster.json') : undefined;
-      const snapshot = simFile && existsSync(simFile) ? JSON.parse(readFileSync(simFile, 'utf8')) : undefined;
-      simulator = await startClusterSimulator({
-        clock: simClock,
-        ...(snapshot
-          ? { snapshot }
-          : {
-              seed: Object.values(options.config.environments).map((env) => ({
-                namespace: env.namespace,
-                name: env.workload,
-                container: env.container,
-                image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
-                replicas: 3,
-              })),
-            }),
-      });
-      const sim = simulator;
-      closers.push(async () => {
-        if (simFile) writeFileSync(simFile, JSON.stringify(sim.exportState(), null, 1));
-        await sim.close();
-      });
-      const port_ = new KubernetesCluster(sim.kubeConfig());
-      cluster = async () => port_;
-      // One demo API per environment, serving whatever image the simulator runs there.
-      for (const env of Object.values(options.config.environments)) {
-        const demo = await startDemoApi({
-          clock,
-          resolveImage: () => sim.servedImage(env.namespace, env.workload),
-        });
-        closers.push(() => demo.close());
-        apiUrls.set(env.name, demo.url);
-      }
-    }
-
-    // Synthesize without bundling and wire each stack.
-    const { app, stacks } = buildApp({ config: options.config, bundle: false, nag: false });
-    const assembly = app.synth();
-    const existing = new Set((await ddb.send(new ListTablesCommand({}))).TableNames ?? []);
+    const { clock, simClock } = startClock(options, realTime, closers);
+    const doc = await startDynamo(stateDir, closers);
+    const cluster = await startCluster(options, clock, simClock, closers);
+    const { stacks, templates } = synthesize(options.config);
     const runtimes = new Map<string, StackRuntime>();
     for (const [envName, stack] of Object.entries(stacks)) {
-      const template = assembly.getStackByName(stack.stackName).template as Record<string, unknown>;
-      const info = stackTemplateInfo(template, {
-        region: stack.region ?? 'ap-southeast-1',
-        account: '000000000000',
-      });
-      const tableName = (logicalId: string) => `${stack.stackName}.${logicalId}`;
-      for (const table of info.tables) {
-        const name = tableName(table.logicalId);
-        if (existing.has(name)) continue;
-        await ddb.send(new CreateTableCommand({ ...table.properties, TableName: name } as never));
-      }
-      const lambdas = new Map<string, LocalTaskHandler>();
-      let executionEnded: LocalTaskHandler | undefined;
-      for (const fn of info.functions) {
-        const env = fn.environment;
-        const rawConfig = env[ENV_VARS.environmentConfig];
-        const parsed = environmentConfigSchema.safeParse(
-          typeof rawConfig === 'string' ? JSON.parse(rawConfig) : undefined,
-        );
-        if (!parsed.success) {
-          throw new Error(
-            `function ${fn.logicalId} of ${stack.stackName} has no valid ${ENV_VARS.environmentConfig}`,
-          );
-        }
-        const apiUrl = options.apiUrl ?? apiUrls.get(envName);
-        const config: EnvironmentConfig = { ...parsed.data, ...(apiUrl ? { apiUrl } : {}) };
-        const deploymentsRef = env[ENV_VARS.deploymentsTable];
-        const controlRef = env[ENV_VARS.controlTable];
-        const store: Store =
-          typeof deploymentsRef === 'object' && typeof controlRef === 'object'
-            ? new DynamoStore(doc, {
-                deploymentsTable: tableName(refOf(deploymentsRef)),
-                controlTable: tableName(refOf(controlRef)),
-              })
-            : missingStore(`${fn.stepId} of ${stack.stackName}`);
-        const loaded = await STEPS[fn.stepId as StepId]();
-        // Only the ports the deployed function is wired with, so a step that would fail in AWS
-        // for want of cluster access fails here too.
-        const stepCluster = loaded.handler.ports.cluster
-          ? cluster
-          : missingCluster(`${fn.stepId} of ${stack.stackName}`);
-        const deps: StepDeps = {
-          config,
-          store,
-          cluster: stepCluster,
-          httpGet,
-          clock,
-          logger: silentLogger(),
-        };
-        const invoke: LocalTaskHandler = async (input) => {
-          try {
-            return await loaded.step.run(input, deps);
-          } catch (err) {
-            throw asLambdaError(err);
-          }
-        };
-        // No state machine invokes the janitor: the runner delivers ended executions to it as EventBridge would.
-        if (fn.stepId === 'execution-ended') executionEnded = invoke;
-        else lambdas.set(fn.arn, invoke);
-      }
-      if (!executionEnded) throw new Error(`stack ${stack.stackName} has no execution-ended function`);
-      const stateMachines: LocalStateMachine[] = info.stateMachines;
-      const executor = new LocalExecutor({
-        stateMachines,
-        lambdas,
-        clock,
-        realTime,
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      });
-      const anyDeps = info.functions.find(
-        (f) => typeof f.environment[ENV_VARS.deploymentsTable] === 'object',
-      );
-      if (!anyDeps) throw new Error(`stack ${stack.stackName} has no function with table access`);
-      runtimes.set(envName, {
-        environment: options.config.environments[envName] as EnvironmentConfig,
-        executor,
-        store: new DynamoStore(doc, {
-          deploymentsTable: tableName(refOf(anyDeps.environment[ENV_VARS.deploymentsTable])),
-          controlTable: tableName(refOf(anyDeps.environment[ENV_VARS.controlTable])),
+      const template = templates.get(envName);
+      if (!template) throw new Error(`stack ${stack.stackName} was not synthesized`);
+      const environment = options.config.environments[envName] as EnvironmentConfig;
+      runtimes.set(
+        envName,
+        await wireStack({
+          stackName: stack.stackName,
+          region: stack.region ?? 'ap-southeast-1',
+          template,
+          environment,
+          doc,
+          local: { dynamo: doc, kubernetes: cluster.port, clock },
+          apiUrl: options.apiUrl ?? cluster.apiUrls.get(envName),
+          realTime,
+          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         }),
-        deployStateMachine: `guardian-${envName}-deploy`,
-        rollbackStateMachine: `guardian-${envName}-rollback`,
-        executionEnded,
-      });
+      );
     }
-    if (clockFile)
-      closers.push(async () => writeFileSync(clockFile, JSON.stringify({ now: clock.now().toISOString() })));
-    return new LocalGuardian(clock, runtimes, closers, simulator, cluster, stateDir);
+    return new LocalGuardian(clock, runtimes, closers, cluster.simulator, cluster.port, stateDir);
   }
 
   private runtime(environment: string): StackRuntime {
@@ -400,6 +268,209 @@ export class LocalGuardian {
     }
     this.closers.length = 0;
     if (first !== undefined) throw first;
+  }
+}
+
+/** The clock: simulated (persisted under the state folder) or, in real time, the system clock. */
+function startClock(
+  options: LocalGuardianOptions,
+  realTime: boolean,
+  closers: (() => Promise<void>)[],
+): { clock: Clock; simClock: SimulatedClock } {
+  const simClock = new SimulatedClock(options.startTime ?? new Date());
+  const clock: Clock = realTime ? systemClock : simClock;
+  const clockFile = options.stateDir && !realTime ? path.join(options.stateDir, 'clock.json') : undefined;
+  if (clockFile && existsSync(clockFile)) {
+    simClock.catchUp(new Date(JSON.parse(readFileSync(clockFile, 'utf8')).now));
+  }
+  if (clockFile) {
+    closers.push(async () => writeFileSync(clockFile, JSON.stringify({ now: clock.now().toISOString() })));
+  }
+  return { clock, simClock };
+}
+
+/** DynamoDB: dynalite, persisted under the state folder when there is one. */
+async function startDynamo(
+  stateDir: string | undefined,
+  closers: (() => Promise<void>)[],
+): Promise<DynamoDBDocumentClient> {
+  const db = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(stateDir ? { path: path.join(stateDir, 'dynamodb') } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    db.once('error', reject);
+    db.listen(0, '127.0.0.1', () => resolve());
+  });
+  closers.push(() => new Promise<void>((resolve) => db.close(() => resolve())));
+  const port = (db.address() as AddressInfo).port;
+  const ddb = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'ap-southeast-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  closers.push(async () => ddb.destroy());
+  return DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** Kubernetes: a real cluster from a kubeconfig, or the embedded simulator plus one demo API per environment. */
+async function startCluster(
+  options: LocalGuardianOptions,
+  clock: Clock,
+  simClock: SimulatedClock,
+  closers: (() => Promise<void>)[],
+): Promise<{
+  port: () => Promise<ClusterPort>;
+  simulator: ClusterSimulator | undefined;
+  apiUrls: Map<string, string>;
+}> {
+  const apiUrls = new Map<string, string>();
+  if (options.kubeconfig) {
+    const port = connectKubeconfig(options.kubeconfig);
+    return { port: async () => port, simulator: undefined, apiUrls };
+  }
+  const simFile = options.stateDir ? path.join(options.stateDir, 'cluster.json') : undefined;
+  const snapshot = simFile && existsSync(simFile) ? JSON.parse(readFileSync(simFile, 'utf8')) : undefined;
+  const sim = await startClusterSimulator({
+    clock: simClock,
+    ...(snapshot
+      ? { snapshot }
+      : {
+          seed: Object.values(options.config.environments).map((env) => ({
+            namespace: env.namespace,
+            name: env.workload,
+            container: env.container,
+            image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
+            replicas: 3,
+          })),
+        }),
+  });
+  closers.push(async () => {
+    if (simFile) writeFileSync(simFile, JSON.stringify(sim.exportState(), null, 1));
+    await sim.close();
+  });
+  const port = new KubernetesCluster(sim.kubeConfig());
+  for (const env of Object.values(options.config.environments)) {
+    const demo = await startDemoApi({
+      clock,
+      resolveImage: () => sim.servedImage(env.namespace, env.workload),
+    });
+    closers.push(() => demo.close());
+    apiUrls.set(env.name, demo.url);
+  }
+  return { port: async () => port, simulator: sim, apiUrls };
+}
+
+/** The app, synthesized without bundling (the steps run unbundled here), and each stack's template. */
+function synthesize(config: GuardianConfig): {
+  stacks: ReturnType<typeof buildApp>['stacks'];
+  templates: Map<string, Record<string, unknown>>;
+} {
+  const { app, stacks } = buildApp({ config, bundle: false, nag: false });
+  const assembly = app.synth();
+  const templates = new Map<string, Record<string, unknown>>();
+  for (const [envName, stack] of Object.entries(stacks)) {
+    templates.set(envName, assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
+  }
+  return { stacks, templates };
+}
+
+/** What {@link wireStack} needs. */
+interface WireStackOptions {
+  readonly stackName: string;
+  readonly region: string;
+  readonly template: Record<string, unknown>;
+  readonly environment: EnvironmentConfig;
+  readonly doc: DynamoDBDocumentClient;
+  readonly local: LocalPortContext;
+  /** Where health checks go (the demo API or `--api-url`); default: the environment's apiUrl. */
+  readonly apiUrl: string | undefined;
+  readonly realTime: boolean;
+  readonly onEvent?: (event: LocalEvent) => void;
+}
+
+/**
+ * One stack, run here: its tables created in dynalite, each Lambda task bound to the real step
+ * with the ports and config slice the template says its function has (derived from the same
+ * tables as in AWS, so a step that would fail there for want of a port fails here too).
+ */
+async function wireStack(o: WireStackOptions): Promise<StackRuntime> {
+  const info = stackTemplateInfo(o.template, { region: o.region, account: '000000000000' });
+  const tableName = (logicalId: string) => `${o.stackName}.${logicalId}`;
+  const existing = new Set((await o.doc.send(new ListTablesCommand({}))).TableNames ?? []);
+  for (const table of info.tables) {
+    const name = tableName(table.logicalId);
+    if (existing.has(name)) continue;
+    await o.doc.send(new CreateTableCommand({ ...table.properties, TableName: name } as never));
+  }
+  const resolveVars = (env: Record<string, unknown>): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, typeof v === 'object' ? tableName(refOf(v)) : String(v)]),
+    );
+  const lambdas = new Map<string, LocalTaskHandler>();
+  let executionEnded: LocalTaskHandler | undefined;
+  let storeVars: Record<string, string> | undefined;
+  for (const fn of info.functions) {
+    const base = parseConfigSlice(JSON.stringify(fn.config ?? null), BASE_CONFIG_KEYS, { exact: false });
+    const sliced = parseConfigSlice(JSON.stringify(fn.config), configKeysOf(fn.stepId, base));
+    const config = {
+      ...sliced,
+      ...(o.apiUrl && 'apiUrl' in sliced ? { apiUrl: o.apiUrl } : {}),
+    } as EnvironmentConfig;
+    const vars = resolveVars(fn.environment);
+    if (vars[ENV_VARS.deploymentsTable]) storeVars = vars;
+    const { step } = await STEP_MODULES[fn.stepId]();
+    const deps = await buildStepDeps(
+      fn.stepId,
+      { config, vars, clock: o.local.clock },
+      { kind: 'local', context: o.local },
+      { clock: o.local.clock, logger: silentLogger(), metrics: new LocalMetrics() },
+    );
+    const invoke: LocalTaskHandler = async (input) => {
+      try {
+        return await step.run(input, deps);
+      } catch (err) {
+        throw asLambdaError(err);
+      }
+    };
+    // No state machine invokes the janitor: the runner delivers ended executions to it as EventBridge would.
+    if (fn.stepId === 'execution-ended') executionEnded = invoke;
+    else lambdas.set(fn.arn, invoke);
+  }
+  if (!executionEnded) throw new Error(`stack ${o.stackName} has no execution-ended function`);
+  if (!storeVars) throw new Error(`stack ${o.stackName} has no function with the store port`);
+  const executor = new LocalExecutor({
+    stateMachines: info.stateMachines,
+    lambdas,
+    clock: o.local.clock,
+    realTime: o.realTime,
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+  });
+  return {
+    environment: o.environment,
+    executor,
+    store: new DynamoStore(o.doc, {
+      deploymentsTable: storeVars[ENV_VARS.deploymentsTable] as string,
+      controlTable: storeVars[ENV_VARS.controlTable] as string,
+    }),
+    deployStateMachine: stateMachineName(o.environment.name, 'deploy'),
+    rollbackStateMachine: stateMachineName(o.environment.name, 'rollback'),
+    executionEnded,
+  };
+}
+
+/** Powertools Metrics that keeps nothing: local runs publish no EMF lines into the CLI's output. */
+class LocalMetrics extends Metrics {
+  constructor() {
+    super({ namespace: 'DeploymentGuardianLocal', serviceName: 'deployment-guardian' });
+  }
+
+  override publishStoredMetrics(): this {
+    this.clearMetrics();
+    this.clearDimensions();
+    return this;
   }
 }
 

@@ -5,7 +5,7 @@
  * Like the Deployment controller, it acts on a template change only while it is running and the
  * Deployment is not paused: until then the revision annotation lags the template.
  */
-import type { ClusterPort, RevisionInfo, WorkloadState } from '../../lambdas/adapters/ports.ts';
+import type { ClusterPort, RevisionInfo, WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
 
 interface Rs {

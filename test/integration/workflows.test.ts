@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
-import { systemClock } from '../../lambdas/adapters/ports.ts';
+import { systemClock } from '../../lambdas/core/ports.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { GuardianConfig } from '../../lib/config/schema.ts';
 import { type DemoApi, startDemoApi } from '../../lib/local/demo-api.ts';

@@ -7,8 +7,8 @@
 import { AppsV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
-import type { WorkloadState } from '../../lambdas/adapters/ports.ts';
 import { InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
 
 /** The image repository every scenario deploys. */

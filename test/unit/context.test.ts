@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkloadState } from '../../lambdas/adapters/ports.ts';
+import type { WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import {
   CHANGE_CAUSE_MAX_BYTES,
   capBytes,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import type { Store } from '../../lambdas/adapters/ports.ts';
+import type { Store } from '../../lambdas/core/ports.ts';
 import { RuntimeEnvError, type RuntimeEnvWithTables } from '../../lambdas/core/runtime-env.ts';
 import { lambdaHandler, MissingPortError } from '../../lambdas/shared/lambda.ts';
 import { defineStep } from '../../lambdas/shared/step.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RevisionInfo, WorkloadState } from '../../lambdas/adapters/ports.ts';
+import type { RevisionInfo, WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { InvalidInputError, LockHeldError, NotFoundError } from '../../lambdas/core/errors.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkloadState } from '../../lambdas/adapters/ports.ts';
+import type { WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { assessRollout } from '../../lambdas/core/rollout.ts';
 
 const IMAGE = 'ghcr.io/buywhere/buywhere-api:v1.2.3';

@@ -9,7 +9,7 @@
  * progressDeadlineSeconds, paused Deployments and revisionHistoryLimit cleanup.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clock } from '../../../lambdas/adapters/ports.ts';
+import type { Clock } from '../../../lambdas/core/ports.ts';
 import { imageBehaviour } from '../image-behaviour.ts';
 import { jsonEqual } from './patch.ts';
 

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Clock } from '../../../lambdas/adapters/ports.ts';
+import type { Clock } from '../../../lambdas/core/ports.ts';
 import { ApiError, type ClusterSimSnapshot, type KObject, type SeedWorkload, SimCluster } from './cluster.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, type Json, PatchError } from './patch.ts';
 

@@ -1,0 +1,86 @@
+/**
+ * What preflight hands the Deploy workflow and writes to the history: the deployment's context,
+ * its dry-run plan and its record. Pure.
+ */
+import type { EnvironmentConfig } from '../../lib/config/schema.ts';
+import { breakerSummary } from './breaker.ts';
+import { deadlineAt } from './context.ts';
+import type { ValidatedRelease } from './image.ts';
+import { planLines } from './naming.ts';
+import type {
+  BreakerState,
+  DeployInput,
+  DeploymentContext,
+  DeploymentRecord,
+  ExecutionRef,
+  LockInfo,
+} from './types.ts';
+import type { RollbackPoint, WorkloadObservation } from './workload.ts';
+
+/** What the deployment context is built from. */
+export interface DeploymentFacts {
+  readonly config: Pick<EnvironmentConfig, 'name' | 'rollout' | 'apiUrl' | 'healthCheck' | 'thresholds'>;
+  readonly input: DeployInput;
+  readonly release: ValidatedRelease;
+  readonly execution: ExecutionRef;
+  readonly observation: WorkloadObservation;
+  /** The rollback point captured now. */
+  readonly point: RollbackPoint;
+  readonly breaker: BreakerState;
+  /** The lock this deployment holds (a dry run only checked it was free). */
+  readonly lock: LockInfo;
+  readonly now: Date;
+}
+
+/** The deployment's context (`$.deployment`), with the plan an operator reads. */
+export function deploymentContext(f: DeploymentFacts): DeploymentContext {
+  const { config, input, release, execution, observation, point, now } = f;
+  const rolloutDeadlineAt = deadlineAt(now, config.rollout.deadlineSeconds);
+  const version = release.version;
+  return {
+    environment: config.name,
+    workload: observation.name,
+    expectedImage: input.image,
+    rolloutDeadlineAt,
+    deploymentId: execution.Name,
+    executionArn: execution.Id,
+    image: input.image,
+    ...(version !== undefined && { version }),
+    rollbackPoint: point,
+    startedAt: now.toISOString(),
+    dryRun: input.dryRun,
+    plan: planLines({
+      environment: config.name,
+      workload: observation.name,
+      image: input.image,
+      ...(version !== undefined && { version }),
+      rollbackPoint: point,
+      deadlineSeconds: config.rollout.deadlineSeconds,
+      rolloutDeadlineAt,
+      apiUrl: config.apiUrl,
+      healthPaths: config.healthCheck.endpoints.map((e) => e.path),
+      breakerSummary: breakerSummary(f.breaker, config.thresholds.consecutive_failures_for_rollback),
+      lockSummary: input.dryRun
+        ? `the ${config.name} lock is free (a dry run does not take it)`
+        : `took the ${config.name} lock until ${f.lock.expiresAt}`,
+    }),
+  };
+}
+
+/** The in-progress record of a deployment. */
+export function deploymentRecord(context: DeploymentContext, input: DeployInput): DeploymentRecord {
+  return {
+    environment: context.environment,
+    id: context.deploymentId,
+    kind: 'deploy',
+    status: 'in-progress',
+    executionArn: context.executionArn,
+    trigger: input.trigger,
+    requestedBy: input.requestedBy,
+    ...(input.ciRunUrl !== undefined && { ciRunUrl: input.ciRunUrl }),
+    image: context.image,
+    ...(context.version !== undefined && { version: context.version }),
+    rollbackPoint: context.rollbackPoint,
+    startedAt: context.startedAt,
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * THE port table: every port a step may use, declared once — what it is, the config it reads,
+ * the Lambda environment variables and IAM statements it needs (scoped to the environment's
+ * resources), and how its AWS and local adapters are built. Everything else is derived from it
+ * and from each step's list of ports in `lambdas/steps.ts`:
+ * - the functions' environment, IAM policies and config slices (lib/constructs/step-function.ts);
+ * - the bundles' contents: each port's adapters sit behind `process.env.<flag>`, which the bundler
+ *   defines as "off" for a step without the port, so esbuild drops that branch and its imports;
+ * - the handler wiring in the Lambda runtime (lambdas/shared/lambda.ts) and in the local runner.
+ * Adding a port is one entry here plus its adapters.
+ *
+ * Nothing here imports an adapter or a CDK module at load time: the CDK app, the handlers and the
+ * local runner all read this file.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { EnvironmentConfig } from '../../lib/config/schema.ts';
+import type { ClusterPort } from '../adapters/cluster.ts';
+import type { Clock, HttpGet, Store } from '../core/ports.ts';
+import { RuntimeEnvError } from '../core/runtime-env.ts';
+import type { BuiltPlatform, WorkloadPort } from '../core/workload.ts';
+
+/** A key of an environment's config. */
+export type ConfigKey = keyof EnvironmentConfig;
+
+/** One IAM statement a port needs (plain strings: CDK tokens are strings too). */
+export interface PortGrant {
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+}
+
+/** The stack's resources a port may be granted, as the construct resolves them. */
+export interface StackResources {
+  readonly tables: {
+    readonly deployments: { readonly name: string; readonly arn: string };
+    readonly control: { readonly name: string; readonly arn: string };
+  };
+  /** The ARN of `resource/name` of `service` in the stack's account and region. */
+  arn(service: string, resource: string, name: string): string;
+}
+
+/** What an adapter is built from: its config slice, the function's variables and the clock. */
+export interface PortBuildContext {
+  readonly config: EnvironmentConfig;
+  readonly vars: Readonly<Record<string, string | undefined>>;
+  readonly clock: Clock;
+}
+
+/** What the local runner hands local adapters instead of AWS endpoints. */
+export interface LocalPortContext {
+  /** A document client on dynalite. */
+  readonly dynamo: DynamoDBDocumentClient;
+  /** The Kubernetes API: the embedded simulator or a kubeconfig's cluster. */
+  readonly kubernetes: () => Promise<ClusterPort>;
+  readonly clock: Clock;
+}
+
+/** One port: how it is configured, granted and built. */
+export interface PortSpec<T> {
+  /** One line for the docs and for errors. */
+  readonly description: string;
+  /**
+   * The `process.env` flag the bundler defines per step ("on"/"off"); `aws`/`local` test the same
+   * literal flag so esbuild can drop the adapter from bundles of steps without the port.
+   */
+  readonly flag: string;
+  /** The config keys the adapter reads (part of the function's config slice). */
+  readonly config: readonly ConfigKey[];
+  /** Lambda environment variables the adapter needs, from the stack's resources. */
+  readonly environment?: (resources: StackResources) => Record<string, string>;
+  /** IAM statements the adapter needs, scoped to this environment's resources. */
+  readonly grants?: (resources: StackResources, env: EnvironmentConfig) => PortGrant[];
+  /** The AWS adapter (undefined in a bundle whose step lacks the port). */
+  readonly aws: (ctx: PortBuildContext) => Promise<T> | undefined;
+  /** The local adapter (the local runner; tests). */
+  readonly local: (ctx: PortBuildContext, local: LocalPortContext) => Promise<T> | undefined;
+}
+
+/** The value of a function environment variable the port needs; RuntimeEnvError names it. */
+export function requiredVar(ctx: PortBuildContext, name: string, port: string): string {
+  const value = ctx.vars[name];
+  if (value === undefined || value.trim() === '') {
+    throw new RuntimeEnvError(
+      `environment variable ${name} is not set; the stack sets it on every function with the ${port} port`,
+    );
+  }
+  return value;
+}
+
+/** Lambda environment variables through which the stack wires a function to its resources. */
+export const ENV_VARS = {
+  deploymentsTable: 'DEPLOYMENTS_TABLE',
+  controlTable: 'CONTROL_TABLE',
+} as const;
+
+/**
+ * DynamoDB actions per table, exactly what the store adapter calls (lambdas/adapters/dynamo-store.ts):
+ * records are put, updated and read one by one and listed through the byStartedAt index; the
+ * Control table also deletes (lock release, freezes). No Scan, no batch or stream actions.
+ */
+export const TABLE_ACTIONS = {
+  deployments: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+  deploymentsIndex: ['dynamodb:Query'],
+  control: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:Query',
+  ],
+} as const;
+
+function storeTables(ctx: PortBuildContext) {
+  return {
+    deploymentsTable: requiredVar(ctx, ENV_VARS.deploymentsTable, 'store'),
+    controlTable: requiredVar(ctx, ENV_VARS.controlTable, 'store'),
+  };
+}
+
+const store: PortSpec<Store> = {
+  description: 'DynamoDB: deployment records, the environment lock, the circuit breaker, freezes',
+  flag: 'GUARDIAN_PORT_STORE',
+  config: [],
+  environment: ({ tables }) => ({
+    // Least privilege: a function without the store does not even learn the table names.
+    [ENV_VARS.deploymentsTable]: tables.deployments.name,
+    [ENV_VARS.controlTable]: tables.control.name,
+  }),
+  grants: ({ tables }) => [
+    // Explicit actions rather than grantReadWriteData, which adds Scan, BatchWriteItem, ...
+    { actions: TABLE_ACTIONS.deployments, resources: [tables.deployments.arn] },
+    { actions: TABLE_ACTIONS.deploymentsIndex, resources: [`${tables.deployments.arn}/index/*`] },
+    { actions: TABLE_ACTIONS.control, resources: [tables.control.arn] },
+  ],
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_STORE !== 'off'
+      ? import('../adapters/aws-store.ts').then((m) => m.dynamoStore(storeTables(ctx)))
+      : undefined,
+  local: (ctx, local) =>
+    process.env.GUARDIAN_PORT_STORE !== 'off'
+      ? import('../adapters/dynamo-store.ts').then((m) => new m.DynamoStore(local.dynamo, storeTables(ctx)))
+      : undefined,
+};
+
+/** The Workload port of each platform this guardian drives; `platform` in config picks one. */
+const workloads: { readonly [P in BuiltPlatform]: PortSpec<WorkloadPort> } = {
+  kubernetes: {
+    description: 'a Kubernetes Deployment on EKS (DescribeCluster + a presigned STS token, then the API)',
+    flag: 'GUARDIAN_PORT_WORKLOAD_KUBERNETES',
+    config: ['cluster', 'region', 'namespace', 'workload', 'container'],
+    // Only the endpoint and CA are read here; what the role may do inside the cluster is decided by
+    // Kubernetes RBAC through an EKS access entry (see GuardianLambdaSteps).
+    grants: (r, env) => [
+      { actions: ['eks:DescribeCluster'], resources: [r.arn('eks', 'cluster', env.cluster)] },
+    ],
+    aws: (ctx) =>
+      process.env.GUARDIAN_PORT_WORKLOAD_KUBERNETES !== 'off'
+        ? Promise.all([import('../adapters/eks.ts'), import('../adapters/kubernetes-workload.ts')]).then(
+            ([eks, k8s]) =>
+              new k8s.DeploymentWorkload(
+                eks.eksClusterProvider(ctx.config, { clock: ctx.clock }),
+                ctx.config,
+              ),
+          )
+        : undefined,
+    local: (ctx, local) =>
+      process.env.GUARDIAN_PORT_WORKLOAD_KUBERNETES !== 'off'
+        ? import('../adapters/kubernetes-workload.ts').then(
+            (k8s) => new k8s.DeploymentWorkload(local.kubernetes, ctx.config),
+          )
+        : undefined,
+  },
+};
+
+const http: PortSpec<HttpGet> = {
+  description: "HTTP GET of the environment's API (health checks), on the global fetch",
+  flag: 'GUARDIAN_PORT_HTTP',
+  config: [],
+  aws: () =>
+    process.env.GUARDIAN_PORT_HTTP !== 'off'
+      ? import('../adapters/http.ts').then((m) => m.httpGet)
+      : undefined,
+  local: () =>
+    process.env.GUARDIAN_PORT_HTTP !== 'off'
+      ? import('../adapters/http.ts').then((m) => m.httpGet)
+      : undefined,
+};
+
+/** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
+export const PORTS = { store, workload: workloads, http } as const;
+
+/** A port name. */
+export type PortName = keyof typeof PORTS;
+/** Port names in table order. */
+export const PORT_NAMES = Object.keys(PORTS) as PortName[];
+
+/** What each port gives a step. */
+export interface PortTypes {
+  readonly store: Store;
+  readonly workload: WorkloadPort;
+  readonly http: HttpGet;
+}
+
+/** The spec of `port` for `env` (the workload port of its platform). */
+export function resolvePort(
+  port: PortName,
+  env: Pick<EnvironmentConfig, 'platform' | 'name'>,
+): PortSpec<unknown> {
+  if (port !== 'workload') return PORTS[port] as PortSpec<unknown>;
+  const spec = (workloads as Record<string, PortSpec<WorkloadPort>>)[env.platform];
+  if (!spec) {
+    throw new RuntimeEnvError(
+      `environment '${env.name}' runs on platform '${env.platform}', which this guardian cannot drive yet (it drives: ${Object.keys(workloads).join(', ')})`,
+    );
+  }
+  return spec;
+}
+
+/** Every spec in the table, the workload port of each platform included (for the bundler's flags). */
+export function allPortSpecs(): PortSpec<unknown>[] {
+  return [store, ...Object.values(workloads), http] as PortSpec<unknown>[];
+}

@@ -1,0 +1,73 @@
+/**
+ * Every step of the guardian, once: the ports it uses (see `lambdas/ports/table.ts`), the config
+ * keys its own code reads, and who invokes it. A step's function gets exactly these ports (IAM,
+ * environment, bundle contents, handler wiring) and exactly this config slice; `defineStep` types
+ * a step's dependencies from its entry, so code that reaches for anything else does not compile.
+ * Pure data: the CDK app, the handlers and the local runner all read it.
+ */
+import type { ConfigKey, PortName } from './ports/table.ts';
+
+/** One step's needs. */
+export interface StepSpec {
+  readonly ports: readonly PortName[];
+  /** Config keys the step's own code reads (its ports' keys are added to its slice). */
+  readonly config: readonly ConfigKey[];
+  /** `task`: a state machine's Task state; `event`: EventBridge invokes it asynchronously. */
+  readonly invokedBy: 'task' | 'event';
+}
+
+/** Config keys every function gets: which environment and platform it serves. */
+export const BASE_CONFIG_KEYS = ['name', 'platform'] as const satisfies readonly ConfigKey[];
+
+/**
+ * The steps. `record-deployment` and `rollback-finish` take the final revision from the last
+ * rollout status the workflow hands them, so neither reads the workload. `execution-ended` is no
+ * Task state: EventBridge invokes it when an execution ends.
+ */
+export const STEPS = {
+  preflight: {
+    ports: ['store', 'workload'],
+    config: [
+      'image',
+      'requireVersionTag',
+      'changeFreezes',
+      'thresholds',
+      'lock',
+      'rollout',
+      'apiUrl',
+      'healthCheck',
+    ],
+    invokedBy: 'task',
+  },
+  'set-image': { ports: ['workload'], config: [], invokedBy: 'task' },
+  'rollout-status': { ports: ['workload'], config: [], invokedBy: 'task' },
+  'health-check': { ports: ['http'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
+  'record-deployment': { ports: ['store'], config: ['thresholds'], invokedBy: 'task' },
+  'rollback-prepare': { ports: ['store', 'workload'], config: ['lock', 'rollout'], invokedBy: 'task' },
+  'rollback-apply': { ports: ['workload'], config: [], invokedBy: 'task' },
+  'rollback-finish': { ports: ['store'], config: ['thresholds'], invokedBy: 'task' },
+  'execution-ended': { ports: ['store'], config: [], invokedBy: 'event' },
+} as const satisfies Record<string, StepSpec>;
+
+/** A step id: `lambdas/<id>/handler.ts`, and the `guardian:step` metadata on its function. */
+export type StepId = keyof typeof STEPS;
+/** Step ids in table order. */
+export const STEP_IDS = Object.keys(STEPS) as StepId[];
+/** Steps EventBridge invokes (each gets a dead-letter queue). */
+export const EVENT_STEPS = STEP_IDS.filter((s) => STEPS[s].invokedBy === 'event');
+/** A step a state machine's Task state invokes. */
+export type TaskStepId = {
+  [K in StepId]: (typeof STEPS)[K]['invokedBy'] extends 'task' ? K : never;
+}[StepId];
+
+/** The ports of `step`. */
+export type PortsOf<S extends StepId> = (typeof STEPS)[S]['ports'][number];
+/** The config keys `step` gets: its own, the base ones. (Its ports' keys reach only its ports.) */
+export type ConfigOf<S extends StepId> =
+  | (typeof STEPS)[S]['config'][number]
+  | (typeof BASE_CONFIG_KEYS)[number];
+
+/** Metadata key on each Lambda resource naming its step. */
+export const STEP_METADATA_KEY = 'guardian:step';
+/** Metadata key on each Lambda resource holding the config slice baked into its bundle. */
+export const CONFIG_METADATA_KEY = 'guardian:config';
