@@ -19,7 +19,12 @@ import { httpGet } from '../../lambdas/adapters/http.ts';
 import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
 import { type Clock, type ClusterPort, type Store, systemClock } from '../../lambdas/adapters/ports.ts';
 import { ENV_VARS, type StepId } from '../../lambdas/adapters/tables.ts';
-import { deployExecutionName, releaseLabel, rollbackExecutionName } from '../../lambdas/core/naming.ts';
+import {
+  deployExecutionName,
+  releaseLabel,
+  rollbackExecutionName,
+  stateMachineName,
+} from '../../lambdas/core/naming.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import { STEPS } from '../../lambdas/registry.ts';
 import { missingCluster, missingStore } from '../../lambdas/shared/lambda.ts';
@@ -264,8 +269,8 @@ export class LocalGuardian {
           deploymentsTable: tableName(refOf(anyDeps.environment[ENV_VARS.deploymentsTable])),
           controlTable: tableName(refOf(anyDeps.environment[ENV_VARS.controlTable])),
         }),
-        deployStateMachine: `guardian-${envName}-deploy`,
-        rollbackStateMachine: `guardian-${envName}-rollback`,
+        deployStateMachine: stateMachineName(envName, 'deploy'),
+        rollbackStateMachine: stateMachineName(envName, 'rollback'),
         executionEnded,
       });
     }
