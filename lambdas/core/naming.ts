@@ -1,6 +1,6 @@
 /**
- * Execution names (docs/workflows.md) and the dry-run plan. Pure: the caller supplies the
- * random suffix so names are reproducible in tests.
+ * State-machine and execution names (docs/workflows.md) and the dry-run plan. Pure: the caller
+ * supplies the random suffix so names are reproducible in tests.
  */
 import { InvalidInputError } from './errors.ts';
 import { describePoint, type RollbackPoint } from './workload.ts';
@@ -12,6 +12,36 @@ export const ROLLBACK_CHILD_SUFFIX = '-rollback';
 /** Deploy names leave room for the child rollback's `-rollback` suffix. */
 export const MAX_DEPLOY_EXECUTION_NAME = MAX_EXECUTION_NAME - ROLLBACK_CHILD_SUFFIX.length;
 const SUFFIX_RE = /^[0-9a-f]{8}$/;
+/** A deploy name's label when the version or tag has no usable characters. */
+const PLACEHOLDER_LABEL = 'release';
+const ROLLBACK_INFIX = '-rollback-';
+
+/** The two workflows of an environment. */
+export type WorkflowKind = 'deploy' | 'rollback';
+
+/**
+ * Physical name of an environment's Deploy or Rollback state machine, `guardian-<environment>-<kind>`:
+ * the stacks create it under this name and the local runner looks it up by it.
+ */
+export function stateMachineName(environment: string, kind: WorkflowKind): string {
+  return `guardian-${environment}-${kind}`;
+}
+
+/**
+ * Refuses a Deploy execution name its automatic rollback could not be started with: the child is
+ * named `<name>-rollback`, so the name may have at most 71 of Step Functions' 80 characters.
+ * Preflight calls it first, so a CI-supplied name (`start-execution --name`) is refused before
+ * the lock is taken, instead of failing the rollback after a bad release went out. Characters
+ * are not checked: Step Functions refused the name already if it rejects them, and the child
+ * adds only `-rollback`.
+ */
+export function checkDeployExecutionName(name: string): void {
+  if (name.length > MAX_DEPLOY_EXECUTION_NAME) {
+    throw new InvalidInputError(
+      `execution name '${name}' has ${name.length} characters; a Deploy execution name may have at most ${MAX_DEPLOY_EXECUTION_NAME}, because Step Functions limits execution names to ${MAX_EXECUTION_NAME} characters and the automatic rollback is named '<deploy name>${ROLLBACK_CHILD_SUFFIX}'. Start the deployment again with a shorter name, e.g. <environment>-<version>-<id>.`,
+    );
+  }
+}
 
 function sanitize(part: string): string {
   return part
@@ -19,6 +49,11 @@ function sanitize(part: string): string {
     .replace(/[^A-Za-z0-9_-]/g, '-')
     .replace(/-{2,}/g, '-')
     .replace(/^-+|-+$/g, '');
+}
+
+/** `part` cut to at most `max` characters, without a dangling dash. */
+function cut(part: string, max: number): string {
+  return part.slice(0, Math.max(0, max)).replace(/-+$/, '');
 }
 
 function checkSuffix(suffix: string): void {
@@ -29,16 +64,20 @@ function checkSuffix(suffix: string): void {
 
 /**
  * `<environment>-<version or tag, dots->dashes>-<8 hex>`, e.g. `production-v1-2-3-4f2a9c1e`.
- * Characters Step Functions rejects become dashes; a long label is cut so that the name, plus
- * the `-rollback` of its automatic rollback's child execution, fits Step Functions' 80.
+ * Characters Step Functions rejects become dashes; a long label (and an environment name too
+ * long to leave the label any room) is cut so that the name, plus the `-rollback` of its
+ * automatic rollback's child execution, fits Step Functions' 80. The random suffix is never cut:
+ * it is what keeps two deployments of the same release apart.
  */
 export function deployExecutionName(environment: string, label: string, suffix: string): string {
   checkSuffix(suffix);
-  const env = sanitize(environment);
+  const env = cut(
+    sanitize(environment),
+    MAX_DEPLOY_EXECUTION_NAME - suffix.length - PLACEHOLDER_LABEL.length - 2,
+  );
   if (env === '') throw new InvalidInputError(`environment '${environment}' gives an empty execution name`);
   const room = MAX_DEPLOY_EXECUTION_NAME - env.length - suffix.length - 2;
-  const middle = sanitize(label).slice(0, Math.max(0, room)).replace(/-+$/, '') || 'release';
-  return `${env}-${middle}-${suffix}`.slice(0, MAX_DEPLOY_EXECUTION_NAME);
+  return `${env}-${cut(sanitize(label), room) || PLACEHOLDER_LABEL}-${suffix}`;
 }
 
 /**
@@ -53,15 +92,11 @@ export function releaseLabel(image: unknown, version?: unknown): string {
   return last && last !== String(image ?? '') ? last : 'release';
 }
 
-/** The physical name of an environment's Deploy or Rollback state machine: `guardian-<env>-<kind>`. */
-export function stateMachineName(environment: string, kind: 'deploy' | 'rollback'): string {
-  return `guardian-${environment}-${kind}`;
-}
-
-/** `<environment>-rollback-<8 hex>`. */
+/** `<environment>-rollback-<8 hex>`; a long environment name is cut so the suffix survives. */
 export function rollbackExecutionName(environment: string, suffix: string): string {
   checkSuffix(suffix);
-  return `${sanitize(environment)}-rollback-${suffix}`.slice(0, MAX_EXECUTION_NAME);
+  const env = cut(sanitize(environment), MAX_EXECUTION_NAME - ROLLBACK_INFIX.length - suffix.length);
+  return `${env}${ROLLBACK_INFIX}${suffix}`;
 }
 
 /** What the dry-run plan describes. */

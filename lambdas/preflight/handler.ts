@@ -14,6 +14,7 @@ import { ChangeFreezeError, CircuitOpenError, LockHeldError } from '../core/erro
 import { activeFreeze, freezeMessage } from '../core/freeze.ts';
 import { validateRelease } from '../core/image.ts';
 import { blocks, buildLock, lockHeldMessage } from '../core/lock.ts';
+import { checkDeployExecutionName } from '../core/naming.ts';
 import { deployInputSchema, executionRefSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
@@ -26,6 +27,7 @@ export const step = defineStep('preflight', preflightEventSchema, async ({ input
   const { config, store, clock, logger } = deps;
   const deploymentId = execution.Name;
   logger.appendKeys({ deploymentId, executionArn: execution.Id });
+  checkDeployExecutionName(execution.Name);
   checkEnvironment(config.name, input.environment);
   const release = validateRelease(config, input.image, input.version);
   const now = clock.now();

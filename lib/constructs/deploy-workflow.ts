@@ -19,7 +19,7 @@ import {
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
-import { ROLLBACK_CHILD_SUFFIX } from '../../lambdas/core/naming.ts';
+import { ROLLBACK_CHILD_SUFFIX, stateMachineName } from '../../lambdas/core/naming.ts';
 import type { TaskStepId } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import {
@@ -184,7 +184,7 @@ export class DeployWorkflow extends Construct {
 
     this.timeout = deployTimeoutOf(env, props.rollbackTimeout);
     this.workflow = new GuardianStateMachine(this, 'Workflow', {
-      stateMachineName: `guardian-${env.name}-deploy`,
+      stateMachineName: stateMachineName(env.name, 'deploy'),
       definition,
       timeout: this.timeout,
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),

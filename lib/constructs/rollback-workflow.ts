@@ -8,6 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Fail, Pass, Result, Succeed } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import { stateMachineName } from '../../lambdas/core/naming.ts';
 import type { TaskStepId } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import {
@@ -132,7 +133,7 @@ export class RollbackWorkflow extends Construct {
 
     this.timeout = rollbackTimeoutOf(env);
     this.workflow = new GuardianStateMachine(this, 'Workflow', {
-      stateMachineName: `guardian-${env.name}-rollback`,
+      stateMachineName: stateMachineName(env.name, 'rollback'),
       definition,
       timeout: this.timeout,
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),

@@ -285,6 +285,38 @@ describe('preflight', () => {
     await expectNothingChanged();
   });
 
+  it('refuses a 72-character execution name, naming the 80-character limit, before it takes the lock', async () => {
+    // What CI can start with `aws stepfunctions start-execution --name`: Step Functions accepts
+    // it, but the automatic rollback's child (`<name>-rollback`, 81 characters) could not start.
+    const name = `production-v1-2-0-${'0'.repeat(54)}`;
+    expect(name).toHaveLength(72);
+    for (const dryRun of [false, true]) {
+      await expect(preflight.run(deployEvent({ dryRun }, name), deps)).rejects.toMatchObject({
+        name: 'InvalidInputError',
+        message: expect.stringMatching(
+          /has 72 characters; a Deploy execution name may have at most 71, because Step Functions limits execution names to 80 characters and the automatic rollback is named '<deploy name>-rollback'/,
+        ),
+      });
+      await expectNothingChanged();
+    }
+  });
+
+  it('checks the execution name before the lock, so a held lock does not hide a bad name', async () => {
+    const held = buildLock(ENV, 'other-deploy', 'arn:other', current, 3600);
+    await db.store.acquireLock(held, current);
+    await expect(
+      preflight.run(deployEvent({}, `production-v1-2-0-${'0'.repeat(54)}`), deps),
+    ).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/at most 71/) });
+    expect(await db.store.getLock(ENV)).toEqual(held);
+  });
+
+  it('accepts a 71-character execution name, whose rollback name fits 80 exactly', async () => {
+    const name = `production-v1-2-0-${'0'.repeat(53)}`;
+    expect(`${name}-rollback`).toHaveLength(80);
+    await expect(preflight.run(deployEvent({}, name), deps)).resolves.toMatchObject({ deploymentId: name });
+    expect(await db.store.getLock(ENV)).toMatchObject({ holder: name });
+  });
+
   it('refuses a paused Deployment, saying how to resume it, and changes nothing', async () => {
     cluster.paused = true;
     for (const dryRun of [false, true]) {

@@ -251,6 +251,25 @@ describe('Deploy workflow (local execution of the synthesized state machine)', (
     expect(g.simulator?.requests().length).toBe(callsBefore);
   });
 
+  it('refuses an execution name too long for its rollback child at preflight, taking no lock', async () => {
+    const g = await start();
+    const callsBefore = g.simulator?.requests().length ?? 0;
+    // `start-execution --name` with 72 characters: the child would be `<name>-rollback`, 81.
+    const name = `staging-v1-5-0-${'0'.repeat(57)}`;
+    expect(name).toHaveLength(72);
+    const result = await g.deploy(deployInput(`${REPO}:v1.5.0`), name);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('InvalidInputError');
+    expect(result.cause).toMatch(
+      /at most 71, because Step Functions limits execution names to 80 characters/,
+    );
+    expect(statesOf(result)).toEqual(['Preflight checks', 'Deployment refused']);
+    expect(g.simulator?.requests().length).toBe(callsBefore);
+    const store = g.store('staging');
+    expect(await store.getLock('staging')).toBeUndefined();
+    expect(await store.listRecords('staging', 5)).toEqual([]);
+  });
+
   it('retries transient Kubernetes API errors and still succeeds', async () => {
     const g = await start();
     g.simulator?.injectFaults({ count: 2, status: 503, methods: ['PATCH'] });

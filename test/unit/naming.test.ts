@@ -1,13 +1,52 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
 import {
+  checkDeployExecutionName,
   deployExecutionName,
   MAX_DEPLOY_EXECUTION_NAME,
   MAX_EXECUTION_NAME,
   planLines,
+  ROLLBACK_CHILD_SUFFIX,
   releaseLabel,
   rollbackExecutionName,
+  stateMachineName,
 } from '../../lambdas/core/naming.ts';
+
+/** What Step Functions accepts as an execution name the workflows' CloudWatch logging can carry. */
+const VALID_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
+describe('state machine names', () => {
+  it('names the Deploy and Rollback workflows of an environment guardian-<environment>-<kind>', () => {
+    expect(stateMachineName('staging', 'deploy')).toBe('guardian-staging-deploy');
+    expect(stateMachineName('production', 'rollback')).toBe('guardian-production-rollback');
+  });
+});
+
+describe('checkDeployExecutionName', () => {
+  it('accepts a name of up to 71 characters, whose child rollback still fits 80', () => {
+    expect(MAX_DEPLOY_EXECUTION_NAME).toBe(71);
+    for (const name of ['p', 'production-v1-2-3-4f2a9c1e', 'a_B-9', 'x'.repeat(71)]) {
+      expect(() => checkDeployExecutionName(name), name).not.toThrow();
+      expect(`${name}${ROLLBACK_CHILD_SUFFIX}`).toMatch(VALID_NAME);
+    }
+  });
+
+  it('refuses a 72-character name, naming the 80-character limit and the -rollback suffix', () => {
+    const name = 'x'.repeat(72);
+    expect(() => checkDeployExecutionName(name)).toThrow(InvalidInputError);
+    expect(() => checkDeployExecutionName(name)).toThrow(
+      /has 72 characters; a Deploy execution name may have at most 71, because Step Functions limits execution names to 80 characters and the automatic rollback is named '<deploy name>-rollback'/,
+    );
+  });
+
+  it('refuses an 80-character name, which Step Functions itself accepts', () => {
+    expect(() => checkDeployExecutionName('x'.repeat(80))).toThrow(/has 80 characters.*at most 71/);
+  });
+
+  it('leaves characters to Step Functions, which refused the name already if it rejects them', () => {
+    expect(() => checkDeployExecutionName('production-v1.2.3-ci-42')).not.toThrow();
+  });
+});
 
 describe('execution names', () => {
   it('builds <environment>-<version, dots to dashes>-<8 hex>', () => {
@@ -28,7 +67,36 @@ describe('execution names', () => {
     expect(name).toHaveLength(MAX_DEPLOY_EXECUTION_NAME);
     expect(MAX_DEPLOY_EXECUTION_NAME + '-rollback'.length).toBe(MAX_EXECUTION_NAME);
     expect(name.endsWith('-deadbeef')).toBe(true);
-    expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(name).toMatch(VALID_NAME);
+  });
+
+  it('keeps every generated deploy name within 71 characters whatever the environment and label', () => {
+    const labels = [
+      '',
+      'v1',
+      'v1.2.3-rc.1+build.7',
+      `sha256:${'ab'.repeat(32)}`,
+      'é'.repeat(100),
+      'x-'.repeat(100),
+    ];
+    for (const environment of ['production', 'a', 'e'.repeat(63), 'a-'.repeat(31).concat('z')]) {
+      for (let n = 0; n <= 120; n += 7) {
+        for (const label of [...labels, 'y'.repeat(n), `v${'1.'.repeat(n)}0`]) {
+          const name = deployExecutionName(environment, label, '0123abcd');
+          expect(name.length, `${environment} / ${label}`).toBeLessThanOrEqual(MAX_DEPLOY_EXECUTION_NAME);
+          expect(() => checkDeployExecutionName(name)).not.toThrow();
+          expect(name).not.toMatch(/--/);
+          expect(name.endsWith('-0123abcd')).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('cuts an environment name too long to leave room for a label, keeping the suffix', () => {
+    expect(deployExecutionName('e'.repeat(63), 'v10.20.30', 'deadbeef')).toBe(
+      `${'e'.repeat(54)}-v10-20-deadbeef`,
+    );
+    expect(deployExecutionName('e'.repeat(63), '', 'deadbeef')).toBe(`${'e'.repeat(54)}-release-deadbeef`);
   });
 
   it('uses a placeholder when the label has no usable characters', () => {
@@ -42,6 +110,13 @@ describe('execution names', () => {
 
   it('builds rollback names', () => {
     expect(rollbackExecutionName('production', '4f2a9c1e')).toBe('production-rollback-4f2a9c1e');
+  });
+
+  it('cuts a long environment out of a rollback name, never its suffix', () => {
+    const name = rollbackExecutionName('e'.repeat(63), '4f2a9c1e');
+    expect(name).toBe(`${'e'.repeat(62)}-rollback-4f2a9c1e`);
+    expect(name).toHaveLength(MAX_EXECUTION_NAME);
+    expect(name).toMatch(VALID_NAME);
   });
 });
 
