@@ -14,6 +14,7 @@ import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import { NotFoundError, TransientError } from '../core/errors.ts';
 import { KubernetesCluster } from './kubernetes.ts';
 import { type Clock, type ClusterPort, systemClock } from './ports.ts';
+import { isTransientAwsError } from './transient.ts';
 
 /** Prefix of an EKS bearer token. */
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
@@ -71,23 +72,11 @@ export async function describeEksCluster(eks: EKSClient, name: string): Promise<
   try {
     ({ cluster } = await eks.send(new DescribeClusterCommand({ name })));
   } catch (err) {
-    const e = err as {
-      name?: string;
-      code?: string;
-      $retryable?: unknown;
-      $metadata?: { httpStatusCode?: number };
-    };
-    if (e.name === 'ResourceNotFoundException') {
+    if ((err as { name?: string }).name === 'ResourceNotFoundException') {
       throw new NotFoundError(`EKS cluster "${name}" not found in this account/region`, { cause: err });
     }
-    if (
-      e.$retryable ||
-      (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
-      e.name === 'ThrottlingException' ||
-      // A request or connection timeout (EKS_CLIENT_TIMEOUTS) after the client's own attempts.
-      e.name === 'TimeoutError' ||
-      ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED'].includes(e.code ?? '')
-    ) {
+    // Includes a request or connection timeout (EKS_CLIENT_TIMEOUTS) after the client's own attempts.
+    if (isTransientAwsError(err)) {
       throw new TransientError(`DescribeCluster ${name} failed: ${(err as Error).message}`, { cause: err });
     }
     throw err;
