@@ -16,6 +16,7 @@ import { blocks } from '../core/lock.ts';
 import type { LockResult, RecordCondition, Store } from '../core/ports.ts';
 import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo } from '../core/types.ts';
 import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from './tables.ts';
+import { isTransientAwsError } from './transient.ts';
 
 /** Table names the store works on. */
 export interface DynamoStoreTables {
@@ -25,15 +26,6 @@ export interface DynamoStoreTables {
 
 /** Conditional breaker writes tried before giving up (each re-reads the breaker). */
 const BREAKER_WRITE_ATTEMPTS = 5;
-const TRANSIENT = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TransactionConflictException',
-  'TimeoutError',
-]);
 
 /** A conditional record update that found the record in another status. */
 function conflict(
@@ -54,18 +46,8 @@ function isConditionFailed(err: unknown): boolean {
 
 /** Throttles, 5xx and network errors become TransientError (the state machine retries them). */
 function translate(err: unknown, what: string): never {
-  const e = err as {
-    name?: string;
-    message?: string;
-    code?: string;
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = e.$metadata?.httpStatusCode;
-  if (
-    TRANSIENT.has(e.name ?? '') ||
-    (status !== undefined && status >= 500) ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '')
-  ) {
+  const e = err as { name?: string; message?: string; code?: string };
+  if (isTransientAwsError(err)) {
     throw new TransientError(
       `DynamoDB ${what} failed (${e.name ?? e.code}): ${e.message ?? ''}; retrying is safe`,
       {

@@ -15,6 +15,7 @@ import { NotFoundError, TransientError } from '../core/errors.ts';
 import { type Clock, systemClock } from '../core/ports.ts';
 import type { ClusterPort } from './cluster.ts';
 import { KubernetesCluster } from './kubernetes.ts';
+import { isTransientAwsError } from './transient.ts';
 
 /** Prefix of an EKS bearer token. */
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
@@ -72,23 +73,11 @@ export async function describeEksCluster(eks: EKSClient, name: string): Promise<
   try {
     ({ cluster } = await eks.send(new DescribeClusterCommand({ name })));
   } catch (err) {
-    const e = err as {
-      name?: string;
-      code?: string;
-      $retryable?: unknown;
-      $metadata?: { httpStatusCode?: number };
-    };
-    if (e.name === 'ResourceNotFoundException') {
+    if ((err as { name?: string }).name === 'ResourceNotFoundException') {
       throw new NotFoundError(`EKS cluster "${name}" not found in this account/region`, { cause: err });
     }
-    if (
-      e.$retryable ||
-      (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
-      e.name === 'ThrottlingException' ||
-      // A request or connection timeout (EKS_CLIENT_TIMEOUTS) after the client's own attempts.
-      e.name === 'TimeoutError' ||
-      ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED'].includes(e.code ?? '')
-    ) {
+    // Includes a request or connection timeout (EKS_CLIENT_TIMEOUTS) after the client's own attempts.
+    if (isTransientAwsError(err)) {
       throw new TransientError(`DescribeCluster ${name} failed: ${(err as Error).message}`, { cause: err });
     }
     throw err;

@@ -4,13 +4,14 @@
  * health evaluation reports per endpoint instead of crashing the step.
  */
 import type { HttpGet } from '../core/ports.ts';
+import { isTimeoutError } from './transient.ts';
 
 /** Bodies are cut here; health payloads are small and a runaway response must not fill memory. */
 const MAX_BODY = 64 * 1024;
 
 function describe(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+  if (isTimeoutError(err)) return `timed out after ${timeoutMs} ms`;
   const code = e.cause?.code;
   if (code === 'ECONNREFUSED') return `connection refused (${e.cause?.message ?? code})`;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `host not found (${e.cause?.message ?? code})`;

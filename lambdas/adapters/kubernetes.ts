@@ -22,6 +22,7 @@ import { PatchStrategy } from '@kubernetes/client-node/dist/patch.js';
 import fetch from 'node-fetch';
 import { InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
 import type { ClusterPort, RevisionInfo, WorkloadState } from './cluster.ts';
+import { isTimeoutError, isTransientHttpStatus, transientNetworkCode } from './transient.ts';
 
 /** Annotation the deployment controller keeps the revision number in. */
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
@@ -32,19 +33,6 @@ export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
 /** Default progressDeadlineSeconds of a Deployment (Kubernetes API default). */
 const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
-
-const TRANSIENT_NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-]);
 
 /** What a failed Kubernetes call was about, for the error message. */
 export interface KubernetesErrorContext {
@@ -85,20 +73,6 @@ function httpStatusOf(err: unknown): number | undefined {
   return typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
 }
 
-function networkCodeOf(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function isTimeout(err: unknown): boolean {
-  const e = err as { name?: unknown; type?: unknown } | null;
-  return e?.name === 'AbortError' || e?.name === 'TimeoutError' || e?.type === 'request-timeout';
-}
-
 /**
  * Maps a failure of a Kubernetes API call to the guardian's errors: 404 -> NotFoundError,
  * throttling / server errors / conflicts / network failures -> TransientError (retried by the
@@ -121,7 +95,8 @@ export function kubernetesError(err: unknown, ctx: KubernetesErrorContext): Erro
           )
         : new NotFoundError(`${ref} not found: cannot ${ctx.action}${detail}`, { cause: err });
     }
-    if (status === 429 || status === 409 || status >= 500) {
+    // 409: another writer changed the object first; a later attempt reads it afresh.
+    if (status === 409 || isTransientHttpStatus(status)) {
       return new TransientError(`Kubernetes API answered ${status} to ${ctx.action} ${ref}${detail}`, {
         cause: err,
       });
@@ -140,8 +115,8 @@ export function kubernetesError(err: unknown, ctx: KubernetesErrorContext): Erro
     }
     return new Error(`Kubernetes API answered ${status} to ${ctx.action} ${ref}${detail}`, { cause: err });
   }
-  const code = networkCodeOf(err);
-  if (isTimeout(err) || (code !== undefined && TRANSIENT_NETWORK_CODES.has(code))) {
+  const code = transientNetworkCode(err);
+  if (code !== undefined || isTimeoutError(err)) {
     const why = code ?? 'timeout';
     return new TransientError(`Kubernetes API unreachable while trying to ${ctx.action} ${ref} (${why})`, {
       cause: err,

@@ -8,13 +8,19 @@
  */
 import { InvalidInputError } from './errors.ts';
 
-/** A parsed `registry/repository[:tag][@sha256:digest]` reference. */
-export interface ImageReference {
-  /** The reference as given. */
-  readonly reference: string;
-  /** Everything before the tag and digest, e.g. `ghcr.io/buywhere/buywhere-api`. */
+/** The parts of a `registry/repository[:tag][@digest]` reference, as written (not validated). */
+export interface ImageParts {
+  /** Everything before the tag and digest, e.g. `ghcr.io/buywhere/buywhere-api` or `localhost:5000/a/b`. */
   readonly repository: string;
   readonly tag?: string;
+  /** Everything after `@`, e.g. `sha256:<64 hex>`. */
+  readonly digest?: string;
+}
+
+/** A parsed and validated `registry/repository[:tag][@sha256:digest]` reference. */
+export interface ImageReference extends ImageParts {
+  /** The reference as given. */
+  readonly reference: string;
   /** `sha256:<64 hex>`. */
   readonly digest?: string;
 }
@@ -42,6 +48,32 @@ const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 /** A release version: `v` + semver core, no pre-release or build metadata. */
 export const RELEASE_VERSION_RE = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
 
+/**
+ * Splits an image reference into repository, tag and digest without judging them: the digest
+ * follows the first `@`, the tag the last `:` after the last `/` (so a registry port is not a
+ * tag). For references the guardian did not validate (the simulator's, the demo's, raw requests).
+ */
+export function splitImageReference(reference: string): ImageParts {
+  let repository = reference;
+  let digest: string | undefined;
+  const at = repository.indexOf('@');
+  if (at >= 0) {
+    digest = repository.slice(at + 1);
+    repository = repository.slice(0, at);
+  }
+  let tag: string | undefined;
+  const colon = repository.lastIndexOf(':');
+  if (colon > repository.lastIndexOf('/')) {
+    tag = repository.slice(colon + 1);
+    repository = repository.slice(0, colon);
+  }
+  return {
+    repository,
+    ...(tag !== undefined && { tag }),
+    ...(digest !== undefined && { digest }),
+  };
+}
+
 /** Parses an image reference; throws InvalidInputError saying which part is malformed. */
 export function parseImageReference(reference: string): ImageReference {
   const ref = reference.trim();
@@ -49,37 +81,23 @@ export function parseImageReference(reference: string): ImageReference {
   if (ref !== reference || /\s/.test(ref)) {
     throw new InvalidInputError(`image '${reference}' contains whitespace`);
   }
-  let rest = ref;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST_RE.test(digest)) {
-      throw new InvalidInputError(
-        `image '${reference}': digest '${digest}' is not sha256:<64 lowercase hex>`,
-      );
-    }
+  const { repository, tag, digest } = splitImageReference(ref);
+  if (digest !== undefined && !DIGEST_RE.test(digest)) {
+    throw new InvalidInputError(`image '${reference}': digest '${digest}' is not sha256:<64 lowercase hex>`);
   }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) {
-      throw new InvalidInputError(
-        `image '${reference}': tag '${tag}' is invalid (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`,
-      );
-    }
-  }
-  if (!REPOSITORY_RE.test(rest)) {
+  if (tag !== undefined && !TAG_RE.test(tag)) {
     throw new InvalidInputError(
-      `image '${reference}': repository '${rest}' is invalid (lowercase path components separated by '/', optional registry host)`,
+      `image '${reference}': tag '${tag}' is invalid (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`,
+    );
+  }
+  if (!REPOSITORY_RE.test(repository)) {
+    throw new InvalidInputError(
+      `image '${reference}': repository '${repository}' is invalid (lowercase path components separated by '/', optional registry host)`,
     );
   }
   return {
     reference: ref,
-    repository: rest,
+    repository,
     ...(tag !== undefined && { tag }),
     ...(digest !== undefined && { digest }),
   };

@@ -3,6 +3,7 @@
  * supplies the random suffix so names are reproducible in tests.
  */
 import { InvalidInputError } from './errors.ts';
+import { splitImageReference } from './image.ts';
 import { describePoint, type RollbackPoint } from './workload.ts';
 
 /** Step Functions' limit on execution names. */
@@ -86,10 +87,9 @@ export function deployExecutionName(environment: string, label: string, suffix: 
  */
 export function releaseLabel(image: unknown, version?: unknown): string {
   if (typeof version === 'string' && version !== '') return version;
-  const last = String(image ?? '')
-    .split(/[:@]/)
-    .pop();
-  return last && last !== String(image ?? '') ? last : 'release';
+  const { tag, digest } = splitImageReference(String(image ?? ''));
+  // A digest without its algorithm: `sha256:4f2a…` labels as `4f2a…`.
+  return tag || digest?.slice(digest.indexOf(':') + 1) || 'release';
 }
 
 /** `<environment>-rollback-<8 hex>`; a long environment name is cut so the suffix survives. */

@@ -6,8 +6,9 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { splitImageReference } from '../../lambdas/core/image.ts';
 import type { Clock } from '../../lambdas/core/ports.ts';
-import { imageBehaviour, imageTag } from './image-behaviour.ts';
+import { imageBehaviour } from './image-behaviour.ts';
 
 /** Synthetic requests per simulated second. */
 const REQUESTS_PER_SECOND = 20;
@@ -110,7 +111,7 @@ export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
       `http_request_duration_seconds_count ${latencyCount}`,
       '# HELP buywhere_build_info The image this API runs.',
       '# TYPE buywhere_build_info gauge',
-      `buywhere_build_info{image="${image ?? ''}",version="${image ? imageTag(image) : ''}"} 1`,
+      `buywhere_build_info{image="${image ?? ''}",version="${image ? (splitImageReference(image).tag ?? '') : ''}"} 1`,
       '',
     ];
     return lines.join('\n');
@@ -134,7 +135,7 @@ export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
           database: healthy ? 'connected' : 'error',
           redis: 'connected',
           pgbouncer: 'connected',
-          version: imageTag(image) || 'unknown',
+          version: splitImageReference(image).tag || 'unknown',
           image,
           uptime_seconds: uptime,
         });

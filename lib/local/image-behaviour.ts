@@ -4,6 +4,7 @@
  * `…:v1.2.3` healthy, `…:v1.2.4-slow` slow to start, `…:v1.2.5-never-ready` never ready,
  * `…:v1.2.6-bad` starts but serves errors.
  */
+import { splitImageReference } from '../../lambdas/core/image.ts';
 
 /** Seconds until a pod becomes Ready for an ordinary image. */
 export const DEFAULT_READY_SECONDS = 5;
@@ -18,17 +19,9 @@ export interface ImageBehaviour {
   readonly healthy: boolean;
 }
 
-/** The tag of an image reference (`repo:tag`, `repo:tag@sha256:…`), or '' when it has none. */
-export function imageTag(image: string): string {
-  const withoutDigest = image.split('@')[0] ?? '';
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const colon = withoutDigest.indexOf(':', lastSlash + 1);
-  return colon === -1 ? '' : withoutDigest.slice(colon + 1);
-}
-
 /** The behaviour of `image`, decided by words in its tag: `never-ready`, `slow`, `bad`. */
 export function imageBehaviour(image: string): ImageBehaviour {
-  const tag = imageTag(image).toLowerCase();
+  const tag = (splitImageReference(image).tag ?? '').toLowerCase();
   const readySeconds = tag.includes('never-ready')
     ? undefined
     : tag.includes('slow')

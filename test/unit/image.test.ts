@@ -1,11 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
-import { parseImageReference, validateRelease } from '../../lambdas/core/image.ts';
+import { parseImageReference, splitImageReference, validateRelease } from '../../lambdas/core/image.ts';
 
 const REPO = 'ghcr.io/buywhere/buywhere-api';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const staging = { name: 'staging', image: REPO, requireVersionTag: false };
 const production = { name: 'production', image: REPO, requireVersionTag: true };
+
+describe('splitImageReference', () => {
+  it.each([
+    ['localhost:5000/a/b:v1', { repository: 'localhost:5000/a/b', tag: 'v1' }],
+    ['localhost:5000/a/b', { repository: 'localhost:5000/a/b' }],
+    [`localhost:5000/a/b@${DIGEST}`, { repository: 'localhost:5000/a/b', digest: DIGEST }],
+    [`localhost:5000/a/b:v1@${DIGEST}`, { repository: 'localhost:5000/a/b', tag: 'v1', digest: DIGEST }],
+    [`${REPO}:v1.2.3`, { repository: REPO, tag: 'v1.2.3' }],
+    [`${REPO}@${DIGEST}`, { repository: REPO, digest: DIGEST }],
+    ['nginx', { repository: 'nginx' }],
+    ['nginx:latest', { repository: 'nginx', tag: 'latest' }],
+    ['', { repository: '' }],
+  ])('splits %j', (reference, parts) => {
+    expect(splitImageReference(reference)).toEqual(parts);
+  });
+
+  it('splits what validation would refuse, without judging it', () => {
+    expect(splitImageReference('Repo/API:-bad@md5:x')).toEqual({
+      repository: 'Repo/API',
+      tag: '-bad',
+      digest: 'md5:x',
+    });
+    expect(splitImageReference('repo:')).toEqual({ repository: 'repo', tag: '' });
+    expect(splitImageReference('repo@')).toEqual({ repository: 'repo', digest: '' });
+  });
+});
 
 describe('parseImageReference', () => {
   it('splits repository and tag', () => {
@@ -32,6 +58,16 @@ describe('parseImageReference', () => {
       repository: 'registry.local:5000/team/api',
     });
     expect(parseImageReference('registry.local:5000/team/api:1.0').tag).toBe('1.0');
+    expect(parseImageReference(`localhost:5000/a/b:v1@${DIGEST}`)).toEqual({
+      reference: `localhost:5000/a/b:v1@${DIGEST}`,
+      repository: 'localhost:5000/a/b',
+      tag: 'v1',
+      digest: DIGEST,
+    });
+  });
+
+  it('leaves tag and digest out when the reference has neither', () => {
+    expect(parseImageReference(REPO)).toEqual({ reference: REPO, repository: REPO });
   });
 
   it.each([

@@ -162,6 +162,9 @@ describe('planLines', () => {
     expect(releaseLabel('ghcr.io/buywhere/buywhere-api:main-abc123')).toBe('main-abc123');
     expect(releaseLabel('ghcr.io/buywhere/buywhere-api@sha256:0123abcd')).toBe('0123abcd');
     expect(releaseLabel('ghcr.io/buywhere/buywhere-api')).toBe('release');
+    expect(releaseLabel(`ghcr.io/buywhere/buywhere-api:v1.2.3@sha256:${'a'.repeat(64)}`)).toBe('v1.2.3');
+    expect(releaseLabel('localhost:5000/buywhere/api:v1')).toBe('v1');
+    expect(releaseLabel('localhost:5000/buywhere/api')).toBe('release');
     expect(releaseLabel(undefined)).toBe('release');
     expect(releaseLabel(42, '')).toBe('release');
   });

@@ -9,6 +9,7 @@
  * progressDeadlineSeconds, paused Deployments and revisionHistoryLimit cleanup.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { splitImageReference } from '../../../lambdas/core/image.ts';
 import type { Clock } from '../../../lambdas/core/ports.ts';
 import { imageBehaviour } from '../image-behaviour.ts';
 import { jsonEqual } from './patch.ts';
@@ -145,9 +146,10 @@ export function defaultDeployment(d: KObject): KObject {
   podSpec.securityContext ??= {};
   podSpec.schedulerName ??= 'default-scheduler';
   for (const c of (podSpec.containers ?? []) as KObject[]) {
-    const image = String(c.image ?? '');
-    const tagged = /:[^/]+$/.test(image.split('@')[0] ?? '') || image.includes('@');
-    c.imagePullPolicy ??= !tagged || image.endsWith(':latest') ? 'Always' : 'IfNotPresent';
+    // Like the API server: no tag and no digest means `:latest`, which is always pulled.
+    const { tag, digest } = splitImageReference(String(c.image ?? ''));
+    c.imagePullPolicy ??=
+      (tag ?? (digest === undefined ? 'latest' : '')) === 'latest' ? 'Always' : 'IfNotPresent';
     c.resources ??= {};
     c.terminationMessagePath ??= '/dev/termination-log';
     c.terminationMessagePolicy ??= 'File';
