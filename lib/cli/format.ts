@@ -119,8 +119,8 @@ export function describeFailure(error: string | undefined, cause: string | undef
 
 /** A one-line summary of a finished local execution. */
 export function executionSummary(r: LocalExecutionResult): string {
-  const verdict = r.status === 'SUCCEEDED' ? green('SUCCEEDED') : red('FAILED');
-  const why = r.status === 'FAILED' ? ` — ${describeFailure(r.error, r.cause)}` : '';
+  const verdict = r.status === 'SUCCEEDED' ? green('SUCCEEDED') : red(r.status);
+  const why = r.status === 'SUCCEEDED' ? '' : ` — ${describeFailure(r.error, r.cause)}`;
   return `${r.name}: ${verdict}${why} (${seconds(r.wallMs)} wall, ${Math.round(r.simSeconds)} s simulated, ${r.transitions} state transitions)`;
 }
 

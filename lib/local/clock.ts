@@ -8,6 +8,7 @@ import type { Clock } from '../../lambdas/core/ports.ts';
 /** A clock that moves only when told to. */
 export class SimulatedClock implements Clock {
   private ms: number;
+  private readonly timers: { readonly at: number; readonly fire: () => void }[] = [];
 
   /** Starts at `start` (default: the real time now). */
   constructor(start: Date = new Date()) {
@@ -25,10 +26,36 @@ export class SimulatedClock implements Clock {
       throw new RangeError(`cannot advance the simulated clock by ${seconds} s`);
     }
     this.ms += Math.round(seconds * 1000);
+    this.fireDue();
   }
 
   /** Moves to `date` if it is later than now (used when resuming persisted local state). */
   catchUp(date: Date): void {
     this.ms = Math.max(this.ms, date.getTime());
+    this.fireDue();
+  }
+
+  /**
+   * Calls `fire` from the `advance` or `catchUp` that brings the clock to `when` or past it (one
+   * already due fires at the next move): how timeouts are measured in simulated time. Timers due
+   * in the same move fire in time order. Returns a function that cancels the timer.
+   */
+  at(when: Date, fire: () => void): () => void {
+    const timer = { at: when.getTime(), fire };
+    this.timers.push(timer);
+    return () => {
+      const i = this.timers.indexOf(timer);
+      if (i >= 0) this.timers.splice(i, 1);
+    };
+  }
+
+  private fireDue(): void {
+    for (;;) {
+      let next: (typeof this.timers)[number] | undefined;
+      for (const t of this.timers) if (t.at <= this.ms && (next === undefined || t.at < next.at)) next = t;
+      if (next === undefined) return;
+      this.timers.splice(this.timers.indexOf(next), 1);
+      next.fire();
+    }
   }
 }

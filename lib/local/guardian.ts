@@ -211,15 +211,15 @@ export class LocalGuardian {
   }
 
   /**
-   * What the EventBridge rule does in AWS for a top-level execution that ended FAILED (the only
-   * unfinished end the local executor has: no timeouts, no StopExecution).
+   * What the EventBridge rule does in AWS for a top-level execution that ended FAILED or
+   * TIMED_OUT (the unfinished ends the local executor has: it has no StopExecution).
    */
   private async executionEnded(
     rt: StackRuntime,
     result: LocalExecutionResult,
     input: unknown,
   ): Promise<void> {
-    if (result.status !== 'FAILED') return;
+    if (result.status !== 'FAILED' && result.status !== 'TIMED_OUT') return;
     const stopped = this.clock.now();
     const started = new Date(stopped.getTime() - result.simSeconds * 1000);
     await rt.executionEnded(
