@@ -34,6 +34,17 @@ export const DEFAULT_HANDLERS_DIR = path.join(PROJECT_ROOT, 'lambdas');
 
 /** Stand-in for `whatwg-url` in bundles (see the file's comment). */
 const WHATWG_URL_SHIM = path.join(PROJECT_ROOT, 'lambdas', 'shared', 'whatwg-url.ts');
+/** Stand-in for kubeconfig features the functions never use (see the file's comment). */
+const KUBECONFIG_EXTRAS_SHIM = path.join(PROJECT_ROOT, 'lambdas', 'shared', 'kubeconfig-extras.ts');
+
+/** Packages replaced in every bundle, and by what. */
+const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  'whatwg-url': WHATWG_URL_SHIM,
+  'js-yaml': KUBECONFIG_EXTRAS_SHIM,
+  'socks-proxy-agent': KUBECONFIG_EXTRAS_SHIM,
+  'jsonpath-plus': KUBECONFIG_EXTRAS_SHIM,
+  'openid-client': KUBECONFIG_EXTRAS_SHIM,
+};
 
 /** What one step's function is granted: environment variables and IAM statements, from its ports. */
 export function stepGrants(
@@ -189,9 +200,12 @@ export class GuardianLambdaStep extends Construct {
         define: bundleDefines(step, env),
         tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
         // esbuild resolves an alias path from its working directory, the project root (local bundling).
-        esbuildArgs: {
-          '--alias': `whatwg-url=./${path.relative(projectRoot, WHATWG_URL_SHIM).split(path.sep).join('/')}`,
-        },
+        esbuildArgs: Object.fromEntries(
+          Object.entries(BUNDLE_ALIASES).map(([pkg, shim]) => [
+            `--alias:${pkg}`,
+            `./${path.relative(projectRoot, shim).split(path.sep).join('/')}`,
+          ]),
+        ),
         // CommonJS dependencies call require(); ESM output has none unless we provide it.
         banner:
           "import { createRequire as __guardianCreateRequire } from 'node:module';const require = __guardianCreateRequire(import.meta.url);",

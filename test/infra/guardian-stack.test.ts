@@ -1,14 +1,18 @@
 import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { STEP_IDS, type StepId } from '../../lambdas/adapters/tables.ts';
+import { configSlice } from '../../lambdas/shared/wiring.ts';
+import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
 import { buildApp } from '../../lib/app.ts';
 import { GuardianTables } from '../../lib/constructs/guardian-tables.ts';
-import { STEP_ACCESS } from '../../lib/constructs/step-function.ts';
 import { lambdaEnvironmentOf, stepFunctionsOfTemplate, tablesOfTemplate } from '../../lib/template.ts';
 import { synthesized, templateOf } from './fixtures.ts';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+/** Whether the step table gives `step` the `port`. */
+const hasPort = (step: StepId, port: 'store' | 'workload' | 'http'): boolean =>
+  (STEPS[step].ports as readonly string[]).includes(port);
 
 function functionIdOf(template: Template, step: StepId): string {
   const entry = Object.entries(stepFunctionsOfTemplate(template)).find(([, s]) => s === step);
@@ -135,16 +139,32 @@ describe('step functions', () => {
     });
   });
 
-  it('wires the environment config and the Powertools service name into each function', () => {
+  it('bakes each function its own config slice (metadata records it) and keeps config out of its environment', () => {
     const { templates, config } = synthesized();
     for (const env of ['staging', 'production']) {
       const t = templates[env] as Template;
-      for (const id of Object.keys(stepFunctionsOfTemplate(t))) {
+      const full = config.environments[env];
+      if (!full) throw new Error(`no ${env} environment`);
+      for (const [id, step] of Object.entries(stepFunctionsOfTemplate(t))) {
         const vars = lambdaEnvironmentOf(t, id);
         expect(vars.POWERTOOLS_SERVICE_NAME).toBe('deployment-guardian');
-        expect(JSON.parse(vars.GUARDIAN_ENV_CONFIG ?? '')).toEqual(config.environments[env]);
+        expect(vars, step).not.toHaveProperty('GUARDIAN_ENV_CONFIG');
+        const slice = t.toJSON().Resources[id].Metadata['guardian:config'];
+        expect(slice, step).toEqual(JSON.parse(JSON.stringify(configSlice(step, full))));
+        expect(slice.name, step).toBe(env);
       }
     }
+  });
+
+  it('gives each function only the config its step and ports read', () => {
+    const t = templateOf('production');
+    const keysOf = (step: StepId) =>
+      Object.keys(t.toJSON().Resources[functionIdOf(t, step)].Metadata['guardian:config']).sort();
+    expect(keysOf('health-check')).toEqual(['apiUrl', 'healthCheck', 'name', 'platform']);
+    expect(keysOf('execution-ended')).toEqual(['name', 'platform']);
+    expect(keysOf('set-image')).toEqual(['cluster', 'container', 'name', 'namespace', 'platform', 'region', 'workload']);
+    expect(keysOf('record-deployment')).toEqual(['name', 'platform', 'thresholds']);
+    expect(keysOf('preflight')).toContain('changeFreezes');
   });
 
   it('wires the table names into exactly the functions with table access', () => {
@@ -153,17 +173,17 @@ describe('step functions', () => {
       const t = templates[env] as Template;
       for (const [id, step] of Object.entries(stepFunctionsOfTemplate(t))) {
         const vars = lambdaEnvironmentOf(t, id);
-        if (STEP_ACCESS[step as StepId].tables) {
+        if (hasPort(step as StepId, 'store')) {
           expect(vars.DEPLOYMENTS_TABLE, step).toBe(`guardian-${env}-deployments`);
           expect(vars.CONTROL_TABLE, step).toBe(`guardian-${env}-control`);
         } else {
-          expect(Object.keys(vars).sort(), step).toEqual(['GUARDIAN_ENV_CONFIG', 'POWERTOOLS_SERVICE_NAME']);
+          expect(Object.keys(vars).sort(), step).toEqual(['POWERTOOLS_SERVICE_NAME']);
         }
       }
     }
   });
 
-  it.each(STEP_IDS.filter((s) => !STEP_ACCESS[s].tables))(
+  it.each(STEP_IDS.filter((s) => !hasPort(s, 'store')))(
     'gives %s no table environment variables',
     (step) => {
       const t = templateOf('production');
@@ -198,12 +218,12 @@ describe('step functions', () => {
 });
 
 describe('IAM', () => {
-  it.each(STEP_IDS.filter((s) => !STEP_ACCESS[s].tables))('gives %s no DynamoDB action at all', (step) => {
+  it.each(STEP_IDS.filter((s) => !hasPort(s, 'store')))('gives %s no DynamoDB action at all', (step) => {
     const actions = actionsOf(statementsOf(templateOf('staging'), step));
     expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
   });
 
-  it.each(STEP_IDS.filter((s) => STEP_ACCESS[s].tables))(
+  it.each(STEP_IDS.filter((s) => hasPort(s, 'store')))(
     'grants %s exactly the DynamoDB actions the store uses, table by table',
     (step) => {
       const t = templateOf('staging');
@@ -246,7 +266,7 @@ describe('IAM', () => {
   it.each(STEP_IDS)('scopes eks:DescribeCluster of %s to the environment cluster, or gives none', (step) => {
     const t = templateOf('production');
     const eks = statementsOf(t, step).filter((s) => actionsOf([s]).some((a) => a.startsWith('eks:')));
-    if (!STEP_ACCESS[step].cluster) {
+    if (!hasPort(step, 'workload')) {
       expect(eks).toEqual([]);
       return;
     }
@@ -272,7 +292,7 @@ describe('IAM', () => {
 
   it('outputs the role ARN of every step that talks to Kubernetes, for the EKS access entry', () => {
     const outputs = templateOf('staging').findOutputs('*');
-    const kubernetesSteps = STEP_IDS.filter((s) => STEP_ACCESS[s].cluster);
+    const kubernetesSteps = STEP_IDS.filter((s) => hasPort(s, 'workload'));
     expect(Object.keys(outputs).filter((k) => k.endsWith('RoleArn'))).toHaveLength(kubernetesSteps.length);
     templateOf('staging').hasOutput('SetImageRoleArn', {
       Description: Match.stringLikeRegexp('EKS access entry'),
