@@ -57,8 +57,16 @@ export function buildApp(opts: BuildAppOptions): GuardianApp {
   const account = process.env.CDK_DEFAULT_ACCOUNT;
   const stacks: Record<string, GuardianStack> = {};
   for (const [name, environment] of Object.entries(opts.config.environments)) {
+    const stackConfig = opts.config.stacks[name];
+    if (!stackConfig) {
+      throw new Error(
+        `buildApp: environment '${name}' has no stack config (alarmTopic, retention) in config.stacks`,
+      );
+    }
     stacks[name] = new GuardianStack(app, stackNameOf(name), {
       environment,
+      alarmTopic: stackConfig.alarmTopic,
+      retention: stackConfig.retention,
       env: { region: environment.region, ...(account ? { account } : {}) },
       description: `Deployment Guardian for ${name}: deploy and rollback workflows (${environment.cluster})`,
       ...(opts.handlersDir ? { handlersDir: opts.handlersDir } : {}),

@@ -7,6 +7,7 @@
 import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnSubscription } from 'aws-cdk-lib/aws-sns';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -78,6 +79,7 @@ const STEP_POLICY = /^Steps\/[A-Za-z]+\/Role\/DefaultPolicy\/Resource$/;
 const WORKFLOW_POLICY = /^(Deploy|Rollback)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
 const STEP_FUNCTION = /^Steps\/[A-Za-z]+\/Function\/Resource$/;
 const STEP_DEAD_LETTERS = /^Steps\/[A-Za-z]+\/DeadLetters\/Resource$/;
+const ALARM_TOPIC_DEAD_LETTERS = /^AlarmTopic\/DeliveryDeadLetters\/Resource$/;
 
 /** True when the construct is an SQS queue some Lambda function uses as its dead-letter queue. */
 function isLambdaDeadLetterQueue(construct: IConstruct): boolean {
@@ -91,6 +93,24 @@ function isLambdaDeadLetterQueue(construct: IConstruct): boolean {
         c instanceof CfnFunction &&
         JSON.stringify(
           stack.resolve((c.deadLetterConfig as { targetArn?: unknown } | undefined)?.targetArn),
+        ) === arn,
+    );
+}
+
+/** True when the construct is an SQS queue some SNS subscription redrives undelivered messages to. */
+function isSubscriptionDeadLetterQueue(construct: IConstruct): boolean {
+  if (!(construct instanceof CfnQueue)) return false;
+  const stack = Stack.of(construct);
+  const arn = JSON.stringify(stack.resolve(construct.attrArn));
+  return stack.node
+    .findAll()
+    .some(
+      (c) =>
+        c instanceof CfnSubscription &&
+        JSON.stringify(
+          stack.resolve(
+            (c.redrivePolicy as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn,
+          ),
         ) === arn,
     );
 }
@@ -148,6 +168,13 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     reason:
       'This queue is itself the dead-letter queue of an EventBridge-invoked step (and of its rule target): an event that lands here waits for an operator, there is nowhere further to redrive it.',
     holds: isLambdaDeadLetterQueue,
+  },
+  {
+    rule: /^(AwsSolutions-SQS3|Serverless-SQSRedrivePolicy)$/,
+    path: ALARM_TOPIC_DEAD_LETTERS,
+    reason:
+      "This queue is itself the dead-letter queue of the alarm topic's subscriptions: a notification SNS could not deliver waits here for an operator (its own alarm notifies the topic); there is nowhere further to redrive it.",
+    holds: isSubscriptionDeadLetterQueue,
   },
 ];
 

@@ -11,6 +11,7 @@ import {
   type EnvironmentConfig,
   environmentsFileSchema,
   type GuardianConfig,
+  type StackConfig,
   thresholdsFileSchema,
 } from './schema.ts';
 
@@ -96,7 +97,9 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
   }
   if (!envs || !thresholds) throw new ConfigError(problems);
   const environments: Record<string, EnvironmentConfig> = {};
-  for (const [name, env] of Object.entries(envs.environments)) {
+  const stacks: Record<string, StackConfig> = {};
+  for (const [name, { alarmTopic, retention, ...env }] of Object.entries(envs.environments)) {
+    stacks[name] = { alarmTopic, retention };
     const t = thresholds[name];
     if (!t) {
       problems.push(
@@ -114,7 +117,7 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { environments };
+  return { environments, stacks };
 }
 
 /** Returns one environment's config, or throws naming the known ones. */

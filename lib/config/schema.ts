@@ -51,6 +51,108 @@ export const freezeWindowSchema = z
 /** A configured change-freeze window. */
 export type FreezeWindow = z.infer<typeof freezeWindowSchema>;
 
+/** An absolute https URL with a DNS host name (SNS checks the endpoint's certificate against it). */
+function isHttpsUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.protocol === 'https:' && z.regexes.domain.test(url.hostname);
+}
+
+/** The protocols an alarm-topic subscription may use. */
+export const SUBSCRIPTION_PROTOCOLS = ['email', 'https', 'sqs', 'lambda'] as const;
+
+/**
+ * One subscriber of an environment's alarm topic. The endpoint is checked against its protocol;
+ * a standard SNS topic cannot deliver to a FIFO queue, so `.fifo` queues are refused.
+ */
+export const subscriptionSchema = z.discriminatedUnion(
+  'protocol',
+  [
+    z.strictObject({
+      protocol: z.literal('email'),
+      endpoint: z.email({ message: 'must be an email address, e.g. devops@example.com' }),
+    }),
+    z.strictObject({
+      protocol: z.literal('https'),
+      endpoint: z
+        .string()
+        .refine(isHttpsUrl, 'must be an https:// URL, e.g. https://hooks.example.com/alarms'),
+    }),
+    z.strictObject({
+      protocol: z.literal('sqs'),
+      endpoint: z
+        .string()
+        .regex(
+          /^arn:aws[a-z-]*:sqs:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,80}$/,
+          'must be the ARN of a standard SQS queue, e.g. arn:aws:sqs:ap-southeast-1:123456789012:alarms (not a queue URL, not .fifo)',
+        ),
+    }),
+    z.strictObject({
+      protocol: z.literal('lambda'),
+      endpoint: z
+        .string()
+        .regex(
+          /^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/,
+          'must be the ARN of a Lambda function, e.g. arn:aws:lambda:ap-southeast-1:123456789012:function:on-alarm',
+        ),
+    }),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `must be one of ${SUBSCRIPTION_PROTOCOLS.join(', ')}` : undefined,
+  },
+);
+/** One subscriber of an environment's alarm topic. */
+export type Subscription = z.infer<typeof subscriptionSchema>;
+
+/** Who hears when the guardian itself is unwell (failed executions, dead letters). */
+export const alarmTopicSchema = z.strictObject({
+  subscriptions: z
+    .array(subscriptionSchema)
+    .default([])
+    .superRefine((subs, ctx) => {
+      const seen = new Set<string>();
+      subs.forEach((s, i) => {
+        const key = `${s.protocol} ${s.endpoint}`;
+        if (seen.has(key)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `duplicate subscription (${key}); list each endpoint once`,
+          });
+        }
+        seen.add(key);
+      });
+    }),
+});
+/** An environment's alarm topic. */
+export type AlarmTopicConfig = z.infer<typeof alarmTopicSchema>;
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/**
+ * How long logs are kept and what happens to the tables, log groups and queues when the stack is
+ * deleted. Fail safe: an environment is disposable only when it says so.
+ */
+export const retentionSchema = z.strictObject({
+  logRetentionDays: z
+    .number()
+    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+      message: `must be a retention period CloudWatch Logs accepts: one of ${LOG_RETENTION_DAYS.join(', ')} (days)`,
+    })
+    .default(365),
+  removalPolicy: z
+    .enum(['retain', 'destroy'], {
+      error: "must be 'retain' (kept when the stack is deleted) or 'destroy' (deleted with the stack)",
+    })
+    .default('retain'),
+});
+/** An environment's retention and removal policy. */
+export type RetentionConfig = z.infer<typeof retentionSchema>;
+
 /** One environment in `environments.yaml`. */
 export const environmentSchema = z.strictObject({
   cluster: z.string().min(1),
@@ -83,7 +185,17 @@ export const environmentSchema = z.strictObject({
   }),
   lock: z.strictObject({ ttlSeconds: z.number().int().min(300).max(86_400) }).default({ ttlSeconds: 3600 }),
   changeFreezes: z.array(freezeWindowSchema).default([]),
+  alarmTopic: alarmTopicSchema.default({ subscriptions: [] }),
+  retention: retentionSchema.default({ logRetentionDays: 365, removalPolicy: 'retain' }),
 });
+
+/** Keys of an environment only the CDK stack reads; the functions never receive them. */
+const STACK_KEYS = { alarmTopic: true, retention: true } as const;
+
+/** What the stack alone reads about one environment: its alarm topic and retention. */
+export const stackConfigSchema = environmentSchema.pick(STACK_KEYS);
+/** What the stack alone reads about one environment. */
+export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 /** The whole `environments.yaml`. */
 export const environmentsFileSchema = z.strictObject({
@@ -92,8 +204,11 @@ export const environmentsFileSchema = z.strictObject({
   }),
 });
 
-/** Everything the guardian knows about one environment: placement plus thresholds. */
-export const environmentConfigSchema = environmentSchema.extend({
+/**
+ * What the guardian's functions know about one environment: placement plus thresholds (the
+ * stack-only keys stay out of their environment variables).
+ */
+export const environmentConfigSchema = environmentSchema.omit(STACK_KEYS).extend({
   name: dnsLabel,
   thresholds: thresholdsSchema,
 });
@@ -104,4 +219,6 @@ export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 export interface GuardianConfig {
   /** Environments by name. */
   readonly environments: Readonly<Record<string, EnvironmentConfig>>;
+  /** Alarm topic and retention of each environment's stack, by environment name. */
+  readonly stacks: Readonly<Record<string, StackConfig>>;
 }

@@ -1,12 +1,15 @@
 /**
- * One environment's guardian: tables, step functions, and the Deploy and Rollback workflows.
+ * One environment's guardian: tables, step functions, the Deploy and Rollback workflows, and the
+ * alarm topic their alarms notify.
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../config/schema.ts';
+import type { AlarmTopicConfig, EnvironmentConfig, RetentionConfig } from '../config/schema.ts';
+import { AlarmTopic } from '../constructs/alarm-topic.ts';
+import { DeadLetterAlarm } from '../constructs/dead-letter-alarm.ts';
 import { DeployWorkflow } from '../constructs/deploy-workflow.ts';
 import { GuardianTables } from '../constructs/guardian-tables.ts';
 import { RollbackWorkflow } from '../constructs/rollback-workflow.ts';
@@ -19,10 +22,41 @@ import { STACK_OUTPUTS } from './outputs.ts';
  */
 export const EXECUTION_ENDED_DELIVERY = { retryAttempts: 8, maxEventAge: Duration.hours(2) } as const;
 
+/** Stack output naming the alarm topic, for operators who subscribe by hand. */
+export const ALARM_TOPIC_OUTPUT = 'AlarmTopicArn';
+
+const REMOVAL_POLICIES: Readonly<Record<RetentionConfig['removalPolicy'], RemovalPolicy>> = {
+  retain: RemovalPolicy.RETAIN,
+  destroy: RemovalPolicy.DESTROY,
+};
+
+/** The CDK removal policy of a config's `retention.removalPolicy`. */
+export function removalPolicyOf(retention: RetentionConfig): RemovalPolicy {
+  return REMOVAL_POLICIES[retention.removalPolicy];
+}
+
+/** The CDK retention of a config's `retention.logRetentionDays` (the schema allows only CloudWatch's values). */
+export function logRetentionOf(retention: RetentionConfig): RetentionDays {
+  const days = retention.logRetentionDays;
+  if (days === RetentionDays.INFINITE || !Object.values(RetentionDays).includes(days)) {
+    throw new Error(
+      `GuardianStack: retention.logRetentionDays ${days} is not a retention period CloudWatch Logs accepts`,
+    );
+  }
+  return days as RetentionDays;
+}
+
 /** Properties of {@link GuardianStack}. */
 export interface GuardianStackProps extends StackProps {
   /** The environment this stack guards. */
   readonly environment: EnvironmentConfig;
+  /** Who the alarm topic notifies (`alarmTopic` of the environment in config/environments.yaml). */
+  readonly alarmTopic: AlarmTopicConfig;
+  /**
+   * Log retention and removal policy of the tables, log groups, queues and alarm topic
+   * (`retention` of the environment in config/environments.yaml).
+   */
+  readonly retention: RetentionConfig;
   /**
    * Folder holding `<step>/handler.ts`.
    * @default the repository's `lambdas/`
@@ -44,15 +78,17 @@ export class GuardianStack extends Stack {
   readonly rollback: RollbackWorkflow;
   /** Sends every failed, timed-out or aborted Deploy/Rollback execution to the `execution-ended` step. */
   readonly executionEndedRule: Rule;
+  /** `guardian-<env>-alarms`: every alarm of this stack notifies it, in ALARM and back to OK. */
+  readonly alarmTopic: AlarmTopic;
+  /** Events waiting in the janitor's dead-letter queue. */
+  readonly executionEndedDeadLetterAlarm: DeadLetterAlarm;
 
   constructor(scope: Construct, id: string, props: GuardianStackProps) {
     super(scope, id, props);
     const env = props.environment;
     this.environmentConfig = env;
-    // Production keeps its audit trail and logs when the stack goes; other environments are disposable.
-    const production = env.name === 'production';
-    const removalPolicy = production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const logRetention = production ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH;
+    const removalPolicy = removalPolicyOf(props.retention);
+    const logRetention = logRetentionOf(props.retention);
 
     this.tables = new GuardianTables(this, 'Tables', { environment: env.name, removalPolicy });
     this.steps = new GuardianLambdaSteps(this, 'Steps', {
@@ -112,6 +148,29 @@ export class GuardianStack extends Stack {
         deadLetterQueue: janitor.deadLetterQueue,
       }),
     );
+
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      environment: env.name,
+      subscriptions: props.alarmTopic.subscriptions,
+      removalPolicy,
+    });
+    for (const workflow of [this.deploy.workflow, this.rollback.workflow]) {
+      for (const alarm of Object.values(workflow.alarms)) this.alarmTopic.notify(alarm);
+    }
+    this.executionEndedDeadLetterAlarm = new DeadLetterAlarm(this, 'ExecutionEndedDeadLettersAlarm', {
+      queue: janitor.deadLetterQueue,
+      alarmName: `guardian-${env.name}-execution-ended-dead-letters`,
+      description:
+        `Deployment Guardian (${env.name}): ended Deploy/Rollback executions the execution-ended janitor ` +
+        'could not clean up wait in its dead-letter queue; their lock may still be held and their record ' +
+        `in progress. Read the messages, check \`guardian status --env ${env.name}\`, release a stale lock ` +
+        `with \`guardian lock --env ${env.name} --release --holder ID\`, then purge the queue.`,
+    });
+    this.alarmTopic.notify(this.executionEndedDeadLetterAlarm);
+    new CfnOutput(this, ALARM_TOPIC_OUTPUT, {
+      value: this.alarmTopic.topic.topicArn,
+      description: `SNS topic the guardian's alarms notify (${env.name}); subscribe operators here or in config/environments.yaml`,
+    });
 
     // CI and the `guardian` CLI find the workflows and tables by these outputs.
     const outputs: Record<keyof typeof STACK_OUTPUTS, string> = {

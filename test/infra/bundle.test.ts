@@ -23,9 +23,10 @@ describe('bundling', () => {
   symlinkSync(path.resolve('node_modules'), path.join(outdir, 'node_modules'), 'dir');
 
   it('bundles every handler into one minified ESM file with only its clients, that loads on Node', async () => {
-    const staging = synthesized().config.environments.staging;
+    const { config } = synthesized();
+    const staging = config.environments.staging;
     if (!staging) throw new Error('no staging environment');
-    const { stacks } = buildApp({ config: { environments: { staging } }, outdir, nag: false });
+    const { stacks } = buildApp({ config: { ...config, environments: { staging } }, outdir, nag: false });
     const template = Template.fromStack(stacks.staging as NonNullable<typeof stacks.staging>);
     const resources = template.toJSON().Resources;
     const steps = stepFunctionsOfTemplate(template);

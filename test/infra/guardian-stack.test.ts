@@ -1,10 +1,15 @@
-import { App } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { configSlice } from '../../lambdas/shared/wiring.ts';
 import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
-import { buildApp } from '../../lib/app.ts';
+import { buildApp, type GuardianApp } from '../../lib/app.ts';
+import { type GuardianConfig, LOG_RETENTION_DAYS, type StackConfig } from '../../lib/config/schema.ts';
+import { AlarmTopic } from '../../lib/constructs/alarm-topic.ts';
 import { GuardianTables } from '../../lib/constructs/guardian-tables.ts';
+import { nagFindings } from '../../lib/nag.ts';
+import { logRetentionOf } from '../../lib/stacks/guardian-stack.ts';
 import { lambdaEnvironmentOf, stepFunctionsOfTemplate, tablesOfTemplate } from '../../lib/template.ts';
 import { synthesized, templateOf } from './fixtures.ts';
 
@@ -34,6 +39,61 @@ function statementsOf(template: Template, step: StepId): Statement[] {
 
 const actionsOf = (statements: Statement[]): string[] =>
   statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+
+/** The logical id of the only resource of `type` (with `props`) in the template. */
+const resourceIdOf = (t: Template, type: string, props: Record<string, unknown> = {}): string => {
+  const ids = Object.keys(t.findResources(type, { Properties: Match.objectLike(props) }));
+  expect(ids, type).toHaveLength(1);
+  return ids[0] as string;
+};
+
+/** The alarm topic's delivery dead-letter queue (only there when it has subscribers). */
+const deliveryQueueIdOf = (t: Template): string => {
+  const ids = Object.keys(t.findResources('AWS::SQS::Queue')).filter((id) =>
+    id.startsWith('AlarmTopicDeliveryDeadLetters'),
+  );
+  expect(ids).toHaveLength(1);
+  return ids[0] as string;
+};
+
+/** One subscriber of every protocol, as config/environments.yaml would list them. */
+const SUBSCRIBERS = [
+  { protocol: 'email', endpoint: 'devops@buywhere.io' },
+  { protocol: 'https', endpoint: 'https://hooks.buywhere.io/guardian' },
+  { protocol: 'sqs', endpoint: 'arn:aws:sqs:ap-southeast-1:123456789012:guardian-alarms' },
+  { protocol: 'lambda', endpoint: 'arn:aws:lambda:ap-southeast-1:123456789012:function:page-oncall' },
+] as const;
+
+let reconfigured: { app: GuardianApp; templates: Record<string, Template> } | undefined;
+
+/**
+ * The repository's config with the stack settings turned around: staging has a subscriber of every
+ * protocol and keeps everything for ten years, production keeps a week of logs and goes with the stack.
+ * Built once (with cdk-nag), like the shipped one.
+ */
+function reconfiguredApp(): NonNullable<typeof reconfigured> {
+  if (!reconfigured) {
+    const config = synthesized().config;
+    const stacks: Record<string, StackConfig> = {
+      staging: {
+        alarmTopic: { subscriptions: [...SUBSCRIBERS] },
+        retention: { logRetentionDays: 3653, removalPolicy: 'retain' },
+      },
+      production: {
+        alarmTopic: { subscriptions: [] },
+        retention: { logRetentionDays: 7, removalPolicy: 'destroy' },
+      },
+    };
+    const app = buildApp({ config: { ...config, stacks } satisfies GuardianConfig, bundle: false });
+    const templates: Record<string, Template> = {};
+    for (const [name, stack] of Object.entries(app.stacks)) templates[name] = Template.fromStack(stack);
+    reconfigured = { app, templates };
+  }
+  return reconfigured;
+}
+
+const reconfiguredTemplateOf = (env: 'staging' | 'production'): Template =>
+  reconfiguredApp().templates[env] as Template;
 
 describe('buildApp', () => {
   it('creates one Guardian<Env> stack per environment in its region', () => {
@@ -104,6 +164,19 @@ describe('tables', () => {
       Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
     });
     templateOf('staging').allResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+
+  it('takes their removal policy from config, not from the environment name', () => {
+    reconfiguredTemplateOf('production').allResources('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+    reconfiguredTemplateOf('staging').allResources('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
   });
 
   it('describes the tables by role for the local runner', () => {
@@ -215,6 +288,33 @@ describe('step functions', () => {
       Properties: Match.objectLike({ RetentionInDays: 30 }),
     });
   });
+
+  it('takes the retention and removal policy of every log group (steps and workflows) from config', () => {
+    const production = reconfiguredTemplateOf('production');
+    // Nine steps and two state machines.
+    expect(Object.keys(production.findResources('AWS::Logs::LogGroup'))).toHaveLength(STEP_IDS.length + 2);
+    production.allResources('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ RetentionInDays: 7 }),
+    });
+    reconfiguredTemplateOf('staging').allResources('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ RetentionInDays: 3653 }),
+    });
+  });
+
+  it('maps every retention period the config accepts to the same CloudWatch Logs retention', () => {
+    const cdkPeriods = Object.values(RetentionDays).filter(
+      (d): d is RetentionDays => typeof d === 'number' && d !== RetentionDays.INFINITE,
+    );
+    expect([...LOG_RETENTION_DAYS].sort((a, b) => a - b)).toEqual(cdkPeriods.sort((a, b) => a - b));
+    for (const days of LOG_RETENTION_DAYS) {
+      expect(logRetentionOf({ logRetentionDays: days, removalPolicy: 'retain' })).toBe(days);
+    }
+    expect(() => logRetentionOf({ logRetentionDays: 31, removalPolicy: 'retain' })).toThrow(
+      /logRetentionDays 31 is not a retention period CloudWatch Logs accepts/,
+    );
+  });
 });
 
 describe('IAM', () => {
@@ -302,12 +402,6 @@ describe('IAM', () => {
 });
 
 describe('execution-ended janitor', () => {
-  const resourceIdOf = (t: Template, type: string, props: Record<string, unknown> = {}): string => {
-    const ids = Object.keys(t.findResources(type, { Properties: Match.objectLike(props) }));
-    expect(ids, type).toHaveLength(1);
-    return ids[0] as string;
-  };
-
   it('sends failed, timed-out and aborted Deploy and Rollback executions, and only those, to the step', () => {
     const t = templateOf('staging');
     const deploy = resourceIdOf(t, 'AWS::StepFunctions::StateMachine', {
@@ -348,6 +442,7 @@ describe('execution-ended janitor', () => {
     const t = templateOf('production');
     const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
     expect(t.toJSON().Resources[dlq]).toMatchObject({
+      // retention.removalPolicy of production in config/environments.yaml
       DeletionPolicy: 'Retain',
       Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 },
     });
@@ -398,5 +493,252 @@ describe('execution-ended janitor', () => {
     for (const step of STEP_IDS.filter((s) => s !== 'execution-ended')) {
       expect(t.toJSON().Resources[functionIdOf(t, step)].Properties.DeadLetterConfig, step).toBeUndefined();
     }
+  });
+});
+
+describe('alarm topic', () => {
+  /** The logical id of the stack's alarm topic. */
+  const topicIdOf = (t: Template): string => resourceIdOf(t, 'AWS::SNS::Topic');
+
+  it('is one topic per environment, encrypted with a rotated customer managed key', () => {
+    for (const env of ['staging', 'production'] as const) {
+      const t = templateOf(env);
+      const key = resourceIdOf(t, 'AWS::KMS::Key');
+      t.hasResourceProperties('AWS::SNS::Topic', {
+        TopicName: `guardian-${env}-alarms`,
+        KmsMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+      });
+      t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    }
+  });
+
+  it('lets CloudWatch alarms use the key, so they can publish to the encrypted topic', () => {
+    templateOf('staging').hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'CloudWatchAlarmsPublishToTheTopic',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Resource: '*',
+          },
+        ]),
+      },
+    });
+  });
+
+  it("refuses publishing without TLS and lets only this account's CloudWatch alarms publish", () => {
+    const t = templateOf('production');
+    const topic = { Ref: topicIdOf(t) };
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [topic],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: topic,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: topic,
+            Condition: {
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    [
+                      'arn:',
+                      { Ref: 'AWS::Partition' },
+                      ':cloudwatch:ap-southeast-1:',
+                      { Ref: 'AWS::AccountId' },
+                      ':alarm:*',
+                    ],
+                  ],
+                },
+              },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('outputs the topic ARN so operators can subscribe', () => {
+    for (const env of ['staging', 'production'] as const) {
+      const t = templateOf(env);
+      t.hasOutput('AlarmTopicArn', {
+        Value: { Ref: topicIdOf(t) },
+        Description: Match.stringLikeRegexp(`\\(${env}\\)`),
+      });
+    }
+  });
+
+  it('has no subscription and no delivery queue when config lists no subscriber', () => {
+    const t = templateOf('staging');
+    t.resourceCountIs('AWS::SNS::Subscription', 0);
+    // The janitor's dead-letter queue only.
+    t.resourceCountIs('AWS::SQS::Queue', 1);
+  });
+
+  it('subscribes every endpoint from config with its protocol, redriving failed deliveries to a queue', () => {
+    const t = reconfiguredTemplateOf('staging');
+    const topic = { Ref: topicIdOf(t) };
+    const deliveryQueue = deliveryQueueIdOf(t);
+    t.resourceCountIs('AWS::SNS::Subscription', SUBSCRIBERS.length);
+    for (const { protocol, endpoint } of SUBSCRIBERS) {
+      t.hasResourceProperties('AWS::SNS::Subscription', {
+        TopicArn: topic,
+        Protocol: protocol,
+        Endpoint: endpoint,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deliveryQueue, 'Arn'] } },
+      });
+    }
+    expect(t.toJSON().Resources[deliveryQueue]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 },
+    });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: deliveryQueue }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': topic } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("keeps subscribers and retention out of the functions' environment variables", () => {
+    const t = reconfiguredTemplateOf('staging');
+    for (const id of Object.keys(stepFunctionsOfTemplate(t))) {
+      const config = JSON.parse(lambdaEnvironmentOf(t, id).GUARDIAN_ENV_CONFIG ?? '{}');
+      expect(config).not.toHaveProperty('alarmTopic');
+      expect(config).not.toHaveProperty('retention');
+      expect(JSON.stringify(config)).not.toContain('devops@buywhere.io');
+    }
+  });
+
+  it('alarms on undelivered notifications, and tells the other subscribers', () => {
+    const t = reconfiguredTemplateOf('staging');
+    const topic = { Ref: topicIdOf(t) };
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'guardian-staging-alarms-undelivered',
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deliveryQueueIdOf(t), 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
+  });
+
+  it('follows the removal policy from config with its key and topic', () => {
+    for (const [env, policy] of [
+      ['staging', 'Retain'],
+      ['production', 'Delete'],
+    ] as const) {
+      const t = reconfiguredTemplateOf(env);
+      for (const type of ['AWS::SNS::Topic', 'AWS::KMS::Key']) {
+        expect(t.toJSON().Resources[resourceIdOf(t, type)], `${env} ${type}`).toMatchObject({
+          DeletionPolicy: policy,
+          UpdateReplacePolicy: policy,
+        });
+      }
+    }
+    const queues = reconfiguredTemplateOf('production').findResources('AWS::SQS::Queue');
+    for (const queue of Object.values(queues)) expect(queue.DeletionPolicy).toBe('Delete');
+  });
+
+  it('refuses the same subscriber twice and an environment name that cannot be part of the topic name', () => {
+    const email = { protocol: 'email', endpoint: 'devops@buywhere.io' } as const;
+    expect(
+      () =>
+        new AlarmTopic(new Stack(new App(), 'S'), 'T', {
+          environment: 'staging',
+          subscriptions: [email, email],
+        }),
+    ).toThrow(/lists email devops@buywhere\.io twice/);
+    expect(() => new AlarmTopic(new Stack(new App(), 'S'), 'T', { environment: 'Prod_1' })).toThrow(
+      /lowercase name/,
+    );
+  });
+
+  it('leaves no cdk-nag finding unacknowledged with a subscriber of every protocol', () => {
+    for (const stack of Object.values(reconfiguredApp().app.stacks)) expect(nagFindings(stack)).toEqual([]);
+  });
+});
+
+describe('alarm actions', () => {
+  const WORKFLOW_ALARMS = ['failed', 'throttled', 'aborted', 'timedout'].flatMap((a) => [
+    `deploy-${a}`,
+    `rollback-${a}`,
+  ]);
+
+  it.each(['staging', 'production'] as const)(
+    'notifies the %s topic when any alarm of the stack fires and when it recovers',
+    (env) => {
+      const t = templateOf(env);
+      const topic = { Ref: resourceIdOf(t, 'AWS::SNS::Topic') };
+      const alarms = t.findResources('AWS::CloudWatch::Alarm');
+      // Four per workflow and the janitor's dead-letter queue.
+      expect(
+        Object.values(alarms)
+          .map((a) => a.Properties.AlarmName)
+          .sort(),
+      ).toEqual(
+        [
+          ...WORKFLOW_ALARMS.map((a) => `guardian-${env}-${a}`),
+          `guardian-${env}-execution-ended-dead-letters`,
+        ].sort(),
+      );
+      t.allResources('AWS::CloudWatch::Alarm', {
+        Properties: Match.objectLike({ AlarmActions: [topic], OKActions: [topic] }),
+      });
+    },
+  );
+
+  it.each(WORKFLOW_ALARMS)('gives the %s alarm the topic as alarm and OK action', (alarm) => {
+    const t = templateOf('staging');
+    const topic = { Ref: resourceIdOf(t, 'AWS::SNS::Topic') };
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `guardian-staging-${alarm}`,
+      Namespace: 'AWS/States',
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
+  });
+
+  it("alarms on the first event in the janitor's dead-letter queue", () => {
+    const t = templateOf('production');
+    const topic = { Ref: resourceIdOf(t, 'AWS::SNS::Topic') };
+    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'guardian-production-execution-ended-dead-letters',
+      AlarmDescription: Match.stringLikeRegexp('guardian lock --env production --release'),
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
   });
 });

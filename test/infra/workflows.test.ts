@@ -118,9 +118,12 @@ describe('state machines', () => {
         'ExecutionsTimedOut',
       ]);
     }
-    expect(alarms.every((a) => a.Properties.Namespace === 'AWS/States' && a.Properties.Threshold === 1)).toBe(
-      true,
-    );
+    // The stack's other alarm watches the janitor's dead-letter queue (guardian-stack.test.ts).
+    const workflowAlarms = alarms.filter((a) => /-(deploy|rollback)-/.test(String(a.Properties.AlarmName)));
+    expect(workflowAlarms).toHaveLength(8);
+    expect(
+      workflowAlarms.every((a) => a.Properties.Namespace === 'AWS/States' && a.Properties.Threshold === 1),
+    ).toBe(true);
   });
 
   it('gives every execution a timeout that fits a rollout, a health check and a rollback', () => {
@@ -153,7 +156,7 @@ describe('state machines', () => {
     const staging = synthesized().config.environments.staging as EnvironmentConfig;
     const withTtl = (ttlSeconds: number) => () =>
       buildApp({
-        config: { environments: { staging: { ...staging, lock: { ttlSeconds } } } },
+        config: { ...synthesized().config, environments: { staging: { ...staging, lock: { ttlSeconds } } } },
         bundle: false,
         nag: false,
       });
