@@ -86,8 +86,8 @@ export function lambdaHandler<S extends StepId, E, R>(
       tracer.putAnnotation('environment', d.config.name);
       return await step.run(event, d);
     } catch (err) {
-      const name = err instanceof GuardianError ? err.name : 'UnexpectedError';
-      metrics.addMetric(`${name}`, MetricUnit.Count, 1);
+      metrics.addMetric('StepFailed', MetricUnit.Count, 1);
+      metrics.addMetadata('errorType', err instanceof GuardianError ? err.name : 'UnexpectedError');
       logger.error(`${step.name} failed`, err as Error);
       throw err;
     } finally {

@@ -7,10 +7,10 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
-import { eksClusterProvider } from '../../lambdas/adapters/eks.ts';
-import type { Store } from '../../lambdas/core/ports.ts';
+import { type Store, systemClock } from '../../lambdas/core/ports.ts';
+import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
+import { resolvePort } from '../../lambdas/ports/table.ts';
 import { stackNameOf } from '../app.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import { STACK_OUTPUTS } from '../stacks/outputs.ts';
@@ -33,7 +33,7 @@ export interface ExecutionEnd {
 export interface GuardianBackend {
   readonly store: Store;
   now(): Date;
-  workload?: () => Promise<WorkloadState>;
+  workload?: () => Promise<WorkloadObservation>;
   startDeploy?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
   startRollback?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
   /** Polls the execution until it ends or `timeoutMs` passes (then status RUNNING). */
@@ -81,11 +81,17 @@ export async function awsGuardian(env: EnvironmentConfig): Promise<GuardianBacke
     const executionArn = res.executionArn ?? '';
     return { executionArn, consoleUrl: consoleUrl(region, executionArn) };
   };
-  const cluster = eksClusterProvider(env);
+  // The same Workload adapter the Lambda functions build, from the port table.
+  const workload = resolvePort('workload', env).aws({ config: env, vars: {}, clock: systemClock }) as
+    | Promise<WorkloadPort>
+    | undefined;
   return {
     store,
     now: () => new Date(),
-    workload: async () => (await cluster()).getWorkload(env.namespace, env.workload),
+    workload: async () => {
+      if (!workload) throw new Error(`the ${env.platform} workload adapter is not part of this build`);
+      return (await workload).observe();
+    },
     startDeploy: (input, name) => start(need(STACK_OUTPUTS.deployStateMachineArn), input, name),
     startRollback: (input, name) => start(need(STACK_OUTPUTS.rollbackStateMachineArn), input, name),
     async waitForExecution(executionArn, timeoutMs, pollMs = 2000) {

@@ -93,7 +93,7 @@ async function withBackend<T>(
       fn({
         store: g.store(env.name),
         now: () => g.clock.now(),
-        workload: async () => (await g.clusterPort()).getWorkload(env.namespace, env.workload),
+        workload: async () => (await g.workload(env.name)).observe(),
       }),
     );
   }
@@ -268,13 +268,10 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
     if (workload instanceof Error)
       output.out(`  workload:        ${red(`cannot read: ${workload.message}`)}`);
     else if (workload) {
-      const s = workload.status;
-      output.out(
-        `  image:           ${workload.images[env.container] ?? '(no such container)'} (revision ${workload.revision})`,
-      );
-      output.out(
-        `  replicas:        ${s.availableReplicas}/${workload.replicas} available, ${s.updatedReplicas} updated`,
-      );
+      const r = workload.replicas;
+      output.out(`  image:           ${workload.image} (revision ${workload.revision})`);
+      output.out(`  rollout:         ${workload.rollout.phase}: ${workload.rollout.message}`);
+      output.out(`  replicas:        ${r.available}/${r.desired} available, ${r.updated} updated`);
     }
     output.out(`  lock:            ${formatLock(lock, now)}`);
     output.out(

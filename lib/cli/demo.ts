@@ -52,9 +52,8 @@ export async function runDemo(
   const checks: Check[] = [];
   const check = (what: string, ok: boolean, detail: string) => checks.push({ what, ok, detail });
   try {
-    const cluster = await guardian.clusterPort();
-    const imageNow = async () =>
-      (await cluster.getWorkload(env.namespace, env.workload)).images[env.container];
+    const workload = await guardian.workload(env.name);
+    const imageNow = async () => (await workload.observe()).image;
 
     output.out('');
     output.out(bold(`1. Deploy a good release: ${good}`));

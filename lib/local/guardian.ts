@@ -27,7 +27,8 @@ import {
 import { type Clock, type Store, systemClock } from '../../lambdas/core/ports.ts';
 import { parseConfigSlice } from '../../lambdas/core/runtime-env.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
-import { ENV_VARS, type LocalPortContext } from '../../lambdas/ports/table.ts';
+import type { WorkloadPort } from '../../lambdas/core/workload.ts';
+import { ENV_VARS, type LocalPortContext, resolvePort } from '../../lambdas/ports/table.ts';
 import { STEP_MODULES } from '../../lambdas/registry.ts';
 import { buildStepDeps, configKeysOf } from '../../lambdas/shared/wiring.ts';
 import { BASE_CONFIG_KEYS } from '../../lambdas/steps.ts';
@@ -90,6 +91,7 @@ export class LocalGuardian {
     private readonly closers: (() => Promise<void>)[],
     readonly simulator: ClusterSimulator | undefined,
     private readonly cluster: () => Promise<ClusterPort>,
+    private readonly doc: DynamoDBDocumentClient,
     private readonly stateDir: string | undefined,
   ) {}
 
@@ -139,7 +141,7 @@ export class LocalGuardian {
         }),
       );
     }
-    return new LocalGuardian(clock, runtimes, closers, cluster.simulator, cluster.port, stateDir);
+    return new LocalGuardian(clock, runtimes, closers, cluster.simulator, cluster.port, doc, stateDir);
   }
 
   private runtime(environment: string): StackRuntime {
@@ -163,6 +165,17 @@ export class LocalGuardian {
   /** The Kubernetes cluster the guardian acts on. */
   async clusterPort(): Promise<ClusterPort> {
     return this.cluster();
+  }
+
+  /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */
+  async workload(environment: string): Promise<WorkloadPort> {
+    const env = this.environment(environment);
+    const built = await resolvePort('workload', env).local(
+      { config: env, vars: {}, clock: this.clock },
+      { dynamo: this.doc, kubernetes: this.cluster, clock: this.clock },
+    );
+    if (!built) throw new Error(`the workload port of ${environment} was left out of this build`);
+    return built as WorkloadPort;
   }
 
   /** Runs a Deploy execution to its end. */
