@@ -28,6 +28,7 @@ import {
   lambdaStepTask,
   watchRollout,
 } from './guardian-state-machine.ts';
+import { platformStates } from './platform-states.ts';
 import { healthCheckBudgetSeconds } from './rollback-workflow.ts';
 
 /** Slack on top of rollout, health check and rollback: step retries, cold starts, Wait rounding. */
@@ -149,7 +150,7 @@ export class DeployWorkflow extends Construct {
     preflight.addCatch(refused, { errors: [...REFUSAL_ERRORS], ...catchAll });
     preflight.addCatch(preflightFailed, { errors: ['States.ALL'], ...catchAll });
 
-    const setImage = lambdaStepTask(this, 'Set image', fn['set-image'], {
+    const setImage = lambdaStepTask(this, platformStates(env).startRollout, fn['set-image'], {
       payload: { 'deployment.$': '$.deployment' },
       resultPath: '$.setImage',
     });

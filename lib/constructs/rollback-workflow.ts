@@ -17,6 +17,7 @@ import {
   lambdaStepTask,
   watchRollout,
 } from './guardian-state-machine.ts';
+import { platformStates } from './platform-states.ts';
 import { stepTimeout } from './step-function.ts';
 
 /**
@@ -102,7 +103,7 @@ export class RollbackWorkflow extends Construct {
       resultPath: ROLLOUT_PATH,
     });
 
-    const apply = lambdaStepTask(this, 'Undo to previous revision', fn['rollback-apply'], {
+    const apply = lambdaStepTask(this, platformStates(env).restore, fn['rollback-apply'], {
       payload: { 'rollback.$': '$.rollback' },
       resultPath: '$.apply',
     });
