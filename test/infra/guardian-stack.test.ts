@@ -235,7 +235,15 @@ describe('step functions', () => {
       Object.keys(t.toJSON().Resources[functionIdOf(t, step)].Metadata['guardian:config']).sort();
     expect(keysOf('health-check')).toEqual(['apiUrl', 'healthCheck', 'name', 'platform']);
     expect(keysOf('execution-ended')).toEqual(['name', 'platform']);
-    expect(keysOf('set-image')).toEqual(['cluster', 'container', 'name', 'namespace', 'platform', 'region', 'workload']);
+    expect(keysOf('set-image')).toEqual([
+      'cluster',
+      'container',
+      'name',
+      'namespace',
+      'platform',
+      'region',
+      'workload',
+    ]);
     expect(keysOf('record-deployment')).toEqual(['name', 'platform', 'thresholds']);
     expect(keysOf('preflight')).toContain('changeFreezes');
   });
@@ -256,17 +264,14 @@ describe('step functions', () => {
     }
   });
 
-  it.each(STEP_IDS.filter((s) => !hasPort(s, 'store')))(
-    'gives %s no table environment variables',
-    (step) => {
-      const t = templateOf('production');
-      const vars = lambdaEnvironmentOf(t, functionIdOf(t, step));
-      expect(vars).not.toHaveProperty('DEPLOYMENTS_TABLE');
-      expect(vars).not.toHaveProperty('CONTROL_TABLE');
-      expect(Object.values(vars)).not.toContain('guardian-production-deployments');
-      expect(Object.values(vars)).not.toContain('guardian-production-control');
-    },
-  );
+  it.each(STEP_IDS.filter((s) => !hasPort(s, 'store')))('gives %s no table environment variables', (step) => {
+    const t = templateOf('production');
+    const vars = lambdaEnvironmentOf(t, functionIdOf(t, step));
+    expect(vars).not.toHaveProperty('DEPLOYMENTS_TABLE');
+    expect(vars).not.toHaveProperty('CONTROL_TABLE');
+    expect(Object.values(vars)).not.toContain('guardian-production-deployments');
+    expect(Object.values(vars)).not.toContain('guardian-production-control');
+  });
 
   it('gives one health-check invocation (one attempt, endpoints in parallel) the endpoint timeout plus margin', () => {
     const t = templateOf('production');
@@ -740,5 +745,59 @@ describe('alarm actions', () => {
       AlarmActions: [topic],
       OKActions: [topic],
     });
+  });
+});
+
+describe('config that scales', () => {
+  it('keeps every function environment small however large the config grows', () => {
+    const { config } = synthesized();
+    const staging = config.environments.staging;
+    const stack = config.stacks.staging;
+    if (!staging || !stack) throw new Error('no staging environment');
+    const big = {
+      ...staging,
+      changeFreezes: Array.from({ length: 50 }, (_, i) => ({
+        name: `freeze-${i}`,
+        start: `2027-0${1 + (i % 9)}-01T00:00:00+08:00`,
+        end: `2027-0${1 + (i % 9)}-02T00:00:00+08:00`,
+        reason: `Campaign ${i}: ${'peak traffic expected; changes need the on-call lead to approve. '.repeat(3)}`,
+      })),
+      healthCheck: {
+        ...staging.healthCheck,
+        endpoints: Array.from({ length: 30 }, (_, i) => ({
+          path: `/health/dependency-${i}`,
+          expectStatus: 200,
+          expectJson: { status: 'ok', database: 'connected', redis: 'connected', region: 'ap-southeast-1' },
+        })),
+      },
+    };
+    const bigStack = {
+      ...stack,
+      alarmTopic: {
+        subscriptions: Array.from({ length: 20 }, (_, i) => ({
+          protocol: 'email' as const,
+          endpoint: `oncall-${i}@buywhere.io`,
+        })),
+      },
+    };
+    expect(Buffer.byteLength(JSON.stringify(big))).toBeGreaterThan(20_000);
+    const { stacks } = buildApp({
+      config: { environments: { staging: big }, stacks: { staging: bigStack } },
+      bundle: false,
+      nag: false,
+    });
+    const t = Template.fromStack(stacks.staging as NonNullable<typeof stacks.staging>);
+    for (const [id, step] of Object.entries(stepFunctionsOfTemplate(t))) {
+      const vars = lambdaEnvironmentOf(t, id);
+      // Table names are tokens here; in AWS they are guardian-<env>-<table>, well under 100 bytes.
+      expect(Buffer.byteLength(JSON.stringify(vars)), step).toBeLessThan(1024);
+      const slice = t.toJSON().Resources[id].Metadata['guardian:config'];
+      if (step === 'preflight') expect(slice.changeFreezes).toHaveLength(50);
+      else expect(slice, step).not.toHaveProperty('changeFreezes');
+      if (step === 'health-check') expect(slice.healthCheck.endpoints).toHaveLength(30);
+    }
+    expect(t.findResources('AWS::SNS::Subscription')).toSatisfy(
+      (subs: object) => Object.keys(subs).length === 20,
+    );
   });
 });

@@ -43,7 +43,11 @@ describe('handler wiring', () => {
     const on = allPortSpecs()
       .filter((spec) => defines[`process.env.${spec.flag}`] === JSON.stringify('on'))
       .map((spec) => spec.flag);
-    expect(on.sort()).toEqual(portsOf(step, staging()).map(([, spec]) => spec.flag).sort());
+    expect(on.sort()).toEqual(
+      portsOf(step, staging())
+        .map(([, spec]) => spec.flag)
+        .sort(),
+    );
     for (const spec of allPortSpecs()) expect(defines).toHaveProperty(`process.env.${spec.flag}`);
   });
 
