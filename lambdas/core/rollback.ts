@@ -7,7 +7,7 @@ import { deadlineAt } from './context.ts';
 import { InvalidInputError, LockHeldError, NotFoundError } from './errors.ts';
 import { blocks } from './lock.ts';
 import type { DeploymentRecord, ExecutionRef, LockInfo, RollbackContext, RollbackInput } from './types.ts';
-import type { RollbackPoint } from './workload.ts';
+import { type RollbackPoint, rollbackPointSchema } from './workload.ts';
 
 function available(revisions: readonly RollbackPoint[]): string {
   return revisions.length === 0
@@ -53,6 +53,20 @@ export function selectRollbackTarget(
     );
   }
   return best;
+}
+
+/**
+ * The rollback point a deployment's record captured. A record written before rollback points
+ * existed (or by hand) has none: the operator names a revision instead.
+ */
+export function capturedPoint(record: DeploymentRecord): RollbackPoint {
+  const parsed = rollbackPointSchema.safeParse((record as { rollbackPoint?: unknown }).rollbackPoint);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      `deployment ${record.id} has no usable rollback point on its record (recorded by an older guardian?); roll back by naming a revision: guardian rollback --env ${record.environment} --revision N (see guardian history)`,
+    );
+  }
+  return parsed.data;
 }
 
 /** How a rollback holds the environment lock. */

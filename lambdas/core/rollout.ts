@@ -40,7 +40,7 @@ export function judgeRollout(
   }
   switch (rollout.phase) {
     case 'paused':
-      return result('failed', `${name} is paused; resume it or roll back (${rollout.message})`);
+      return result('failed', `${rollout.message}; resume it or roll back`);
     case 'failed':
       return result('failed', rollout.message);
     case 'complete':

@@ -10,7 +10,13 @@ import { compensateOnFailure } from '../core/compensation.ts';
 import { checkEnvironment, reasonText } from '../core/context.ts';
 import { LockHeldError, NotFoundError } from '../core/errors.ts';
 import { buildLock, lockHeldMessage } from '../core/lock.ts';
-import { planRollback, rollbackContext, rollbackRecord, selectRollbackTarget } from '../core/rollback.ts';
+import {
+  capturedPoint,
+  planRollback,
+  rollbackContext,
+  rollbackRecord,
+  selectRollbackTarget,
+} from '../core/rollback.ts';
 import { executionRefSchema, rollbackInputSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
@@ -61,7 +67,7 @@ export const step = defineStep(
         const { observation, point: from } = await deps.workload.capture();
         const to =
           record && input.revision === undefined
-            ? record.rollbackPoint
+            ? capturedPoint(record)
             : selectRollbackTarget(
                 await deps.workload.history(),
                 observation.revision,

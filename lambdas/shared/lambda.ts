@@ -8,7 +8,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
-import { GuardianError } from '../core/errors.ts';
 import { systemClock } from '../core/ports.ts';
 import { CONFIG_VARIABLE, parseConfigSlice } from '../core/runtime-env.ts';
 import { BASE_CONFIG_KEYS, type StepId } from '../steps.ts';
@@ -87,7 +86,8 @@ export function lambdaHandler<S extends StepId, E, R>(
       return await step.run(event, d);
     } catch (err) {
       metrics.addMetric('StepFailed', MetricUnit.Count, 1);
-      metrics.addMetadata('errorType', err instanceof GuardianError ? err.name : 'UnexpectedError');
+      // Stable names: guardian errors, wiring errors (RuntimeEnvError, MissingPortError), or a bug.
+      metrics.addMetadata('errorType', err instanceof Error ? err.name : 'UnexpectedError');
       logger.error(`${step.name} failed`, err as Error);
       throw err;
     } finally {

@@ -31,8 +31,20 @@ function record(
     trigger: 'ci',
     requestedBy: 'ci-bot',
     image: 'repo/api:v2',
-    previousImage: 'repo/api:v1',
-    previousRevision: 1,
+    rollbackPoint: {
+      platform: 'kubernetes',
+      revision: 1,
+      image: 'repo/api:v1',
+      // Nested maps, lists, numbers and booleans: the store keeps a pod template as written.
+      podTemplate: {
+        metadata: { labels: { app: 'api' }, annotations: {} },
+        spec: {
+          containers: [{ name: 'api', image: 'repo/api:v1', ports: [{ containerPort: 8080 }] }],
+          terminationGracePeriodSeconds: 30,
+          automountServiceAccountToken: false,
+        },
+      },
+    },
     startedAt,
     ...over,
   };

@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkloadState } from '../../lambdas/adapters/cluster.ts';
+import { observeDeployment } from '../../lambdas/adapters/kubernetes-workload.ts';
 import {
   CHANGE_CAUSE_MAX_BYTES,
   capBytes,
   checkEnvironment,
   checkNotPaused,
-  containerImage,
   deadlineAt,
   failureText,
   reasonText,
+  secondsSince,
 } from '../../lambdas/core/context.ts';
-import { InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
+import { InvalidInputError } from '../../lambdas/core/errors.ts';
+import type { WorkloadObservation, WorkloadRolloutPhase } from '../../lambdas/core/workload.ts';
 
 describe('step context helpers', () => {
   it('refuses an environment this stack does not guard', () => {
@@ -21,21 +23,24 @@ describe('step context helpers', () => {
     );
   });
 
-  it('reads the container image or lists the containers', () => {
-    const w = {
-      namespace: 'ns',
-      name: 'api',
-      images: { api: 'repo/api:v1', sidecar: 'envoy' },
-    } as unknown as WorkloadState;
-    expect(containerImage(w, 'api')).toBe('repo/api:v1');
-    expect(() => containerImage(w, 'web')).toThrow(NotFoundError);
-    expect(() => containerImage(w, 'web')).toThrow(
-      "deployment ns/api has no container 'web' (containers: api, sidecar)",
-    );
-  });
-
   it('adds the deadline to now', () => {
     expect(deadlineAt(new Date('2026-05-01T00:00:00Z'), 300)).toBe('2026-05-01T00:05:00.000Z');
+  });
+
+  it('counts whole seconds since a start time, rounding to the nearest second', () => {
+    const now = new Date('2026-05-01T00:05:00.000Z');
+    expect(secondsSince('2026-05-01T00:00:00.000Z', now)).toBe(300);
+    expect(secondsSince('2026-05-01T00:04:59.400Z', now)).toBe(1);
+    expect(secondsSince('2026-05-01T00:04:59.600Z', now)).toBe(0);
+    expect(secondsSince('2026-05-01T08:00:00+08:00', now)).toBe(300);
+  });
+
+  it('counts 0 seconds for a start in the future (clock skew) or an unreadable one', () => {
+    const now = new Date('2026-05-01T00:05:00.000Z');
+    expect(secondsSince('2026-05-01T00:06:00.000Z', now)).toBe(0);
+    expect(secondsSince(now.toISOString(), now)).toBe(0);
+    expect(secondsSince('not a time', now)).toBe(0);
+    expect(secondsSince('', now)).toBe(0);
   });
 
   it('turns a Lambda error Cause into a sentence', () => {
@@ -147,6 +152,14 @@ describe('capBytes', () => {
 });
 
 describe('checkNotPaused', () => {
+  const observation = (phase: WorkloadRolloutPhase, message: string): WorkloadObservation => ({
+    name: 'deployment "staging/buywhere-api"',
+    platform: 'kubernetes',
+    image: 'repo/api:v1',
+    revision: 1,
+    rollout: { phase, message },
+    replicas: { desired: 1, updated: 1, ready: 1, available: 1 },
+  });
   const deployment = (paused: boolean): WorkloadState => ({
     namespace: 'staging',
     name: 'buywhere-api',
@@ -167,14 +180,30 @@ describe('checkNotPaused', () => {
     conditions: [],
   });
 
+  it("refuses a paused workload, passing on the platform's sentence", () => {
+    const paused = observation('paused', 'the workload is paused (resume it with the platform CLI)');
+    expect(() => checkNotPaused(paused)).toThrow(InvalidInputError);
+    expect(() => checkNotPaused(paused)).toThrow(
+      'the workload is paused (resume it with the platform CLI); resume it or deploy after the pause is lifted',
+    );
+  });
+
   it('refuses a paused Deployment, saying how to resume it', () => {
-    expect(() => checkNotPaused(deployment(true))).toThrow(InvalidInputError);
-    expect(() => checkNotPaused(deployment(true))).toThrow(
-      'Deployment staging/buywhere-api is paused; resume it (kubectl rollout resume deployment/buywhere-api -n staging) or deploy after the pause is lifted',
+    const paused = observeDeployment(deployment(true), 'api');
+    expect(() => checkNotPaused(paused)).toThrow(InvalidInputError);
+    expect(() => checkNotPaused(paused)).toThrow(
+      'deployment "staging/buywhere-api" is paused (kubectl rollout resume deployment/buywhere-api -n staging); resume it or deploy after the pause is lifted',
     );
   });
 
   it('lets a running Deployment through', () => {
-    expect(() => checkNotPaused(deployment(false))).not.toThrow();
+    expect(() => checkNotPaused(observeDeployment(deployment(false), 'api'))).not.toThrow();
   });
+
+  it.each(['progressing', 'complete', 'failed'] as const)(
+    'lets a %s rollout through (only a pause blocks a deployment)',
+    (phase) => {
+      expect(() => checkNotPaused(observation(phase, 'whatever the platform says'))).not.toThrow();
+    },
+  );
 });

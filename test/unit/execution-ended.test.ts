@@ -39,8 +39,7 @@ function record(status: RecordStatus, executionArn = ARN): DeploymentRecord {
     trigger: 'ci',
     requestedBy: 'ci',
     image: 'repo:v1.2.0',
-    previousImage: 'repo:v1.1.0',
-    previousRevision: 3,
+    rollbackPoint: { platform: 'kubernetes', revision: 3, image: 'repo:v1.1.0', podTemplate: {} },
     startedAt: NOW.toISOString(),
   };
 }

@@ -1,77 +1,252 @@
-import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
-import type { Store } from '../../lambdas/core/ports.ts';
-import { RuntimeEnvError, type RuntimeEnvWithTables } from '../../lambdas/core/runtime-env.ts';
-import { lambdaHandler, MissingPortError } from '../../lambdas/shared/lambda.ts';
-import { defineStep } from '../../lambdas/shared/step.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HealthCheckFailedError, InvalidInputError } from '../../lambdas/core/errors.ts';
+import { parseConfigSlice, RuntimeEnvError } from '../../lambdas/core/runtime-env.ts';
+import { step as executionEnded } from '../../lambdas/execution-ended/handler.ts';
+import { step as healthCheck, handler as healthCheckHandler } from '../../lambdas/health-check/handler.ts';
+import { handler as preflightHandler } from '../../lambdas/preflight/handler.ts';
+import { lambdaHandler } from '../../lambdas/shared/lambda.ts';
+import { configKeysOf, configSlice, MissingPortError, portsOf } from '../../lambdas/shared/wiring.ts';
+import { STEP_IDS } from '../../lambdas/steps.ts';
 import { loadConfig } from '../../lib/config/load.ts';
+import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 
-const staging = loadConfig().environments.staging;
-const configOnly = { GUARDIAN_ENV_CONFIG: JSON.stringify(staging) };
-const withTables = { ...configOnly, DEPLOYMENTS_TABLE: 'deployments', CONTROL_TABLE: 'control' };
+function environment(name: string): EnvironmentConfig {
+  const env = loadConfig().environments[name];
+  if (!env) throw new Error(`config/environments.yaml has no environment '${name}'`);
+  return env;
+}
 
-const usesStore = defineStep('probe-store', z.object({}), async (_e, deps) => deps.store.getLock('staging'));
-const usesCluster = defineStep('probe-cluster', z.object({}), async (_e, deps) => deps.cluster());
-const usesConfig = defineStep('probe-config', z.object({ n: z.number() }), async (e, deps) => ({
-  env: deps.config.name,
-  n: e.n,
-}));
+const staging = environment('staging');
+/** The same environment on a platform this guardian does not drive yet. */
+const stagingOnEcs: EnvironmentConfig = { ...staging, platform: 'ecs' };
+
+/** A stand-in for the staging API: healthy until `api.degraded` is set. */
+const api = { degraded: false, paths: [] as string[], userAgents: new Set<string>() };
+let server: Server;
+let apiUrl: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    api.paths.push(req.url ?? '');
+    api.userAgents.add(req.headers['user-agent'] ?? '');
+    const json = (body: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.url === '/health') {
+      json({
+        status: api.degraded ? 'degraded' : 'ok',
+        database: 'connected',
+        redis: 'connected',
+        pgbouncer: 'connected',
+      });
+    } else if (req.url === '/ready') json({ ready: true });
+    else if (req.url === '/metrics') res.end('# HELP up 1\nup 1\n');
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  api.degraded = false;
+  api.paths = [];
+});
+
+/** The health-check function's slice as the bundler bakes it, pointing at the local API. */
+function healthSlice(): string {
+  return JSON.stringify(configSlice('health-check', { ...staging, apiUrl }));
+}
+
+const event = {
+  target: {
+    environment: 'staging',
+    workload: 'deployment "staging/buywhere-api"',
+    expectedImage: 'ghcr.io/buywhere/buywhere-api:v1.2.3',
+    rolloutDeadlineAt: '2026-05-01T00:10:00.000Z',
+  },
+};
 
 describe('lambdaHandler', () => {
-  it('runs a step without ports on the config alone', async () => {
-    const handler = lambdaHandler(usesConfig, {}, configOnly);
-    await expect(handler({ n: 3 })).resolves.toEqual({ env: 'staging', n: 3 });
-    expect(handler.ports).toEqual({ store: false, cluster: false });
+  it('names the step it runs', () => {
+    expect(healthCheckHandler.step).toBe('health-check');
+    expect(preflightHandler.step).toBe('preflight');
+    expect(lambdaHandler(executionEnded).step).toBe('execution-ended');
   });
 
-  it('refuses a store call of a step wired without a store, naming the step and the call', async () => {
-    const handler = lambdaHandler(usesStore, {}, withTables);
-    const err = await handler({}).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(MissingPortError);
-    expect((err as Error).message).toMatch(/^step probe-store has no store access \(called getLock\)/);
+  it('runs the health-check step against a real HTTP server with only its config slice and no variables', async () => {
+    const handler = lambdaHandler(healthCheck, { config: healthSlice(), vars: {} });
+    const report = await handler(event);
+    expect(report).toMatchObject({
+      healthy: true,
+      summary: expect.stringMatching(/3/),
+      checks: [
+        { name: 'GET /health', ok: true },
+        { name: 'GET /ready', ok: true },
+        { name: 'GET /metrics', ok: true },
+      ],
+    });
+    expect(Date.parse(report.checkedAt)).not.toBeNaN();
+    expect(api.paths.sort()).toEqual(['/health', '/metrics', '/ready']);
+    expect([...api.userAgents]).toEqual(['deployment-guardian']);
   });
 
-  it('refuses the cluster to a step wired without one, naming the step', async () => {
-    const handler = lambdaHandler(usesCluster, {}, configOnly);
-    await expect(handler({})).rejects.toThrow(/^step probe-cluster has no cluster access/);
-  });
-
-  it('names the missing table variable of a step wired with a store', async () => {
-    const handler = lambdaHandler(usesStore, { store: () => ({}) as Store }, configOnly);
-    const err = await handler({}).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RuntimeEnvError);
-    expect((err as Error).message).toMatch(/DEPLOYMENTS_TABLE is not set/);
-  });
-
-  it('builds the ports once per container from the function environment', async () => {
-    const seen: RuntimeEnvWithTables[] = [];
-    let clusters = 0;
-    const store = { getLock: async () => undefined } as unknown as Store;
-    const handler = lambdaHandler(
-      usesStore,
-      {
-        store: (env) => {
-          seen.push(env);
-          return store;
-        },
-        cluster: () => {
-          clusters++;
-          return async () => {
-            throw new Error('not used');
-          };
-        },
-      },
-      withTables,
+  it('fails the health check with HealthCheckFailedError naming the API and the failed field', async () => {
+    api.degraded = true;
+    const handler = lambdaHandler(healthCheck, { config: healthSlice(), vars: {} });
+    const err = await handler(event).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HealthCheckFailedError);
+    expect((err as Error).message).toBe(
+      `${apiUrl}: 1 of 3 health checks failed: GET /health: field status is "degraded", expected "ok"`,
     );
-    await handler({});
-    await handler({});
-    expect(seen).toEqual([{ config: staging, deploymentsTable: 'deployments', controlTable: 'control' }]);
-    expect(clusters).toBe(1);
-    expect(handler.ports).toEqual({ store: true, cluster: true });
   });
 
   it('rejects an invalid event with the field path', async () => {
-    const handler = lambdaHandler(usesConfig, {}, configOnly);
-    await expect(handler({ n: 'x' })).rejects.toThrow(/invalid probe-config event: n: /);
+    const handler = lambdaHandler(healthCheck, { config: healthSlice(), vars: {} });
+    const err = await handler({ target: { ...event.target, rolloutDeadlineAt: 'soon' } }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect((err as Error).message).toMatch(/^invalid health-check event: target\.rolloutDeadlineAt: /);
+    expect(api.paths).toEqual([]);
+  });
+
+  it('names GUARDIAN_ENV_CONFIG on every invocation while the slice is missing, and runs once it is there', async () => {
+    vi.stubEnv('GUARDIAN_ENV_CONFIG', undefined);
+    const handler = lambdaHandler(healthCheck, { vars: {} });
+    for (let i = 0; i < 2; i++) {
+      const err = await handler(event).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RuntimeEnvError);
+      expect((err as Error).message).toMatch(/^GUARDIAN_ENV_CONFIG is not set/);
+    }
+    expect(api.paths).toEqual([]);
+    vi.stubEnv('GUARDIAN_ENV_CONFIG', healthSlice());
+    await expect(handler(event)).resolves.toMatchObject({ healthy: true });
+  });
+
+  it('keeps the ports and config it built for later invocations in the same container', async () => {
+    vi.stubEnv('GUARDIAN_ENV_CONFIG', healthSlice());
+    const handler = lambdaHandler(healthCheck, { vars: {} });
+    await expect(handler(event)).resolves.toMatchObject({ healthy: true });
+    vi.stubEnv('GUARDIAN_ENV_CONFIG', '{oops');
+    await expect(handler(event)).resolves.toMatchObject({ healthy: true });
+  });
+
+  it.each([
+    ['not JSON', '{oops', /^GUARDIAN_ENV_CONFIG is not JSON: /],
+    ['missing a key of the slice', JSON.stringify({ name: 'staging', platform: 'kubernetes' }), /apiUrl: /],
+    // The whole environment is more than the health check's slice: the bundler never bakes that.
+    ['wider than the slice', JSON.stringify(staging), /^GUARDIAN_ENV_CONFIG is invalid: .*cluster/],
+    ['without the base keys', JSON.stringify({ apiUrl, healthCheck: staging.healthCheck }), /name: /],
+  ])('names GUARDIAN_ENV_CONFIG on every invocation when the slice is %s', async (_what, config, message) => {
+    const handler = lambdaHandler(healthCheck, { config, vars: {} });
+    for (let i = 0; i < 2; i++) {
+      const err = await handler(event).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RuntimeEnvError);
+      expect((err as Error).message).toMatch(/GUARDIAN_ENV_CONFIG/);
+      expect((err as Error).message).toMatch(message);
+    }
+    expect(api.paths).toEqual([]);
+  });
+
+  it.each([
+    ['DEPLOYMENTS_TABLE', {}],
+    ['CONTROL_TABLE', { DEPLOYMENTS_TABLE: 'guardian-staging-deployments' }],
+    ['DEPLOYMENTS_TABLE', { DEPLOYMENTS_TABLE: ' ', CONTROL_TABLE: 'guardian-staging-control' }],
+  ])('names %s when the store port lacks its table variable (%j)', async (name, vars) => {
+    const config = JSON.stringify(configSlice('execution-ended', staging));
+    const handler = lambdaHandler(executionEnded, { config, vars });
+    for (let i = 0; i < 2; i++) {
+      const err = await handler({}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RuntimeEnvError);
+      expect((err as Error).message).toBe(
+        `environment variable ${name} is not set; the stack sets it on every function with the store port`,
+      );
+    }
+  });
+
+  it('refuses to run a step whose port was left out of its bundle, naming the step and the port', async () => {
+    vi.stubEnv('GUARDIAN_PORT_HTTP', 'off');
+    const handler = lambdaHandler(healthCheck, { config: healthSlice(), vars: {} });
+    const err = await handler(event).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MissingPortError);
+    expect((err as Error).message).toMatch(
+      /^step health-check uses the http port, but its function was bundled without it/,
+    );
+    expect(api.paths).toEqual([]);
+  });
+});
+
+describe('wiring', () => {
+  it('gives the health check exactly its slice: name, platform, apiUrl, healthCheck', () => {
+    expect(configKeysOf('health-check', staging)).toEqual(['apiUrl', 'healthCheck', 'name', 'platform']);
+    expect(configSlice('health-check', staging)).toEqual({
+      name: 'staging',
+      platform: 'kubernetes',
+      apiUrl: staging.apiUrl,
+      healthCheck: staging.healthCheck,
+    });
+  });
+
+  it("adds the kubernetes workload port's keys to preflight's own", () => {
+    const keys = configKeysOf('preflight', staging);
+    expect(keys).toEqual(expect.arrayContaining(['cluster', 'region', 'namespace', 'workload', 'container']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['name', 'platform', 'image', 'requireVersionTag', 'changeFreezes', 'lock']),
+    );
+    expect(keys).toEqual([...keys].sort());
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('keeps the cluster out of functions without the workload port', () => {
+    for (const step of ['health-check', 'record-deployment', 'rollback-finish', 'execution-ended'] as const) {
+      expect(configKeysOf(step, staging), step).not.toContain('cluster');
+    }
+    expect(configKeysOf('execution-ended', staging)).toEqual(['name', 'platform']);
+  });
+
+  it('resolves each step to exactly its ports, the workload port to its platform', () => {
+    expect(portsOf('health-check', staging).map(([name]) => name)).toEqual(['http']);
+    expect(portsOf('execution-ended', staging).map(([name]) => name)).toEqual(['store']);
+    const preflight = portsOf('preflight', staging);
+    expect(preflight.map(([name]) => name)).toEqual(['store', 'workload']);
+    expect(preflight[1]?.[1]).toMatchObject({
+      flag: 'GUARDIAN_PORT_WORKLOAD_KUBERNETES',
+      config: ['cluster', 'region', 'namespace', 'workload', 'container'],
+    });
+  });
+
+  it('refuses an environment on a platform that is not built yet, naming the platform', () => {
+    for (const step of [
+      'preflight',
+      'set-image',
+      'rollout-status',
+      'rollback-prepare',
+      'rollback-apply',
+    ] as const) {
+      expect(() => portsOf(step, stagingOnEcs), step).toThrow(RuntimeEnvError);
+      expect(() => configKeysOf(step, stagingOnEcs), step).toThrow(
+        "environment 'staging' runs on platform 'ecs', which this guardian cannot drive yet (it drives: kubernetes)",
+      );
+    }
+  });
+
+  it('still wires steps that never touch the workload on such a platform', () => {
+    expect(portsOf('health-check', stagingOnEcs).map(([name]) => name)).toEqual(['http']);
+    expect(configSlice('execution-ended', stagingOnEcs)).toEqual({ name: 'staging', platform: 'ecs' });
+  });
+
+  it.each(STEP_IDS)("bakes a slice that the %s handler's exact parse accepts unchanged", (step) => {
+    const keys = configKeysOf(step, staging);
+    const slice = configSlice(step, staging);
+    expect(Object.keys(slice).sort()).toEqual(keys);
+    expect(parseConfigSlice(JSON.stringify(slice), keys)).toEqual(slice);
   });
 });

@@ -5,6 +5,7 @@ import {
   deployExecutionName,
   MAX_DEPLOY_EXECUTION_NAME,
   MAX_EXECUTION_NAME,
+  type PlanInput,
   planLines,
   ROLLBACK_CHILD_SUFFIX,
   releaseLabel,
@@ -121,15 +122,17 @@ describe('execution names', () => {
 });
 
 describe('planLines', () => {
-  const base = {
+  const base: PlanInput = {
     environment: 'production',
-    namespace: 'production',
-    workload: 'buywhere-api',
-    container: 'buywhere-api',
+    workload: 'deployment "production/buywhere-api"',
     image: 'repo/api:v1.2.3',
     version: 'v1.2.3',
-    previousImage: 'repo/api:v1.2.2',
-    previousRevision: 6,
+    rollbackPoint: {
+      platform: 'kubernetes',
+      revision: 6,
+      image: 'repo/api:v1.2.2',
+      podTemplate: { spec: { containers: [{ name: 'buywhere-api', image: 'repo/api:v1.2.2' }] } },
+    },
     deadlineSeconds: 600,
     rolloutDeadlineAt: '2026-05-01T00:10:00.000Z',
     apiUrl: 'https://api.buywhere.io',
@@ -144,7 +147,7 @@ describe('planLines', () => {
       'no change freeze in effect',
       'circuit breaker closed (0 of 2 consecutive failures)',
       'the production lock is free (a dry run does not take it)',
-      'set production/buywhere-api container buywhere-api from repo/api:v1.2.2 (revision 6) to repo/api:v1.2.3',
+      'set deployment "production/buywhere-api" from revision 6 (repo/api:v1.2.2) to repo/api:v1.2.3',
       'wait up to 600s for the rollout (until 2026-05-01T00:10:00.000Z)',
       'check GET /health, GET /ready on https://api.buywhere.io',
       'on failure roll back to revision 6 (repo/api:v1.2.2)',
@@ -152,9 +155,16 @@ describe('planLines', () => {
   });
 
   it('says when the image already runs', () => {
-    expect(planLines({ ...base, previousImage: base.image })[4]).toMatch(
-      /already runs repo\/api:v1.2.3 .* will change nothing/,
+    const lines = planLines({ ...base, rollbackPoint: { ...base.rollbackPoint, image: base.image } });
+    expect(lines[4]).toBe(
+      'deployment "production/buywhere-api" already runs repo/api:v1.2.3 (revision 6); the rollout will change nothing',
     );
+    expect(lines[7]).toBe('on failure roll back to revision 6 (repo/api:v1.2.3)');
+  });
+
+  it('leaves the version out when the release has none', () => {
+    const { version: _, ...unversioned } = base;
+    expect(planLines(unversioned)[0]).toBe('image repo/api:v1.2.3 is valid for production');
   });
 
   it('labels a release by its version, else its tag, else "release"', () => {

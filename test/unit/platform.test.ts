@@ -26,7 +26,7 @@ function withStagingPlatform(platform: string): { dir: string; line: number } {
   return { dir, line: line + 1 };
 }
 
-function configProblems(dir: string): string[] {
+function configProblems(dir: string): readonly string[] {
   try {
     loadConfig(dir);
   } catch (err) {

@@ -1,51 +1,67 @@
 import { describe, expect, it } from 'vitest';
-import type { RevisionInfo, WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { InvalidInputError, LockHeldError, NotFoundError } from '../../lambdas/core/errors.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
 import {
+  capturedPoint,
   planRollback,
-  selectCapturedRevision,
+  type RollbackFacts,
+  restoreNeeded,
+  rollbackContext,
+  rollbackRecord,
   selectRollbackTarget,
-  undoNeeded,
 } from '../../lambdas/core/rollback.ts';
-import type { DeploymentRecord } from '../../lambdas/core/types.ts';
+import {
+  type DeploymentRecord,
+  rollbackContextSchema,
+  rollbackInputSchema,
+} from '../../lambdas/core/types.ts';
+import type { RollbackPoint } from '../../lambdas/core/workload.ts';
 
-const rev = (revision: number, tag: string): RevisionInfo => ({
+const point = (revision: number, tag: string): RollbackPoint => ({
+  platform: 'kubernetes',
   revision,
-  replicaSetName: `api-${revision}`,
-  images: { api: `repo/api:${tag}` },
-  podTemplate: {},
+  image: `repo/api:${tag}`,
+  podTemplate: { spec: { containers: [{ name: 'api', image: `repo/api:${tag}` }] } },
 });
 // Unordered on purpose: the API lists ReplicaSets in no particular order.
-const revisions = [rev(3, 'v3'), rev(1, 'v1'), rev(5, 'v5'), rev(2, 'v2')];
+const revisions = [point(3, 'v3'), point(1, 'v1'), point(5, 'v5'), point(2, 'v2')];
 
 describe('selectRollbackTarget', () => {
   it('defaults to the newest revision older than the current one', () => {
-    expect(selectRollbackTarget(revisions, 5).revision).toBe(3);
+    expect(selectRollbackTarget(revisions, 5)).toEqual(point(3, 'v3'));
   });
 
   it('skips gaps in revision numbers', () => {
-    expect(selectRollbackTarget([rev(1, 'a'), rev(9, 'b')], 9).revision).toBe(1);
+    expect(selectRollbackTarget([point(1, 'a'), point(9, 'b')], 9).revision).toBe(1);
   });
 
   it('refuses when there is no older revision, listing what exists', () => {
-    expect(() => selectRollbackTarget([rev(1, 'a')], 1, undefined, 'deployment p/api')).toThrow(
+    expect(() => selectRollbackTarget([point(1, 'a')], 1, undefined, 'deployment p/api')).toThrow(
       NotFoundError,
     );
-    expect(() => selectRollbackTarget([rev(1, 'a')], 1, undefined, 'deployment p/api')).toThrow(
+    expect(() => selectRollbackTarget([point(1, 'a')], 1, undefined, 'deployment p/api')).toThrow(
       'no revision of deployment p/api older than the current revision 1 to roll back to (available revisions: 1)',
     );
     expect(() => selectRollbackTarget([], 0)).toThrow(/available revisions: none/);
   });
 
-  it('goes to a named revision', () => {
-    expect(selectRollbackTarget(revisions, 5, 1).images.api).toBe('repo/api:v1');
+  it('refuses when the current revision is unnumbered (0): nothing is older', () => {
+    expect(() => selectRollbackTarget([point(0, 'v0')], 0)).toThrow(
+      'no revision of the workload older than the current revision 0 to roll back to (available revisions: 0)',
+    );
+  });
+
+  it('goes to a named revision, with the pod template it ran', () => {
+    expect(selectRollbackTarget(revisions, 5, 1)).toEqual(point(1, 'v1'));
   });
 
   it('refuses a named revision that does not exist, listing them in order', () => {
     expect(() => selectRollbackTarget(revisions, 5, 4)).toThrow(NotFoundError);
     expect(() => selectRollbackTarget(revisions, 5, 4)).toThrow(
-      'revision 4 of the Deployment not found; available revisions: 1, 2, 3, 5',
+      'revision 4 of the workload not found; available revisions: 1, 2, 3, 5',
+    );
+    expect(() => selectRollbackTarget(revisions, 5, 4, 'deployment "p/api"')).toThrow(
+      'revision 4 of deployment "p/api" not found',
     );
   });
 
@@ -59,56 +75,11 @@ describe('selectRollbackTarget', () => {
   it('allows naming a revision newer than the current one (after an earlier undo)', () => {
     expect(selectRollbackTarget(revisions, 3, 5).revision).toBe(5);
   });
-});
 
-describe('selectCapturedRevision', () => {
-  it('uses the captured revision when it still runs the captured image', () => {
-    expect(
-      selectCapturedRevision(revisions, { previousRevision: 3, previousImage: 'repo/api:v3' }, 'api')
-        .revision,
-    ).toBe(3);
-  });
-
-  it('falls back to the newest revision with the captured image when the number moved', () => {
-    const moved = [rev(2, 'v1'), rev(4, 'v1'), rev(5, 'v5')];
-    expect(
-      selectCapturedRevision(moved, { previousRevision: 3, previousImage: 'repo/api:v1' }, 'api').revision,
-    ).toBe(4);
-  });
-
-  it('does not take a revision whose number matches but whose image differs', () => {
-    const reused = [rev(3, 'other'), rev(6, 'v3')];
-    expect(
-      selectCapturedRevision(reused, { previousRevision: 3, previousImage: 'repo/api:v3' }, 'api').revision,
-    ).toBe(6);
-  });
-
-  it('may return the current revision when the deployment never changed anything', () => {
-    expect(
-      selectCapturedRevision(revisions, { previousRevision: 5, previousImage: 'repo/api:v5' }, 'api')
-        .revision,
-    ).toBe(5);
-  });
-
-  it('finds the state when preflight captured revision 0 (no annotation yet)', () => {
-    expect(
-      selectCapturedRevision([rev(1, 'v1')], { previousRevision: 0, previousImage: 'repo/api:v1' }, 'api')
-        .revision,
-    ).toBe(1);
-  });
-
-  it('fails naming the image and the revisions when no revision runs it', () => {
-    expect(() =>
-      selectCapturedRevision(revisions, { previousRevision: 3, previousImage: 'repo/api:v9' }, 'api'),
-    ).toThrow(
-      'cannot find the pre-deployment state of the Deployment: no revision runs repo/api:v9 in container "api" (captured revision 3; available revisions: 1, 2, 3, 5)',
-    );
-  });
-
-  it('looks only at the guarded container', () => {
-    expect(() =>
-      selectCapturedRevision(revisions, { previousRevision: 3, previousImage: 'repo/api:v3' }, 'sidecar'),
-    ).toThrow(NotFoundError);
+  it('lists the revisions in order without reordering the history it was given', () => {
+    const history = [point(3, 'v3'), point(1, 'v1'), point(2, 'v2')];
+    expect(() => selectRollbackTarget(history, 3, 9)).toThrow('available revisions: 1, 2, 3');
+    expect(history.map((r) => r.revision)).toEqual([3, 1, 2]);
   });
 });
 
@@ -124,8 +95,7 @@ const deployRecord = (over: Partial<DeploymentRecord> = {}): DeploymentRecord =>
   trigger: 'ci',
   requestedBy: 'ci',
   image: 'repo/api:v1.2.0',
-  previousImage: 'repo/api:v1.1.0',
-  previousRevision: 2,
+  rollbackPoint: point(2, 'v1.1.0'),
   startedAt: '2026-05-01T01:50:00.000Z',
   ...over,
 });
@@ -244,39 +214,165 @@ describe('planRollback', () => {
   });
 });
 
-describe('undoNeeded', () => {
-  const workload = (image: string | undefined, revision: number): WorkloadState => ({
-    namespace: 'production',
-    name: 'api',
-    generation: 5,
-    observedGeneration: 4,
-    replicas: 3,
-    paused: true,
-    progressDeadlineSeconds: 600,
-    revision,
-    images: image === undefined ? { sidecar: 'envoy' } : { api: image, sidecar: 'envoy' },
-    status: {
-      replicas: 3,
-      updatedReplicas: 3,
-      readyReplicas: 3,
-      availableReplicas: 3,
-      unavailableReplicas: 0,
-    },
-    conditions: [],
-  });
-
-  it('is needed when the template runs another image even though the revision already matches', () => {
+describe('restoreNeeded', () => {
+  it('is needed when the workload is meant to run another image, even at the target revision number', () => {
     // Paused: the template was set to v3 but the revision annotation still says 2.
-    expect(undoNeeded(workload('repo/api:v3', 2), 'api', 'repo/api:v2')).toBe(true);
+    expect(restoreNeeded('repo/api:v3', point(2, 'v2'))).toBe(true);
   });
 
-  it('is not needed when the template already runs the target image, whatever the revision says', () => {
-    // The undo PATCH landed; the controller has not renumbered the revision yet.
-    expect(undoNeeded(workload('repo/api:v2', 3), 'api', 'repo/api:v2')).toBe(false);
-    expect(undoNeeded(workload('repo/api:v2', 2), 'api', 'repo/api:v2')).toBe(false);
+  it('is not needed when the workload already runs the target image, whatever the revision says', () => {
+    // The restore landed; the controller has not renumbered the revision yet.
+    expect(restoreNeeded('repo/api:v2', point(2, 'v2'))).toBe(false);
+    expect(restoreNeeded('repo/api:v2', point(7, 'v2'))).toBe(false);
   });
 
-  it('is needed when the container is missing from the template', () => {
-    expect(undoNeeded(workload(undefined, 2), 'api', 'repo/api:v2')).toBe(true);
+  it('compares whole image references (a digest-pinned image is another image)', () => {
+    expect(restoreNeeded('repo/api:v2@sha256:abc', point(2, 'v2'))).toBe(true);
+  });
+});
+
+const EXECUTION = {
+  Id: 'arn:aws:states:ap-southeast-1:123456789012:execution:guardian-production-rollback:production-rollback-22222222',
+  Name: 'production-rollback-22222222',
+};
+
+function facts(over: Partial<RollbackFacts> = {}): RollbackFacts {
+  return {
+    input: rollbackInputSchema.parse({
+      environment: 'production',
+      deploymentId: 'production-v1-2-0-aaaaaaaa',
+    }),
+    execution: EXECUTION,
+    environment: 'production',
+    workload: 'deployment "production/buywhere-api"',
+    from: point(3, 'v1.2.0'),
+    to: point(2, 'v1.1.0'),
+    deploymentId: 'production-v1-2-0-aaaaaaaa',
+    reason: 'HealthCheckFailedError: GET /health: 503',
+    lockHolder: 'production-v1-2-0-aaaaaaaa',
+    deadlineSeconds: 600,
+    now: NOW,
+    ...over,
+  };
+}
+
+describe('rollbackContext', () => {
+  it("targets the point to restore: its image is what the rollout must end on, by the environment's deadline", () => {
+    const c = rollbackContext(facts());
+    expect(c).toEqual({
+      environment: 'production',
+      workload: 'deployment "production/buywhere-api"',
+      expectedImage: 'repo/api:v1.1.0',
+      rolloutDeadlineAt: '2026-05-01T02:10:00.000Z',
+      rollbackId: 'production-rollback-22222222',
+      executionArn: EXECUTION.Id,
+      deploymentId: 'production-v1-2-0-aaaaaaaa',
+      from: point(3, 'v1.2.0'),
+      to: point(2, 'v1.1.0'),
+      reason: 'HealthCheckFailedError: GET /health: 503',
+      trigger: 'operator',
+      requestedBy: 'guardian',
+      lockHolder: 'production-v1-2-0-aaaaaaaa',
+      startedAt: '2026-05-01T02:00:00.000Z',
+    });
+    // What the next states of the Rollback workflow parse it with.
+    expect(rollbackContextSchema.parse(c)).toEqual(c);
+  });
+
+  it("restores a deployment's captured point verbatim, pod template included", () => {
+    const captured = deployRecord().rollbackPoint;
+    expect(rollbackContext(facts({ to: captured })).to).toBe(captured);
+  });
+
+  it("carries the operator's annotation, trigger and name, and no deployment when none was named", () => {
+    const input = rollbackInputSchema.parse({
+      environment: 'production',
+      revision: 2,
+      annotate: 'INC-42',
+      trigger: 'alarm',
+      requestedBy: 'oncall',
+    });
+    const { deploymentId: _, ...rest } = facts({ input, lockHolder: EXECUTION.Name });
+    const c = rollbackContext(rest);
+    expect(c).toMatchObject({
+      annotate: 'INC-42',
+      trigger: 'alarm',
+      requestedBy: 'oncall',
+      lockHolder: EXECUTION.Name,
+    });
+    expect(c).not.toHaveProperty('deploymentId');
+    expect(rollbackContextSchema.parse(c)).toEqual(c);
+  });
+});
+
+describe('rollbackRecord', () => {
+  it('records the rollback as in progress, moving to the target image, keeping the state it moves away from', () => {
+    const c = rollbackContext(facts());
+    expect(rollbackRecord(c)).toEqual({
+      environment: 'production',
+      id: 'production-rollback-22222222',
+      kind: 'rollback',
+      status: 'in-progress',
+      executionArn: EXECUTION.Id,
+      trigger: 'operator',
+      requestedBy: 'guardian',
+      image: 'repo/api:v1.1.0',
+      // Undoing the rollback returns to where it started.
+      rollbackPoint: point(3, 'v1.2.0'),
+      deploymentId: 'production-v1-2-0-aaaaaaaa',
+      reason: 'HealthCheckFailedError: GET /health: 503',
+      startedAt: '2026-05-01T02:00:00.000Z',
+    });
+  });
+
+  it("keeps the operator's annotation and leaves out a deployment that was not named", () => {
+    const input = rollbackInputSchema.parse({ environment: 'production', annotate: 'INC-42' });
+    const { deploymentId: _, ...rest } = facts({ input });
+    const r = rollbackRecord(rollbackContext(rest));
+    expect(r.annotation).toBe('INC-42');
+    expect(r).not.toHaveProperty('deploymentId');
+  });
+});
+
+describe('capturedPoint', () => {
+  it('refuses a record without a usable rollback point, telling the operator to name a revision', () => {
+    const legacy = {
+      environment: 'staging',
+      id: 'staging-v1-0-0-aaaaaaaa',
+      kind: 'deploy',
+      status: 'succeeded',
+      executionArn: 'arn:exec',
+      trigger: 'ci',
+      requestedBy: 'ci',
+      image: 'ghcr.io/buywhere/buywhere-api:v1.0.0',
+      previousImage: 'ghcr.io/buywhere/buywhere-api:v0.9.0',
+      previousRevision: 3,
+      startedAt: '2026-05-01T00:00:00.000Z',
+    } as unknown as Parameters<typeof capturedPoint>[0];
+    expect(() => capturedPoint(legacy)).toThrow(
+      /deployment staging-v1-0-0-aaaaaaaa has no usable rollback point.*guardian rollback --env staging --revision N/,
+    );
+  });
+
+  it('returns the point a record captured', () => {
+    const point = {
+      platform: 'kubernetes' as const,
+      revision: 2,
+      image: 'repo/api:v1',
+      podTemplate: { spec: {} },
+    };
+    const record = {
+      environment: 'staging',
+      id: 'd1',
+      kind: 'deploy' as const,
+      status: 'succeeded' as const,
+      executionArn: 'arn:exec',
+      trigger: 'ci' as const,
+      requestedBy: 'ci',
+      image: 'repo/api:v2',
+      rollbackPoint: point,
+      startedAt: '2026-05-01T00:00:00.000Z',
+    };
+    expect(capturedPoint(record)).toEqual(point);
   });
 });

@@ -1,64 +1,105 @@
 import { describe, expect, it } from 'vitest';
-import { parseRuntimeEnv, RuntimeEnvError } from '../../lambdas/core/runtime-env.ts';
+import { CONFIG_VARIABLE, parseConfigSlice, RuntimeEnvError } from '../../lambdas/core/runtime-env.ts';
 import { loadConfig } from '../../lib/config/load.ts';
+import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 
-const staging = loadConfig().environments.staging;
-const valid = {
-  DEPLOYMENTS_TABLE: 'deployments',
-  CONTROL_TABLE: 'control',
-  GUARDIAN_ENV_CONFIG: JSON.stringify(staging),
+function environment(name: string): EnvironmentConfig {
+  const env = loadConfig().environments[name];
+  if (!env) throw new Error(`config/environments.yaml has no environment '${name}'`);
+  return env;
+}
+
+const staging = environment('staging');
+/** The health-check function's slice: base keys plus what the step reads. */
+const KEYS = ['name', 'platform', 'apiUrl', 'healthCheck'] as const;
+const slice = {
+  name: staging.name,
+  platform: staging.platform,
+  apiUrl: staging.apiUrl,
+  healthCheck: staging.healthCheck,
 };
 
-describe('parseRuntimeEnv', () => {
-  it('reads the table names and the environment config', () => {
-    const env = parseRuntimeEnv(valid);
-    expect(env).toEqual({ config: staging, deploymentsTable: 'deployments', controlTable: 'control' });
+describe('parseConfigSlice', () => {
+  it('reads a valid slice, typed as the picked config', () => {
+    const config = parseConfigSlice(JSON.stringify(slice), KEYS);
+    expect(config).toEqual(slice);
+    expect(config.healthCheck.endpoints.map((e) => e.path)).toEqual(['/health', '/ready', '/metrics']);
   });
 
-  it('needs only the environment config for a function without table access', () => {
-    const env = parseRuntimeEnv({ GUARDIAN_ENV_CONFIG: valid.GUARDIAN_ENV_CONFIG }, { tables: false });
-    expect(env).toEqual({ config: staging });
+  it("fills in the schema's defaults for a key of the slice", () => {
+    const config = parseConfigSlice(
+      JSON.stringify({ ...slice, healthCheck: { endpoints: [{ path: '/health' }] } }),
+      KEYS,
+    );
+    expect(config.healthCheck).toEqual({
+      timeoutMs: 5000,
+      attempts: 3,
+      intervalSeconds: 10,
+      endpoints: [{ path: '/health', expectStatus: 200 }],
+    });
   });
 
-  it('ignores table variables a function without table access happens to have', () => {
-    expect(parseRuntimeEnv(valid, { tables: false })).toEqual({ config: staging });
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['blank', ' \n '],
+  ])('names %s as the variable the bundler bakes in, and where', (_what, raw) => {
+    expect(() => parseConfigSlice(raw, KEYS)).toThrow(RuntimeEnvError);
+    expect(() => parseConfigSlice(raw, KEYS)).toThrow(
+      `${CONFIG_VARIABLE} is not set: the bundler bakes each function's config slice into its code (lib/constructs/step-function.ts)`,
+    );
   });
 
-  it.each(['DEPLOYMENTS_TABLE', 'CONTROL_TABLE'])(
-    'names %s as required for a function with table access',
-    (name) => {
-      expect(() => parseRuntimeEnv({ ...valid, [name]: undefined }, { tables: true })).toThrow(
-        `environment variable ${name} is not set; the stack wires it to every guardian function with table access`,
+  it('names the variable when the slice is not JSON', () => {
+    expect(() => parseConfigSlice('{oops', KEYS)).toThrow(RuntimeEnvError);
+    expect(() => parseConfigSlice('{oops', KEYS)).toThrow(/^GUARDIAN_ENV_CONFIG is not JSON: /);
+  });
+
+  it('names a key the slice lacks', () => {
+    const { apiUrl: _, ...withoutUrl } = slice;
+    expect(() => parseConfigSlice(JSON.stringify(withoutUrl), KEYS)).toThrow(RuntimeEnvError);
+    expect(() => parseConfigSlice(JSON.stringify(withoutUrl), KEYS)).toThrow(
+      /^GUARDIAN_ENV_CONFIG is invalid: apiUrl: /,
+    );
+  });
+
+  it('names the path of each invalid field', () => {
+    const bad = { ...slice, apiUrl: 'ftp://x', healthCheck: { ...slice.healthCheck, timeoutMs: 5 } };
+    expect(() => parseConfigSlice(JSON.stringify(bad), KEYS)).toThrow(
+      /GUARDIAN_ENV_CONFIG is invalid: apiUrl: .*; healthCheck\.timeoutMs: /,
+    );
+  });
+
+  it('refuses a slice that is not an object', () => {
+    for (const raw of ['null', '[]', '"staging"', '42']) {
+      expect(() => parseConfigSlice(raw, KEYS), raw).toThrow(
+        /^GUARDIAN_ENV_CONFIG is invalid: \(top level\): /,
       );
-    },
-  );
+    }
+  });
 
-  it('names GUARDIAN_ENV_CONFIG when a function without table access lacks it', () => {
-    expect(() => parseRuntimeEnv({}, { tables: false })).toThrow(
-      'environment variable GUARDIAN_ENV_CONFIG is not set',
+  it('refuses a key outside the slice when exact (a function reads only what it was given)', () => {
+    const wider = { ...slice, cluster: staging.cluster };
+    expect(() => parseConfigSlice(JSON.stringify(wider), KEYS)).toThrow(RuntimeEnvError);
+    expect(() => parseConfigSlice(JSON.stringify(wider), KEYS, { exact: true })).toThrow(
+      /GUARDIAN_ENV_CONFIG is invalid: .*cluster/,
     );
   });
 
-  it.each(['DEPLOYMENTS_TABLE', 'CONTROL_TABLE', 'GUARDIAN_ENV_CONFIG'])(
-    'names %s when it is missing or blank',
-    (name) => {
-      expect(() => parseRuntimeEnv({ ...valid, [name]: undefined })).toThrow(RuntimeEnvError);
-      expect(() => parseRuntimeEnv({ ...valid, [name]: '  ' })).toThrow(
-        `environment variable ${name} is not set`,
-      );
-    },
-  );
-
-  it('names the variable when the config is not JSON', () => {
-    expect(() => parseRuntimeEnv({ ...valid, GUARDIAN_ENV_CONFIG: '{oops' })).toThrow(
-      /GUARDIAN_ENV_CONFIG is not JSON/,
-    );
+  it('allows and drops extra keys when not exact (reading the base keys of any slice)', () => {
+    const base = parseConfigSlice(JSON.stringify(staging), ['name', 'platform'], { exact: false });
+    expect(base).toEqual({ name: 'staging', platform: 'kubernetes' });
   });
 
-  it('names the variable and the zod path of each invalid field', () => {
-    const bad = { ...staging, rollout: { ...staging?.rollout, deadlineSeconds: 5 }, thresholds: undefined };
-    expect(() => parseRuntimeEnv({ ...valid, GUARDIAN_ENV_CONFIG: JSON.stringify(bad) })).toThrow(
-      /GUARDIAN_ENV_CONFIG is invalid: rollout\.deadlineSeconds: .*; thresholds: /,
-    );
+  it('still checks the keys it was asked for when not exact', () => {
+    expect(() =>
+      parseConfigSlice(JSON.stringify({ name: 'staging' }), ['name', 'platform'], { exact: false }),
+    ).toThrow(/GUARDIAN_ENV_CONFIG is invalid: platform: /);
+  });
+
+  it('refuses a platform this guardian cannot drive yet', () => {
+    expect(() =>
+      parseConfigSlice(JSON.stringify({ name: 'staging', platform: 'ecs' }), ['name', 'platform']),
+    ).toThrow(/platform: platform 'ecs' is not available in this guardian yet; it drives: kubernetes/);
   });
 });
