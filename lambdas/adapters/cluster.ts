@@ -18,6 +18,8 @@ export interface WorkloadState {
   readonly revision: number;
   /** Container name -> image of the Deployment's pod template. */
   readonly images: Readonly<Record<string, string>>;
+  /** The Deployment's pod template (`spec.template`) as wire JSON: what it is meant to run now. */
+  readonly podTemplate: Readonly<Record<string, unknown>>;
   readonly status: {
     readonly replicas: number;
     readonly updatedReplicas: number;

@@ -122,36 +122,30 @@ export class DeploymentWorkload implements WorkloadPort {
     private readonly placement: DeploymentPlacement,
   ) {}
 
-  private async read(): Promise<{ cluster: ClusterPort; state: WorkloadState }> {
-    const cluster = await this.cluster();
+  private async read(): Promise<{ state: WorkloadState }> {
     const { namespace, workload } = this.placement;
-    return { cluster, state: await cluster.getWorkload(namespace, workload) };
+    return { state: await (await this.cluster()).getWorkload(namespace, workload) };
   }
 
   async observe(): Promise<WorkloadObservation> {
     return observeDeployment((await this.read()).state, this.placement.container);
   }
 
-  /** The Deployment now, and its current pod template as the point to return to. */
+  /**
+   * The Deployment now, and its pod template as the point to return to. Read from the Deployment
+   * itself, not its ReplicaSets: the controller may not have made one for the current template yet
+   * (a paused Deployment, or right after a change).
+   */
   async capture(): Promise<{ observation: WorkloadObservation; point: RollbackPoint }> {
-    const { cluster, state } = await this.read();
+    const { state } = await this.read();
     const observation = observeDeployment(state, this.placement.container);
-    const { namespace, workload } = this.placement;
-    const current = (await cluster.listRevisions(namespace, workload)).find(
-      (r) => r.revision === state.revision && r.images[this.placement.container] === observation.image,
-    );
-    if (!current) {
-      throw new NotFoundError(
-        `${observation.name} has no ReplicaSet for its current revision ${state.revision} running ${observation.image}; wait for the controller to create it (kubectl rollout status) and deploy again`,
-      );
-    }
     return {
       observation,
       point: {
         platform: 'kubernetes',
         revision: state.revision,
         image: observation.image,
-        podTemplate: current.podTemplate,
+        podTemplate: { ...state.podTemplate },
       },
     };
   }

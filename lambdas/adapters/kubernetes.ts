@@ -8,6 +8,7 @@ import type {
   RequestContext,
   ResponseContext,
   V1Deployment,
+  V1PodTemplateSpec,
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 // Values by subpath: the package index re-exports watch/exec/attach/metrics (and ws, tar) whose
@@ -152,6 +153,7 @@ export function workloadStateOf(d: V1Deployment): WorkloadState {
     progressDeadlineSeconds: d.spec?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
     revision: revisionOf(d.metadata?.annotations),
     images: imagesOf(d.spec?.template?.spec?.containers),
+    podTemplate: wireTemplate(d.spec?.template),
     // The API server omits zero counts, so absent means 0.
     status: {
       replicas: s?.replicas ?? 0,
@@ -171,8 +173,13 @@ export function workloadStateOf(d: V1Deployment): WorkloadState {
 
 /** A ReplicaSet's pod template as wire JSON, without the controller's pod-template-hash label. */
 function revisionTemplate(rs: V1ReplicaSet): Record<string, unknown> {
+  return wireTemplate(rs.spec?.template);
+}
+
+/** A pod template (a ReplicaSet's or a Deployment's) as wire JSON, without pod-template-hash. */
+function wireTemplate(spec: V1PodTemplateSpec | undefined): Record<string, unknown> {
   const template = structuredClone(
-    ObjectSerializer.serialize(rs.spec?.template ?? {}, 'V1PodTemplateSpec', '') as Record<string, unknown>,
+    ObjectSerializer.serialize(spec ?? {}, 'V1PodTemplateSpec', '') as Record<string, unknown>,
   );
   const metadata = template.metadata as { labels?: Record<string, string> } | undefined;
   if (metadata?.labels) {

@@ -1,49 +1,75 @@
 /**
- * The real steps on dynalite, an in-memory cluster and a real HTTP server for health checks.
+ * The real steps on dynalite, the embedded cluster simulator (through the real Kubernetes adapter)
+ * and a real HTTP server for health checks. Each step gets exactly the ports and config slice the
+ * step and port tables give its function, built the way the local runner builds them.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { httpGet } from '../../lambdas/adapters/http.ts';
+import type { RevisionInfo, WorkloadState } from '../../lambdas/adapters/cluster.ts';
+import { KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
+import { deploymentRollout } from '../../lambdas/adapters/kubernetes-workload.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
-import type { Clock } from '../../lambdas/core/ports.ts';
-import type { DeploymentContext, RollbackContext, RolloutStatus } from '../../lambdas/core/types.ts';
+import type { DeploymentContext } from '../../lambdas/core/types.ts';
 import { step as executionEnded } from '../../lambdas/execution-ended/handler.ts';
 import { step as healthCheck } from '../../lambdas/health-check/handler.ts';
+import { ENV_VARS } from '../../lambdas/ports/table.ts';
 import { step as preflight } from '../../lambdas/preflight/handler.ts';
 import { step as recordDeployment } from '../../lambdas/record-deployment/handler.ts';
-import { STEPS } from '../../lambdas/registry.ts';
+import { STEP_MODULES } from '../../lambdas/registry.ts';
 import { step as rollbackApply } from '../../lambdas/rollback-apply/handler.ts';
 import { step as rollbackFinish } from '../../lambdas/rollback-finish/handler.ts';
 import { step as rollbackPrepare } from '../../lambdas/rollback-prepare/handler.ts';
 import { step as rolloutStatus } from '../../lambdas/rollout-status/handler.ts';
 import { step as setImage } from '../../lambdas/set-image/handler.ts';
-import type { StepDeps } from '../../lambdas/shared/step.ts';
+import type { Step, StepDeps } from '../../lambdas/shared/step.ts';
+import { buildStepDeps, configSlice } from '../../lambdas/shared/wiring.ts';
+import type { StepId } from '../../lambdas/steps.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
+import { SimulatedClock } from '../../lib/local/clock.ts';
+import { type ClusterSimulator, startClusterSimulator } from '../../lib/local/cluster-sim/index.ts';
 import { type LocalDynamo, startLocalDynamo } from '../helpers/dynalite.ts';
-import { MemoryCluster } from '../helpers/memory-cluster.ts';
 
 const REPO = 'ghcr.io/buywhere/buywhere-api';
 const V1 = `${REPO}:v1.0.0`;
 const V2 = `${REPO}:v1.1.0`;
 const V3 = `${REPO}:v1.2.0`;
 const ENV = 'production';
+/** When each scenario starts (the simulator's seeding happens a minute earlier). */
+const START = new Date('2026-05-01T02:00:00Z');
+
+const prod = loadConfig().environments[ENV];
+if (!prod) throw new Error('config/environments.yaml has no production');
+const NS = prod.namespace;
+const NAME = prod.workload;
+const CONTAINER = prod.container;
 
 let api: Server;
 let apiUrl: string;
 let apiHealthy = true;
 let db: LocalDynamo;
-let cluster: MemoryCluster;
-let current: Date;
-let deps: StepDeps;
+let clock: SimulatedClock;
+let sim: ClusterSimulator;
+/** The real Kubernetes adapter on the simulator: what the steps' workload port drives. */
+let cluster: KubernetesCluster;
+let apps: AppsV1Api;
 let config: EnvironmentConfig;
 let seq = 0;
 
-const clock: Clock = { now: () => current };
 const logger = new Logger({ serviceName: 'steps-test', logLevel: 'SILENT' });
+
+/** What the cluster looked like at {@link markCluster}. */
+interface ClusterMark {
+  readonly requests: number;
+  readonly workload: WorkloadState;
+  readonly revisions: RevisionInfo[];
+}
+let mark: ClusterMark;
 
 beforeAll(async () => {
   api = createServer((req, res) => {
@@ -73,18 +99,117 @@ afterAll(async () => {
 
 beforeEach(async () => {
   db = await startLocalDynamo();
-  cluster = new MemoryCluster(ENV, 'buywhere-api', 'buywhere-api', [V1, V2]);
-  current = new Date('2026-05-01T02:00:00Z');
+  // The production Deployment with two revisions: v1.0.0 (1), then v1.1.0 (2), fully rolled out.
+  clock = new SimulatedClock(new Date(START.getTime() - 60_000));
+  sim = await startClusterSimulator({
+    clock,
+    seed: [{ namespace: NS, name: NAME, container: CONTAINER, image: V1, replicas: 3 }],
+  });
+  cluster = new KubernetesCluster(sim.kubeConfig());
+  apps = sim.kubeConfig().makeApiClient(AppsV1Api);
+  await cluster.setImage(NS, NAME, CONTAINER, V2, 'deploy v1.1.0');
+  await rollOut();
+  clock.catchUp(START);
   apiHealthy = true;
-  const prod = loadConfig().environments[ENV];
-  if (!prod) throw new Error('config/environments.yaml has no production');
   config = { ...prod, apiUrl, healthCheck: { ...prod.healthCheck, timeoutMs: 2000 } };
-  deps = { config, store: db.store, cluster: async () => cluster, httpGet, clock, logger };
+  await markCluster();
 });
 
 afterEach(async () => {
+  await sim.close();
   await db.close();
 });
+
+/**
+ * Step `id`'s dependencies as the local runner builds them: its config slice and exactly its
+ * ports from the port table's local adapters (DynamoDB on dynalite, the workload on the simulator).
+ */
+async function depsFor<S extends StepId>(id: S, over: Partial<EnvironmentConfig> = {}): Promise<StepDeps<S>> {
+  const env = { ...config, ...over };
+  return buildStepDeps(
+    id,
+    {
+      config: configSlice(id, env) as EnvironmentConfig,
+      vars: {
+        [ENV_VARS.deploymentsTable]: db.tables.deploymentsTable,
+        [ENV_VARS.controlTable]: db.tables.controlTable,
+      },
+      clock,
+    },
+    { kind: 'local', context: { dynamo: db.doc, kubernetes: async () => cluster, clock } },
+    { clock, logger, metrics: new Metrics({ namespace: 'steps-test', serviceName: 'steps-test' }) },
+  );
+}
+
+/**
+ * Runs `step` with its ports; `over` changes the environment's config for this call. The result
+ * comes back as JSON, as a Lambda's does (what the next state gets has no `undefined` fields).
+ */
+async function run<S extends StepId, E, R>(
+  step: Step<S, E, R>,
+  event: unknown,
+  over: Partial<EnvironmentConfig> = {},
+): Promise<R> {
+  return asJson(await step.run(event, await depsFor(step.name, over)));
+}
+
+/** `value` after a trip through JSON, as it travels between states. */
+function asJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** Lets simulated time pass until the Deployment's rollout is complete (`kubectl rollout status`). */
+async function rollOut(maxSeconds = 120): Promise<WorkloadState> {
+  for (let waited = 0; ; waited += 5) {
+    const w = await cluster.getWorkload(NS, NAME);
+    if (deploymentRollout(w).phase === 'complete') return w;
+    if (waited >= maxSeconds)
+      throw new Error(`rollout not complete after ${maxSeconds}s: ${JSON.stringify(w)}`);
+    clock.advance(5);
+  }
+}
+
+/** The Deployment as the cluster reports it now. */
+function workload(): Promise<WorkloadState> {
+  return cluster.getWorkload(NS, NAME);
+}
+
+/** The image the Deployment's template runs now. */
+async function image(): Promise<string | undefined> {
+  return (await workload()).images[CONTAINER];
+}
+
+/** `spec.paused` of the Deployment, as `kubectl rollout pause|resume` sets it. */
+async function setPaused(paused: boolean): Promise<void> {
+  await apps.patchNamespacedDeployment(
+    { namespace: NS, name: NAME, body: { spec: { paused } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+/** Remembers the cluster's state and where its request log is, for {@link expectClusterUnchanged}. */
+async function markCluster(): Promise<void> {
+  mark = {
+    requests: sim.requests().length,
+    workload: await workload(),
+    revisions: await cluster.listRevisions(NS, NAME),
+  };
+}
+
+/** Every request since {@link markCluster} that could change the cluster. */
+function writesSinceMark(): string[] {
+  return sim
+    .requests()
+    .slice(mark.requests)
+    .filter((r) => !r.startsWith('GET '));
+}
+
+/** No write reached the cluster since {@link markCluster}, and the Deployment is as it was. */
+async function expectClusterUnchanged(): Promise<void> {
+  expect(writesSinceMark()).toEqual([]);
+  expect(await workload()).toEqual(mark.workload);
+  expect(await cluster.listRevisions(NS, NAME)).toEqual(mark.revisions);
+}
 
 function execution(name: string) {
   return {
@@ -114,12 +239,20 @@ function deployEvent(
 async function expectNothingChanged(): Promise<void> {
   expect(await db.store.listRecords(ENV, 10)).toEqual([]);
   expect(await db.store.getLock(ENV)).toBeUndefined();
-  expect(cluster.writes).toEqual([]);
+  await expectClusterUnchanged();
 }
 
+/** Preflight and set-image: the rollout has started. */
+async function deployStarted(): Promise<DeploymentContext> {
+  const deployment = await run(preflight, deployEvent());
+  await run(setImage, { deployment });
+  return deployment;
+}
+
+/** Preflight and set-image, then the time the controller needs to finish the rollout. */
 async function deployUntilRolledOut(): Promise<DeploymentContext> {
-  const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
-  await setImage.run({ deployment }, deps);
+  const deployment = await deployStarted();
+  await rollOut();
   return deployment;
 }
 
@@ -127,11 +260,11 @@ async function rollback(
   input: Record<string, unknown>,
   name = `production-rollback-${String(++seq).padStart(8, '0')}`,
 ) {
-  const ctx = (await rollbackPrepare.run(
-    { input: { environment: ENV, ...input }, execution: execution(name) },
-    deps,
-  )) as RollbackContext;
-  await rollbackApply.run({ rollback: ctx }, deps);
+  const ctx = await run(rollbackPrepare, {
+    input: { environment: ENV, ...input },
+    execution: execution(name),
+  });
+  await run(rollbackApply, { rollback: ctx });
   return ctx;
 }
 
@@ -149,24 +282,33 @@ function childRollback(deployment: DeploymentContext, input: Record<string, unkn
 /** A deployment that rolled out, passed its health check and was recorded as succeeded. */
 async function succeededDeployment(): Promise<DeploymentContext> {
   const deployment = await deployUntilRolledOut();
-  const rollout = await rolloutStatus.run({ target: deployment }, deps);
-  await recordDeployment.run({ deployment, rollout }, deps);
+  const rollout = await run(rolloutStatus, { target: deployment });
+  await run(recordDeployment, { deployment, rollout });
   return deployment;
 }
 
 describe('preflight', () => {
   it('takes the lock and records the deployment with its rollback state', async () => {
-    const ctx = await preflight.run(deployEvent({}, 'production-v1-2-0-aaaaaaaa'), deps);
+    const ctx = await run(preflight, deployEvent({}, 'production-v1-2-0-aaaaaaaa'));
+    // The rollback point is revision 2 exactly as its ReplicaSet holds it, pod template included.
+    const revision2 = mark.revisions.find((r) => r.revision === 2);
+    expect(revision2?.images[CONTAINER]).toBe(V2);
+    const rollbackPoint = {
+      platform: 'kubernetes',
+      revision: 2,
+      image: V2,
+      podTemplate: asJson(revision2?.podTemplate),
+    };
     expect(ctx).toMatchObject({
       environment: ENV,
+      workload: `deployment "${NS}/${NAME}"`,
       deploymentId: 'production-v1-2-0-aaaaaaaa',
       image: V3,
       expectedImage: V3,
       version: 'v1.2.0',
-      previousImage: V2,
-      previousRevision: 2,
+      rollbackPoint,
       dryRun: false,
-      startedAt: current.toISOString(),
+      startedAt: clock.now().toISOString(),
       rolloutDeadlineAt: '2026-05-01T02:10:00.000Z',
     });
     expect(await db.store.getRecord(ENV, 'production-v1-2-0-aaaaaaaa')).toEqual({
@@ -180,30 +322,29 @@ describe('preflight', () => {
       ciRunUrl: 'https://github.com/buywhere/buywhere-api/actions/runs/42',
       image: V3,
       version: 'v1.2.0',
-      previousImage: V2,
-      previousRevision: 2,
-      startedAt: current.toISOString(),
+      rollbackPoint,
+      startedAt: clock.now().toISOString(),
     });
     expect(await db.store.getLock(ENV)).toMatchObject({
       holder: 'production-v1-2-0-aaaaaaaa',
       expiresAt: '2026-05-01T03:30:00.000Z',
     });
-    expect(cluster.writes).toEqual([]);
+    await expectClusterUnchanged();
   });
 
   it('can be retried by the same execution without failing or duplicating', async () => {
     const event = deployEvent({}, 'production-v1-2-0-bbbbbbbb');
-    await preflight.run(event, deps);
-    current = new Date(current.getTime() + 2000);
-    await expect(preflight.run(event, deps)).resolves.toMatchObject({
+    await run(preflight, event);
+    clock.advance(2);
+    await expect(run(preflight, event)).resolves.toMatchObject({
       deploymentId: 'production-v1-2-0-bbbbbbbb',
     });
     expect(await db.store.listRecords(ENV, 10)).toHaveLength(1);
   });
 
   it('refuses during a configured change freeze and changes nothing', async () => {
-    current = new Date('2026-12-25T00:00:00Z');
-    await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({
+    clock.catchUp(new Date('2026-12-25T00:00:00Z'));
+    await expect(run(preflight, deployEvent())).rejects.toMatchObject({
       name: 'ChangeFreezeError',
       message: expect.stringMatching(
         /change freeze 'year-end-peak' until 2027-01-01T16:00:00.000Z: Year-end shopping peak/,
@@ -221,7 +362,7 @@ describe('preflight', () => {
       reason: 'database migration',
       createdBy: 'bolt',
     });
-    await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({
+    await expect(run(preflight, deployEvent())).rejects.toMatchObject({
       name: 'ChangeFreezeError',
       message: expect.stringMatching(/ad-hoc change freeze 'db-migration' set by bolt/),
     });
@@ -235,7 +376,7 @@ describe('preflight', () => {
       consecutiveFailures: 2,
       reason: 'two bad releases',
     }));
-    await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({
+    await expect(run(preflight, deployEvent())).rejects.toMatchObject({
       name: 'CircuitOpenError',
       message: expect.stringMatching(
         /circuit breaker for production is open: two bad releases.*circuit-breaker --reset/,
@@ -252,8 +393,8 @@ describe('preflight', () => {
       new Date('2026-05-01T01:50:00Z'),
       5400,
     );
-    await db.store.acquireLock(held, current);
-    await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({
+    await db.store.acquireLock(held, clock.now());
+    await expect(run(preflight, deployEvent())).rejects.toMatchObject({
       name: 'LockHeldError',
       message: expect.stringMatching(
         /locked by production-v1-1-9-cccccccc \(execution arn:other\).*in 80 minutes/,
@@ -278,7 +419,7 @@ describe('preflight', () => {
     ['another environment', { environment: 'staging' }, /not guarded by this stack/],
     ['a malformed event', { requestedBy: '' }, /invalid preflight event: input.requestedBy/],
   ])('refuses %s before anything changes', async (_what, over, message) => {
-    await expect(preflight.run(deployEvent(over), deps)).rejects.toMatchObject({
+    await expect(run(preflight, deployEvent(over))).rejects.toMatchObject({
       name: 'InvalidInputError',
       message: expect.stringMatching(message),
     });
@@ -291,7 +432,7 @@ describe('preflight', () => {
     const name = `production-v1-2-0-${'0'.repeat(54)}`;
     expect(name).toHaveLength(72);
     for (const dryRun of [false, true]) {
-      await expect(preflight.run(deployEvent({ dryRun }, name), deps)).rejects.toMatchObject({
+      await expect(run(preflight, deployEvent({ dryRun }, name))).rejects.toMatchObject({
         name: 'InvalidInputError',
         message: expect.stringMatching(
           /has 72 characters; a Deploy execution name may have at most 71, because Step Functions limits execution names to 80 characters and the automatic rollback is named '<deploy name>-rollback'/,
@@ -302,10 +443,10 @@ describe('preflight', () => {
   });
 
   it('checks the execution name before the lock, so a held lock does not hide a bad name', async () => {
-    const held = buildLock(ENV, 'other-deploy', 'arn:other', current, 3600);
-    await db.store.acquireLock(held, current);
+    const held = buildLock(ENV, 'other-deploy', 'arn:other', clock.now(), 3600);
+    await db.store.acquireLock(held, clock.now());
     await expect(
-      preflight.run(deployEvent({}, `production-v1-2-0-${'0'.repeat(54)}`), deps),
+      run(preflight, deployEvent({}, `production-v1-2-0-${'0'.repeat(54)}`)),
     ).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/at most 71/) });
     expect(await db.store.getLock(ENV)).toEqual(held);
   });
@@ -313,42 +454,42 @@ describe('preflight', () => {
   it('accepts a 71-character execution name, whose rollback name fits 80 exactly', async () => {
     const name = `production-v1-2-0-${'0'.repeat(53)}`;
     expect(`${name}-rollback`).toHaveLength(80);
-    await expect(preflight.run(deployEvent({}, name), deps)).resolves.toMatchObject({ deploymentId: name });
+    await expect(run(preflight, deployEvent({}, name))).resolves.toMatchObject({ deploymentId: name });
     expect(await db.store.getLock(ENV)).toMatchObject({ holder: name });
   });
 
   it('refuses a paused Deployment, saying how to resume it, and changes nothing', async () => {
-    cluster.paused = true;
+    await setPaused(true);
+    await markCluster();
     for (const dryRun of [false, true]) {
-      await expect(preflight.run(deployEvent({ dryRun }), deps)).rejects.toMatchObject({
+      await expect(run(preflight, deployEvent({ dryRun }))).rejects.toMatchObject({
         name: 'InvalidInputError',
         message:
-          'Deployment production/buywhere-api is paused; resume it (kubectl rollout resume deployment/buywhere-api -n production) or deploy after the pause is lifted',
+          'deployment "production/buywhere-api" is paused (kubectl rollout resume deployment/buywhere-api -n production); resume it or deploy after the pause is lifted',
       });
       await expectNothingChanged();
     }
   });
 
   it('gives the lock back when the workload is missing', async () => {
-    deps = { ...deps, config: { ...config, workload: 'no-such-api' } };
-    await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({ name: 'NotFoundError' });
+    await expect(run(preflight, deployEvent(), { workload: 'no-such-api' })).rejects.toMatchObject({
+      name: 'NotFoundError',
+    });
     await expectNothingChanged();
   });
 
   it('returns the plan on a dry run and changes nothing', async () => {
-    const ctx = (await preflight.run(deployEvent({ dryRun: true }), deps)) as DeploymentContext;
+    const ctx = await run(preflight, deployEvent({ dryRun: true }));
     expect(ctx.dryRun).toBe(true);
-    expect(ctx.plan).toContain(
-      `set production/buywhere-api container buywhere-api from ${V2} (revision 2) to ${V3}`,
-    );
+    expect(ctx.plan).toContain(`set deployment "production/buywhere-api" from revision 2 (${V2}) to ${V3}`);
     expect(ctx.plan).toContain('the production lock is free (a dry run does not take it)');
     await expectNothingChanged();
   });
 
   it('refuses a dry run while the lock is held, and still changes nothing', async () => {
-    const held = buildLock(ENV, 'other-deploy', 'arn:other', current, 3600);
-    await db.store.acquireLock(held, current);
-    await expect(preflight.run(deployEvent({ dryRun: true }), deps)).rejects.toMatchObject({
+    const held = buildLock(ENV, 'other-deploy', 'arn:other', clock.now(), 3600);
+    await db.store.acquireLock(held, clock.now());
+    await expect(run(preflight, deployEvent({ dryRun: true }))).rejects.toMatchObject({
       name: 'LockHeldError',
     });
     expect(await db.store.getLock(ENV)).toEqual(held);
@@ -360,31 +501,31 @@ describe('deploy steps', () => {
   it('records success with the final revision, resets the breaker count and releases the lock', async () => {
     await db.store.updateBreaker(ENV, () => ({ environment: ENV, state: 'closed', consecutiveFailures: 1 }));
     const deployment = await deployUntilRolledOut();
-    const status = (await rolloutStatus.run({ target: deployment }, deps)) as RolloutStatus;
+    const status = await run(rolloutStatus, { target: deployment });
     expect(status).toMatchObject({ phase: 'complete', revision: 3 });
-    const health = await healthCheck.run({ target: deployment }, deps);
+    const health = await run(healthCheck, { target: deployment });
     expect(health).toMatchObject({
       healthy: true,
       summary: 'all 3 health checks passed (GET /health, GET /ready, GET /metrics)',
     });
-    const out = await recordDeployment.run({ deployment, rollout: status, health }, deps);
+    const out = await run(recordDeployment, { deployment, rollout: status, health });
     expect(out).toEqual({
       message: `production now runs ${V3} (v1.2.0) at revision 3; deployment ${deployment.deploymentId} recorded as succeeded and the production lock released.`,
     });
     expect(await db.store.getRecord(ENV, deployment.deploymentId)).toMatchObject({
       status: 'succeeded',
       revision: 3,
-      finishedAt: current.toISOString(),
+      finishedAt: clock.now().toISOString(),
     });
     expect((await db.store.getBreaker(ENV)).consecutiveFailures).toBe(0);
     expect(await db.store.getLock(ENV)).toBeUndefined();
     // A retried record step is harmless.
-    await expect(recordDeployment.run({ deployment, rollout: status, health }, deps)).resolves.toEqual(out);
+    await expect(run(recordDeployment, { deployment, rollout: status, health })).resolves.toEqual(out);
   });
 
   it('records success without a revision, and says so, when the rollout status carried none', async () => {
     const deployment = await deployUntilRolledOut();
-    const out = (await recordDeployment.run({ deployment }, deps)) as { message: string };
+    const out = await run(recordDeployment, { deployment });
     expect(out.message).toMatch(/v1\.2\.0 \(v1\.2\.0\) \(revision unknown: the rollout status carried none/);
     const record = await db.store.getRecord(ENV, deployment.deploymentId);
     expect(record).toMatchObject({ status: 'succeeded' });
@@ -398,7 +539,7 @@ describe('deploy steps', () => {
       status: 'rolled-back',
       rolledBackBy: 'production-rollback-99999999',
     });
-    await expect(recordDeployment.run({ deployment }, deps)).rejects.toMatchObject({
+    await expect(run(recordDeployment, { deployment })).rejects.toMatchObject({
       name: 'ConflictError',
       message: expect.stringMatching(
         /cannot mark deployment production\/\S+ as succeeded: it is rolled-back by production-rollback-99999999/,
@@ -410,14 +551,18 @@ describe('deploy steps', () => {
   });
 
   it('reports a stuck rollout as progressing, then failed at the deadline', async () => {
-    cluster.behaviour = 'stuck';
-    const deployment = await deployUntilRolledOut();
-    expect(await rolloutStatus.run({ target: deployment }, deps)).toMatchObject({
+    // A `never-ready` tag is how the simulator's pods never become Ready; production's release
+    // rule (vX.Y.Z, no suffix) would refuse that tag, so this deployment is made without it.
+    const stuck = `${REPO}:v1.2.0-never-ready`;
+    const deployment = await run(preflight, deployEvent({ image: stuck }), { requireVersionTag: false });
+    await run(setImage, { deployment });
+    clock.advance(60);
+    expect(await run(rolloutStatus, { target: deployment })).toMatchObject({
       phase: 'progressing',
       message: expect.stringMatching(/1 out of 3 new replicas/),
     });
-    current = new Date(deployment.rolloutDeadlineAt);
-    expect(await rolloutStatus.run({ target: deployment }, deps)).toMatchObject({
+    clock.catchUp(new Date(deployment.rolloutDeadlineAt));
+    expect(await run(rolloutStatus, { target: deployment })).toMatchObject({
       phase: 'failed',
       message: expect.stringMatching(/guardian's deadline/),
     });
@@ -426,7 +571,7 @@ describe('deploy steps', () => {
   it('fails the health check naming the endpoint and the field', async () => {
     apiHealthy = false;
     const deployment = await deployUntilRolledOut();
-    await expect(healthCheck.run({ target: deployment }, deps)).rejects.toMatchObject({
+    await expect(run(healthCheck, { target: deployment })).rejects.toMatchObject({
       name: 'HealthCheckFailedError',
       message: expect.stringMatching(
         /2 of 3 health checks failed: GET \/health: field status is "degraded", expected "ok"; GET \/ready: field ready is false, expected true/,
@@ -440,8 +585,9 @@ describe('deploy steps', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    deps = { ...deps, config: { ...config, apiUrl: `http://127.0.0.1:${port}` } };
-    await expect(healthCheck.run({ target: deployment }, deps)).rejects.toMatchObject({
+    await expect(
+      run(healthCheck, { target: deployment }, { apiUrl: `http://127.0.0.1:${port}` }),
+    ).rejects.toMatchObject({
       name: 'HealthCheckFailedError',
       message: expect.stringMatching(/GET \/health: no response after \d+ ms: connection refused/),
     });
@@ -454,17 +600,16 @@ describe('rollback steps', () => {
     const ctx = await childRollback(deployment, { reason: 'health check failed' });
     expect(ctx).toMatchObject({
       lockHolder: deployment.deploymentId,
-      fromImage: V3,
-      fromRevision: 3,
-      toRevision: 2,
+      from: { revision: 3, image: V3 },
+      to: deployment.rollbackPoint,
       expectedImage: V2,
     });
-    expect(cluster.images['buywhere-api']).toBe(V2);
-    const rollout = await rolloutStatus.run({ target: ctx }, deps);
+    expect(deployment.rollbackPoint).toMatchObject({ revision: 2, image: V2 });
+    expect(await image()).toBe(V2);
+    await rollOut();
+    const rollout = await run(rolloutStatus, { target: ctx });
     expect(rollout).toMatchObject({ phase: 'complete', revision: 4 });
-    const out = (await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back', rollout }, deps)) as {
-      message: string;
-    };
+    const out = await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back', rollout });
     expect(out.message).toMatch(
       /^Rolled deployment production-v1-2-0-\d+ back to revision 2 .* because: health check failed\. circuit breaker closed \(1 of 2 consecutive failures\); the lock is released\.$/,
     );
@@ -473,8 +618,7 @@ describe('rollback steps', () => {
       status: 'rolled-back',
       deploymentId: deployment.deploymentId,
       image: V2,
-      previousImage: V3,
-      previousRevision: 3,
+      rollbackPoint: ctx.from,
       revision: 4,
       trigger: 'deploy-failure',
       reason: 'health check failed',
@@ -490,8 +634,8 @@ describe('rollback steps', () => {
   it('counts a retried rollback-finish once', async () => {
     const deployment = await deployUntilRolledOut();
     const ctx = await childRollback(deployment);
-    await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
-    await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
+    await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back' });
+    await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back' });
     expect((await db.store.getBreaker(ENV)).consecutiveFailures).toBe(1);
   });
 
@@ -499,20 +643,20 @@ describe('rollback steps', () => {
     for (let i = 0; i < config.thresholds.consecutive_failures_for_rollback; i++) {
       const deployment = await deployUntilRolledOut();
       const ctx = await childRollback(deployment, { reason: `bad release ${i}` });
-      await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
+      await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back' });
     }
     expect(await db.store.getBreaker(ENV)).toMatchObject({
       state: 'open',
       reason: '2 consecutive failed releases (threshold 2); last: bad release 1',
     });
-    await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({ name: 'CircuitOpenError' });
+    await expect(run(preflight, deployEvent())).rejects.toMatchObject({ name: 'CircuitOpenError' });
     const ctx = await rollback({
       trigger: 'operator',
       requestedBy: 'bolt',
       revision: 1,
       reason: 'back to the known-good v1.0.0',
     });
-    expect(cluster.images['buywhere-api']).toBe(V1);
+    expect(await image()).toBe(V1);
     expect(ctx.lockHolder).toBe(ctx.rollbackId);
   });
 
@@ -523,9 +667,7 @@ describe('rollback steps', () => {
       Error: 'RolloutFailedError',
       Cause: 'deployment "production/buywhere-api" exceeded its progress deadline (600s)',
     };
-    const out = (await rollbackFinish.run({ rollback: ctx, outcome: 'rollback-failed', failure }, deps)) as {
-      message: string;
-    };
+    const out = await run(rollbackFinish, { rollback: ctx, outcome: 'rollback-failed', failure });
     expect(out.message).toMatch(
       /FAILED \(RolloutFailedError: deployment .* exceeded its progress deadline \(600s\)\).*circuit breaker OPEN/,
     );
@@ -548,12 +690,9 @@ describe('rollback steps', () => {
   it('records a failed undo without touching the cluster, and without a revision when there is none', async () => {
     const deployment = await deployUntilRolledOut();
     const ctx = await childRollback(deployment);
-    deps = {
-      ...deps,
-      cluster: async () => {
-        throw new Error('rollback-finish must not reach the cluster');
-      },
-    };
+    // The Kubernetes API is down: any call would fail. rollback-finish must not make one.
+    sim.injectFaults({ count: 1000, status: 503 });
+    const requestsBefore = sim.requests().length;
     const failure = {
       Error: 'TransientError',
       Cause: JSON.stringify({
@@ -562,10 +701,9 @@ describe('rollback steps', () => {
         trace: [],
       }),
     };
-    const out = (await rollbackFinish.run({ rollback: ctx, outcome: 'rollback-failed', failure }, deps)) as {
-      message: string;
-    };
+    const out = await run(rollbackFinish, { rollback: ctx, outcome: 'rollback-failed', failure });
     expect(out.message).toMatch(/FAILED \(TransientError: Kubernetes API timed out\)/);
+    expect(sim.requests()).toHaveLength(requestsBefore);
     const record = await db.store.getRecord(ENV, ctx.rollbackId);
     expect(record).toMatchObject({ status: 'rollback-failed' });
     expect(record?.revision).toBeUndefined();
@@ -575,12 +713,13 @@ describe('rollback steps', () => {
   it('releases the lock even when recording the outcome fails for good', async () => {
     const deployment = await deployUntilRolledOut();
     const ctx = await childRollback(deployment);
-    await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
+    await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back' });
     // Someone takes the lock for the same holder again; a contradicting outcome must not be written.
-    await db.store.acquireLock(buildLock(ENV, ctx.lockHolder, ctx.executionArn, current, 3600), current);
-    await expect(
-      rollbackFinish.run({ rollback: ctx, outcome: 'rollback-failed' }, deps),
-    ).rejects.toMatchObject({
+    await db.store.acquireLock(
+      buildLock(ENV, ctx.lockHolder, ctx.executionArn, clock.now(), 3600),
+      clock.now(),
+    );
+    await expect(run(rollbackFinish, { rollback: ctx, outcome: 'rollback-failed' })).rejects.toMatchObject({
       name: 'ConflictError',
       message: expect.stringMatching(
         /cannot mark rollback production\/\S+ as rollback-failed: it is rolled-back/,
@@ -591,14 +730,14 @@ describe('rollback steps', () => {
   });
 
   it('takes the lock for an operator rollback and refuses while another execution holds it', async () => {
-    const held = buildLock(ENV, 'production-v9-9-9-dddddddd', 'arn:busy', current, 3600);
-    await db.store.acquireLock(held, current);
+    const held = buildLock(ENV, 'production-v9-9-9-dddddddd', 'arn:busy', clock.now(), 3600);
+    await db.store.acquireLock(held, clock.now());
     await expect(rollback({ trigger: 'operator' })).rejects.toMatchObject({
       name: 'LockHeldError',
       message: expect.stringMatching(/locked by production-v9-9-9-dddddddd/),
     });
     expect(await db.store.getLock(ENV)).toEqual(held);
-    expect(cluster.writes).toEqual([]);
+    await expectClusterUnchanged();
   });
 
   it('refuses a named revision that does not exist, listing them, and gives the lock back', async () => {
@@ -622,7 +761,7 @@ describe('rollback steps', () => {
     const deployment = await succeededDeployment();
     const ctx = await rollback({ deploymentId: deployment.deploymentId, trigger: 'alarm' });
     expect(ctx.lockHolder).toBe(ctx.rollbackId);
-    await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back' }, deps);
+    await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back' });
     await expect(rollback({ deploymentId: deployment.deploymentId, trigger: 'alarm' })).rejects.toMatchObject(
       {
         name: 'InvalidInputError',
@@ -634,6 +773,7 @@ describe('rollback steps', () => {
 
   it('refuses an alarm rollback of a deployment that is still running, and changes nothing', async () => {
     const deployment = await deployUntilRolledOut();
+    await markCluster();
     const lock = await db.store.getLock(ENV);
     await expect(
       rollback({ deploymentId: deployment.deploymentId, trigger: 'alarm', reason: '5xx rate above 5%' }),
@@ -646,14 +786,11 @@ describe('rollback steps', () => {
       ),
     });
     expect(await db.store.getLock(ENV)).toEqual(lock);
-    expect(cluster.writes.filter((w) => w.startsWith('undo'))).toEqual([]);
+    await expectClusterUnchanged();
     expect((await db.store.listRecords(ENV, 10)).map((r) => r.kind)).toEqual(['deploy']);
     // The deployment then finishes normally and records its success.
     await expect(
-      recordDeployment.run(
-        { deployment, rollout: await rolloutStatus.run({ target: deployment }, deps) },
-        deps,
-      ),
+      run(recordDeployment, { deployment, rollout: await run(rolloutStatus, { target: deployment }) }),
     ).resolves.toMatchObject({ message: expect.stringMatching(/recorded as succeeded/) });
   });
 
@@ -674,10 +811,14 @@ describe('rollback steps', () => {
       trigger: 'alarm',
       reason: 'p99 > 2s',
     });
-    expect(ctx).toMatchObject({ lockHolder: ctx.rollbackId, toRevision: 2, expectedImage: V2 });
+    expect(ctx).toMatchObject({
+      lockHolder: ctx.rollbackId,
+      to: { revision: 2, image: V2 },
+      expectedImage: V2,
+    });
     expect(await db.store.getLock(ENV)).toMatchObject({ holder: ctx.rollbackId });
-    const rollout = await rolloutStatus.run({ target: ctx }, deps);
-    await rollbackFinish.run({ rollback: ctx, outcome: 'rolled-back', rollout }, deps);
+    const rollout = await run(rolloutStatus, { target: ctx });
+    await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back', rollout });
     expect(await db.store.getRecord(ENV, deployment.deploymentId)).toMatchObject({
       status: 'rolled-back',
       rolledBackBy: ctx.rollbackId,
@@ -697,7 +838,8 @@ describe('rollback steps', () => {
     const ctx = await childRollback(deployment, { reason: cause });
     expect(ctx.reason).toBe(`HealthCheckFailedError: ${message.trim()}`);
     expect((await db.store.getRecord(ENV, ctx.rollbackId))?.reason).toBe(ctx.reason);
-    const annotation = cluster.changeCause ?? '';
+    const d = await apps.readNamespacedDeployment({ namespace: NS, name: NAME });
+    const annotation = d.metadata?.annotations?.['kubernetes.io/change-cause'] ?? '';
     expect(annotation).toMatch(
       /^guardian rollback to revision 2: HealthCheckFailedError: 2 of 3 health checks/,
     );
@@ -708,71 +850,89 @@ describe('rollback steps', () => {
 
   it('treats a retried undo as already applied', async () => {
     const deployment = await deployUntilRolledOut();
+    await markCluster();
     const ctx = await childRollback(deployment);
-    const again = (await rollbackApply.run({ rollback: ctx }, deps)) as { message: string; revision: number };
+    const again = await run(rollbackApply, { rollback: ctx });
     expect(again.message).toMatch(/already runs .*v1\.1\.0 \(revision 4\); nothing to undo/);
-    expect(cluster.writes.filter((w) => w.startsWith('undo'))).toHaveLength(1);
+    // One write, the undo: the Deployment's spec changed once.
+    expect(writesSinceMark()).toHaveLength(1);
+    expect(await workload()).toMatchObject({
+      generation: mark.workload.generation + 1,
+      revision: 4,
+      images: { [CONTAINER]: V2 },
+    });
   });
 
   it('treats an undo the controller has not acted on yet as applied, by image not revision number', async () => {
     const deployment = await deployUntilRolledOut();
-    const ctx = (await rollbackPrepare.run(
-      {
-        input: {
-          environment: ENV,
-          deploymentId: deployment.deploymentId,
-          trigger: 'deploy-failure',
-          AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: deployment.executionArn,
-        },
-        execution: execution('production-rollback-stalled1'),
+    const ctx = await run(rollbackPrepare, {
+      input: {
+        environment: ENV,
+        deploymentId: deployment.deploymentId,
+        trigger: 'deploy-failure',
+        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: deployment.executionArn,
       },
-      deps,
-    )) as RollbackContext;
-    cluster.controllerRunning = false;
-    await rollbackApply.run({ rollback: ctx }, deps);
+      execution: execution('production-rollback-stalled1'),
+    });
+    // The undo's write lands but the controller does not act on it. The simulator's controller acts
+    // on every write at once unless the Deployment is paused, so the undo lands on a paused one.
+    await setPaused(true);
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: NS,
+        name: NAME,
+        body: [{ op: 'replace', path: '/spec/template', value: ctx.to.podTemplate }],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
+    await markCluster();
     // The template runs v1.1.0 again, but the revision annotation still says 3.
-    expect((await cluster.getWorkload(ENV, 'buywhere-api')).revision).toBe(3);
-    const again = (await rollbackApply.run({ rollback: ctx }, deps)) as { message: string };
+    expect(mark.workload).toMatchObject({ revision: 3, images: { [CONTAINER]: V2 } });
+    const again = await run(rollbackApply, { rollback: ctx });
     expect(again.message).toMatch(/already runs .*v1\.1\.0 \(revision 3\); nothing to undo/);
-    expect(cluster.writes.filter((w) => w.startsWith('undo'))).toEqual(['undo 2']);
+    await expectClusterUnchanged();
+    // Once the controller acts, the restored template becomes the newest revision.
+    await setPaused(false);
+    expect(await rollOut()).toMatchObject({ revision: 4, images: { [CONTAINER]: V2 } });
   });
 
   it('does not call a paused Deployment undone while its template still runs the new image', async () => {
-    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
-    cluster.paused = true;
-    await setImage.run({ deployment }, deps);
+    const deployment = await run(preflight, deployEvent());
+    await setPaused(true);
+    await run(setImage, { deployment });
     // Paused: the template runs v1.2.0 but the revision annotation still says 2, the target.
-    expect(await cluster.getWorkload(ENV, 'buywhere-api')).toMatchObject({
-      revision: 2,
-      images: { 'buywhere-api': V3 },
-    });
-    const ctx = (await rollbackPrepare.run(
-      {
-        input: {
-          environment: ENV,
-          deploymentId: deployment.deploymentId,
-          trigger: 'deploy-failure',
-          AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: deployment.executionArn,
-        },
-        execution: execution('production-rollback-paused01'),
+    expect(await workload()).toMatchObject({ revision: 2, images: { [CONTAINER]: V3 } });
+    const ctx = await run(rollbackPrepare, {
+      input: {
+        environment: ENV,
+        deploymentId: deployment.deploymentId,
+        trigger: 'deploy-failure',
+        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: deployment.executionArn,
       },
-      deps,
-    )) as RollbackContext;
-    expect(ctx).toMatchObject({ fromRevision: 2, toRevision: 2, expectedImage: V2 });
-    await expect(rollbackApply.run({ rollback: ctx }, deps)).rejects.toMatchObject({
+      execution: execution('production-rollback-paused01'),
+    });
+    expect(ctx).toMatchObject({ to: deployment.rollbackPoint, expectedImage: V2 });
+    expect(ctx.to).toMatchObject({ revision: 2, image: V2 });
+    await markCluster();
+    await expect(run(rollbackApply, { rollback: ctx })).rejects.toMatchObject({
       name: 'InvalidInputError',
       message: expect.stringMatching(/cannot rollback a paused deployment; resume it first/),
     });
-    cluster.resume();
-    await expect(rollbackApply.run({ rollback: ctx }, deps)).resolves.toMatchObject({
-      message: expect.stringMatching(/rolled production\/buywhere-api back/),
+    await expectClusterUnchanged();
+    await setPaused(false);
+    await expect(run(rollbackApply, { rollback: ctx })).resolves.toMatchObject({
+      message: expect.stringMatching(/rolled deployment "production\/buywhere-api" back/),
     });
-    expect(cluster.images['buywhere-api']).toBe(V2);
+    expect(await image()).toBe(V2);
   });
 
   it('rolls back to the previous revision by default, like kubectl rollout undo', async () => {
     const ctx = await rollback({ trigger: 'operator', reason: 'error rate up' });
-    expect(ctx).toMatchObject({ fromRevision: 2, toRevision: 1, expectedImage: V1 });
+    expect(ctx).toMatchObject({
+      from: { revision: 2, image: V2 },
+      to: { revision: 1, image: V1 },
+      expectedImage: V1,
+    });
     expect(await db.store.getLock(ENV)).toMatchObject({ holder: ctx.rollbackId });
   });
 });
@@ -791,7 +951,7 @@ describe('execution-ended', () => {
       'detail-type': 'Step Functions Execution Status Change',
       source: 'aws.states',
       account: '123456789012',
-      time: current.toISOString(),
+      time: clock.now().toISOString(),
       region: 'ap-southeast-1',
       resources: [executionArn],
       detail: {
@@ -799,8 +959,8 @@ describe('execution-ended', () => {
         stateMachineArn: 'arn:aws:states:ap-southeast-1:123456789012:stateMachine:guardian-production-deploy',
         name,
         status,
-        startDate: current.getTime() - 60_000,
-        stopDate: current.getTime(),
+        startDate: clock.now().getTime() - 60_000,
+        stopDate: clock.now().getTime(),
         input: '{}',
         output: null,
         error: over.error === undefined ? 'States.Timeout' : over.error,
@@ -810,18 +970,18 @@ describe('execution-ended', () => {
   }
 
   it('releases the lock its deployment still holds and fails the in-progress record when it fails', async () => {
-    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const deployment = await run(preflight, deployEvent());
     const cause = JSON.stringify({ errorType: 'TransientError', errorMessage: 'DynamoDB throttled' });
-    const result = (await executionEnded.run(
+    const result = await run(
+      executionEnded,
       ended(deployment.deploymentId, 'FAILED', { error: 'TransientError', cause }),
-      deps,
-    )) as { message: string };
+    );
 
     expect(await db.store.getLock(ENV)).toBeUndefined();
     const record = await db.store.getRecord(ENV, deployment.deploymentId);
     expect(record).toMatchObject({
       status: 'failed',
-      finishedAt: current.toISOString(),
+      finishedAt: clock.now().toISOString(),
       reason: 'execution failed before the guardian recorded an outcome (TransientError: DynamoDB throttled)',
     });
     // A FAILED execution ended on a state of its own workflow: the breaker is not the janitor's to open.
@@ -832,7 +992,7 @@ describe('execution-ended', () => {
 
   it('opens the breaker when a deployment that started its rollout is aborted', async () => {
     const deployment = await deployUntilRolledOut();
-    await executionEnded.run(ended(deployment.deploymentId, 'ABORTED', { error: null }), deps);
+    await run(executionEnded, ended(deployment.deploymentId, 'ABORTED', { error: null }));
 
     expect(await db.store.getLock(ENV)).toBeUndefined();
     expect(await db.store.getRecord(ENV, deployment.deploymentId)).toMatchObject({
@@ -842,17 +1002,13 @@ describe('execution-ended', () => {
     const breaker = await db.store.getBreaker(ENV);
     expect(breaker).toMatchObject({ state: 'open', lastEventId: deployment.deploymentId });
     expect(breaker.reason).toContain('aborted before the guardian recorded an outcome');
-    await expect(preflight.run(deployEvent(), deps)).rejects.toThrow(
-      /circuit breaker for production is open/,
-    );
+    await expect(run(preflight, deployEvent())).rejects.toThrow(/circuit breaker for production is open/);
   });
 
   it("keeps another execution's lock and record when it times out", async () => {
-    const holder = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const holder = await run(preflight, deployEvent());
     const lockBefore = await db.store.getLock(ENV);
-    const result = (await executionEnded.run(ended('production-v9-9-9-deadbeef', 'TIMED_OUT'), deps)) as {
-      message: string;
-    };
+    const result = await run(executionEnded, ended('production-v9-9-9-deadbeef', 'TIMED_OUT'));
 
     expect(await db.store.getLock(ENV)).toEqual(lockBefore);
     expect((await db.store.getRecord(ENV, holder.deploymentId))?.status).toBe('in-progress');
@@ -864,7 +1020,7 @@ describe('execution-ended', () => {
   it('keeps the deployment lock a child rollback inherited when the rollback times out', async () => {
     const deployment = await deployUntilRolledOut();
     const child = await childRollback(deployment);
-    await executionEnded.run(ended(child.rollbackId, 'TIMED_OUT'), deps);
+    await run(executionEnded, ended(child.rollbackId, 'TIMED_OUT'));
 
     expect((await db.store.getLock(ENV))?.holder).toBe(deployment.deploymentId);
     expect(await db.store.getRecord(ENV, child.rollbackId)).toMatchObject({
@@ -878,9 +1034,7 @@ describe('execution-ended', () => {
     const deployment = await succeededDeployment();
     const before = await db.store.getRecord(ENV, deployment.deploymentId);
     for (const status of ['FAILED', 'ABORTED', 'SUCCEEDED']) {
-      const result = (await executionEnded.run(ended(deployment.deploymentId, status), deps)) as {
-        message: string;
-      };
+      const result = await run(executionEnded, ended(deployment.deploymentId, status));
       expect(result.message).toMatch(/nothing (left )?to clean up/);
     }
     expect(await db.store.getRecord(ENV, deployment.deploymentId)).toEqual(before);
@@ -891,19 +1045,19 @@ describe('execution-ended', () => {
   it('changes nothing when EventBridge delivers the same event twice', async () => {
     const deployment = await deployUntilRolledOut();
     const event = ended(deployment.deploymentId, 'ABORTED');
-    await executionEnded.run(event, deps);
+    await run(executionEnded, event);
     const after = {
       record: await db.store.getRecord(ENV, deployment.deploymentId),
       breaker: await db.store.getBreaker(ENV),
     };
-    current = new Date(current.getTime() + 60_000);
+    clock.advance(60);
     // Another deployment takes the free lock before the duplicate arrives.
     await db.store.updateBreaker(ENV, () => ({ ...after.breaker, state: 'closed' }));
-    const next = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const next = await run(preflight, deployEvent());
     const reopened = await db.store.updateBreaker(ENV, () => after.breaker);
     const lock = await db.store.getLock(ENV);
 
-    const again = (await executionEnded.run(event, deps)) as { message: string };
+    const again = await run(executionEnded, event);
     expect(await db.store.getRecord(ENV, deployment.deploymentId)).toEqual(after.record);
     expect(await db.store.getBreaker(ENV)).toEqual(reopened);
     expect(await db.store.getLock(ENV)).toEqual(lock);
@@ -912,22 +1066,22 @@ describe('execution-ended', () => {
   });
 
   it('does not fail a record of the same name that another execution wrote', async () => {
-    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const deployment = await run(preflight, deployEvent());
     const other = `${execution(deployment.deploymentId).Id}-other`;
-    await executionEnded.run(ended(deployment.deploymentId, 'FAILED', { executionArn: other }), deps);
+    await run(executionEnded, ended(deployment.deploymentId, 'FAILED', { executionArn: other }));
     // Same holder name: the lock is released; the record carries another ARN and stays in progress.
     expect((await db.store.getRecord(ENV, deployment.deploymentId))?.status).toBe('in-progress');
   });
 
   it('refuses a malformed event, naming the field, and changes nothing', async () => {
-    const deployment = (await preflight.run(deployEvent(), deps)) as DeploymentContext;
+    const deployment = await run(preflight, deployEvent());
     const event = ended(deployment.deploymentId, 'FAILED');
     const bad = { ...event, detail: { ...event.detail, executionArn: undefined } };
-    await expect(executionEnded.run(bad, deps)).rejects.toThrow(InvalidInputError);
-    await expect(executionEnded.run(bad, deps)).rejects.toThrow(
+    await expect(run(executionEnded, bad)).rejects.toThrow(InvalidInputError);
+    await expect(run(executionEnded, bad)).rejects.toThrow(
       /invalid execution-ended event: detail\.executionArn/,
     );
-    await expect(executionEnded.run({ ...event, source: 'aws.lambda' }, deps)).rejects.toThrow(/source/);
+    await expect(run(executionEnded, { ...event, source: 'aws.lambda' })).rejects.toThrow(/source/);
     expect((await db.store.getLock(ENV))?.holder).toBe(deployment.deploymentId);
     expect((await db.store.getRecord(ENV, deployment.deploymentId))?.status).toBe('in-progress');
   });
@@ -941,8 +1095,7 @@ describe('store: conditional record updates', () => {
     trigger: 'ci',
     requestedBy: 'ci',
     image: V3,
-    previousImage: V2,
-    previousRevision: 2,
+    rollbackPoint: { platform: 'kubernetes', revision: 2, image: V2, podTemplate: {} },
     startedAt: '2026-05-01T02:00:00.000Z',
   } as const;
 
@@ -974,7 +1127,7 @@ describe('store: conditional record updates', () => {
 
 describe('registry', () => {
   it('maps every step id to its handler module', async () => {
-    for (const [id, load] of Object.entries(STEPS)) {
+    for (const [id, load] of Object.entries(STEP_MODULES)) {
       expect((await load()).step.name).toBe(id);
     }
   });

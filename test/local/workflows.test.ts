@@ -87,8 +87,7 @@ describe('Deploy workflow (local execution of the synthesized state machine)', (
       status: 'succeeded',
       kind: 'deploy',
       image: `${REPO}:v1.5.0`,
-      previousImage: STABLE,
-      previousRevision: 1,
+      rollbackPoint: { platform: 'kubernetes', revision: 1, image: STABLE },
       revision: 2,
       trigger: 'ci',
       requestedBy: 'github-actions',
@@ -417,6 +416,7 @@ describe('Execution ended (the EventBridge janitor, emulated locally)', () => {
   async function leftBehindByPreflight(g: LocalGuardian, name: string): Promise<void> {
     const store = g.store('staging');
     const now = g.clock.now();
+    const { point } = await (await g.workload('staging')).capture();
     const taken = await store.acquireLock(buildLock('staging', name, executionArnOf(name), now, 3600), now);
     expect(taken.acquired).toBe(true);
     await store.putRecord({
@@ -428,8 +428,7 @@ describe('Execution ended (the EventBridge janitor, emulated locally)', () => {
       trigger: 'ci',
       requestedBy: 'github-actions',
       image: `${REPO}:v1.5.0`,
-      previousImage: STABLE,
-      previousRevision: 1,
+      rollbackPoint: point,
       startedAt: now.toISOString(),
     });
   }

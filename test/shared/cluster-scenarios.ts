@@ -333,6 +333,9 @@ export function defineClusterScenarios(label: string, makeTarget: () => Promise<
       });
       expect(paused.paused).toBe(true);
       expect(paused.revision).toBe(1);
+      // The Deployment's own template already runs the new image, before any ReplicaSet does.
+      expect(JSON.stringify(paused.podTemplate)).toContain(`${REPO}:v1.1.0`);
+      expect(JSON.stringify(paused.podTemplate)).not.toContain('pod-template-hash');
       expect(paused.status.updatedReplicas).toBe(0);
       expect(paused.status.availableReplicas).toBe(3);
       expect((await cluster.listRevisions(NS, NAME)).map((r) => r.revision)).toEqual([1]);

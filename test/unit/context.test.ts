@@ -168,6 +168,7 @@ describe('checkNotPaused', () => {
     replicas: 1,
     paused,
     progressDeadlineSeconds: 600,
+    podTemplate: { spec: { containers: [{ name: 'api', image: 'repo/api:v1' }] } },
     revision: 1,
     images: { api: 'repo/api:v1' },
     status: {

@@ -30,6 +30,7 @@ function workload(
     replicas: 3,
     paused: false,
     progressDeadlineSeconds: 600,
+    podTemplate: { spec: { containers: [{ name: 'api', image: IMAGE }] } },
     revision: 7,
     images: { api: IMAGE },
     status: {
