@@ -126,10 +126,11 @@ describe('guardian CLI against the local runner (state kept between commands)', 
     expect(bad.out).toContain('DeploymentRolledBack');
     const s = await local('status', '--env', 'staging', '--json');
     const status = JSON.parse(s.out) as {
-      workload: { images: Record<string, string> };
+      workload: { image: string; rollout: { phase: string } };
       breaker: { consecutiveFailures: number };
     };
-    expect(status.workload.images['buywhere-api']).toBe(`${REPO}:v1.5.0`);
+    expect(status.workload.image).toBe(`${REPO}:v1.5.0`);
+    expect(status.workload.rollout.phase).toBe('complete');
     expect(status.breaker.consecutiveFailures).toBe(1);
 
     const invalid = await local('deploy', '--env', 'staging', '--image', 'docker.io/x/y:1');
@@ -151,9 +152,7 @@ describe('guardian CLI against the local runner (state kept between commands)', 
     const h = await local('history', '--env', 'staging', '--limit', '1');
     expect(h.out).toContain('Emergency rollback due to high error rate');
     const s = await local('status', '--env', 'staging', '--json');
-    expect(JSON.parse(s.out).workload.images['buywhere-api']).toBe(
-      `${REPO}:v1.4.2`.replace('v1.4.2', 'v1.0.0'),
-    );
+    expect(JSON.parse(s.out).workload.image).toBe(`${REPO}:v1.4.2`.replace('v1.4.2', 'v1.0.0'));
 
     const reset = await local('circuit-breaker', '--env', 'staging', '--reset', '--requested-by', 'bolt');
     expect(reset.code).toBe(0);
