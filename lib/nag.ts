@@ -81,38 +81,33 @@ const STEP_FUNCTION = /^Steps\/[A-Za-z]+\/Function\/Resource$/;
 const STEP_DEAD_LETTERS = /^Steps\/[A-Za-z]+\/DeadLetters\/Resource$/;
 const ALARM_TOPIC_DEAD_LETTERS = /^AlarmTopic\/DeliveryDeadLetters\/Resource$/;
 
-/** True when the construct is an SQS queue some Lambda function uses as its dead-letter queue. */
-function isLambdaDeadLetterQueue(construct: IConstruct): boolean {
+/** True when the construct is an SQS queue that some construct `deadLetterTargetOf` points at. */
+function isDeadLetterQueueOf(construct: IConstruct, deadLetterTargetOf: (c: IConstruct) => unknown): boolean {
   if (!(construct instanceof CfnQueue)) return false;
   const stack = Stack.of(construct);
   const arn = JSON.stringify(stack.resolve(construct.attrArn));
-  return stack.node
-    .findAll()
-    .some(
-      (c) =>
-        c instanceof CfnFunction &&
-        JSON.stringify(
-          stack.resolve((c.deadLetterConfig as { targetArn?: unknown } | undefined)?.targetArn),
-        ) === arn,
-    );
+  return stack.node.findAll().some((c) => {
+    const target = deadLetterTargetOf(c);
+    return target !== undefined && JSON.stringify(stack.resolve(target)) === arn;
+  });
+}
+
+/** True when the construct is an SQS queue some Lambda function uses as its dead-letter queue. */
+function isLambdaDeadLetterQueue(construct: IConstruct): boolean {
+  return isDeadLetterQueueOf(construct, (c) =>
+    c instanceof CfnFunction
+      ? (c.deadLetterConfig as { targetArn?: unknown } | undefined)?.targetArn
+      : undefined,
+  );
 }
 
 /** True when the construct is an SQS queue some SNS subscription redrives undelivered messages to. */
 function isSubscriptionDeadLetterQueue(construct: IConstruct): boolean {
-  if (!(construct instanceof CfnQueue)) return false;
-  const stack = Stack.of(construct);
-  const arn = JSON.stringify(stack.resolve(construct.attrArn));
-  return stack.node
-    .findAll()
-    .some(
-      (c) =>
-        c instanceof CfnSubscription &&
-        JSON.stringify(
-          stack.resolve(
-            (c.redrivePolicy as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn,
-          ),
-        ) === arn,
-    );
+  return isDeadLetterQueueOf(construct, (c) =>
+    c instanceof CfnSubscription
+      ? (c.redrivePolicy as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn
+      : undefined,
+  );
 }
 
 /** Every finding the guardian accepts, with its reason. */

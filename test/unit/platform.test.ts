@@ -1,11 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILT_PLATFORMS, isBuiltPlatform, PLATFORMS } from '../../lambdas/core/workload.ts';
 import { resolvePort } from '../../lambdas/ports/table.ts';
-import { ConfigError, DEFAULT_CONFIG_DIR, loadConfig } from '../../lib/config/load.ts';
+
 import { PLATFORM_STATES, platformStates } from '../../lib/constructs/platform-states.ts';
+import { configWith, problemsOf } from '../helpers/config.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -14,26 +14,15 @@ afterEach(() => {
 
 /** A copy of the shipped config with staging's platform set to `platform`; its line number. */
 function withStagingPlatform(platform: string): { dir: string; line: number } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'guardian-platform-'));
-  dirs.push(dir);
-  cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
-  const file = path.join(dir, 'environments.yaml');
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const line = lines.indexOf('    platform: kubernetes');
-  if (line < 0) throw new Error('no platform line in the shipped environments.yaml');
-  lines[line] = `    platform: ${platform}`;
-  writeFileSync(file, lines.join('\n'));
-  return { dir, line: line + 1 };
-}
-
-function configProblems(dir: string): readonly string[] {
-  try {
-    loadConfig(dir);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('the config loaded');
+  let line = 0;
+  const dir = configWith(dirs, (yaml) => {
+    const lines = yaml.split('\n');
+    line = lines.indexOf('    platform: kubernetes') + 1;
+    if (line === 0) throw new Error('no platform line in the shipped environments.yaml');
+    lines[line - 1] = `    platform: ${platform}`;
+    return lines.join('\n');
+  });
+  return { dir, line };
 }
 
 describe('platforms', () => {
@@ -52,7 +41,7 @@ describe('platforms', () => {
     'refuses platform %s at config load with the file, line and the platforms it drives',
     (platform) => {
       const { dir, line } = withStagingPlatform(platform);
-      const problems = configProblems(dir);
+      const problems = problemsOf(dir);
       expect(problems).toEqual([
         `${path.join(dir, 'environments.yaml')}:${line}: environments.staging.platform: platform '${platform}' is not available in this guardian yet; it drives: kubernetes`,
       ]);
@@ -61,7 +50,7 @@ describe('platforms', () => {
 
   it('refuses an unknown platform naming the ones it knows', () => {
     const { dir, line } = withStagingPlatform('nomad');
-    const [problem] = configProblems(dir);
+    const [problem] = problemsOf(dir);
     expect(problem).toContain(`environments.yaml:${line}: environments.staging.platform:`);
     expect(problem).toContain('"kubernetes"|"argo-rollouts"|"ecs"');
   });
