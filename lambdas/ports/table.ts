@@ -217,5 +217,7 @@ export function resolvePort(
 
 /** Every spec in the table, the workload port of each platform included (for the bundler's flags). */
 export function allPortSpecs(): PortSpec<unknown>[] {
-  return [store, ...Object.values(workloads), http] as PortSpec<unknown>[];
+  return Object.values(PORTS).flatMap((entry) =>
+    'flag' in entry ? [entry as PortSpec<unknown>] : (Object.values(entry) as PortSpec<unknown>[]),
+  );
 }
