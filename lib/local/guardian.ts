@@ -13,7 +13,7 @@
  */
 import './polyfills.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -159,11 +159,15 @@ export class LocalGuardian {
     if (realTime && !options.kubeconfig) {
       throw new Error('realTime needs a kubeconfig: the embedded simulator runs on the simulated clock');
     }
-    const templates = stackTemplates(options.config);
-    const service = stateDir ? connectStateService(stateDir) : undefined;
+    // The clock first: a damaged clock file is reported before anything starts.
     const simClock = stateDir
       ? new SharedClock(statePaths(stateDir).clock, options.startTime)
       : new SimulatedClock(options.startTime ?? new Date());
+    const templates = stackTemplates(options.config);
+    const service = stateDir ? connectStateService(stateDir) : undefined;
+    // Awaited below; a failure is reported there, never as an unhandled rejection.
+    service?.catch(() => undefined);
+    templates.catch(() => undefined);
     const clock: Clock = realTime ? systemClock : simClock;
     const endpoint = service ? (await service).dynamoEndpoint : await startDynalite(closers);
     const doc = dynamoClient(endpoint, closers);
@@ -273,6 +277,7 @@ export class LocalGuardian {
         local: { dynamo: this.doc, kubernetes: async () => cluster.port, clock: this.clock },
         apiUrl: this.options.apiUrl ?? cluster.apiUrls.get(environment),
         realTime: this.clock === systemClock,
+        ...(this.stateDir ? { stateDir: this.stateDir } : {}),
         ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
       }),
     );
@@ -569,7 +574,20 @@ interface WireStackOptions {
   /** Where health checks go (the demo API or `--api-url`); default: the environment's apiUrl. */
   readonly apiUrl: string | undefined;
   readonly realTime: boolean;
+  readonly stateDir?: string;
   readonly onEvent?: (event: LocalEvent) => void;
+}
+
+/**
+ * A seam for tests of several processes: with `GUARDIAN_TEST_PAUSE_BEFORE=<step id>`, a local
+ * run with a state folder stops before that step, writes `<state>/paused-<pid>` and goes on
+ * when the file is removed, so a test can act while it holds the lock (or kill it there).
+ */
+async function pauseForTest(stepId: string, stateDir: string | undefined): Promise<void> {
+  if (!stateDir || process.env.GUARDIAN_TEST_PAUSE_BEFORE !== stepId) return;
+  const file = path.join(stateDir, `paused-${process.pid}`);
+  writeFileAtomic(file, stepId);
+  while (existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 25));
 }
 
 /**
@@ -617,6 +635,7 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
       },
     );
     const invoke: LocalTaskHandler = async (input) => {
+      await pauseForTest(fn.stepId, o.stateDir);
       try {
         return await step.run(input, deps);
       } catch (err) {

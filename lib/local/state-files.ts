@@ -37,7 +37,7 @@ export function readStateJson<T>(
 /** The error for a damaged state file. */
 export function damaged(file: string, what: string, detail: string): LocalStateError {
   return new LocalStateError(
-    `local state file ${file} (${what}) is damaged: ${detail}. Restore it from a backup, or delete the whole state folder to start over (every local record, lock and the simulated cluster go with it).`,
+    `local state ${file} (${what}) is damaged: ${detail}. Restore it from a backup, or delete the whole state folder to start over (every local record, lock and the simulated cluster go with it).`,
   );
 }
 

@@ -131,7 +131,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function connectStateService(stateDir: string): Promise<ServiceInfo> {
   mkdirSync(stateDir, { recursive: true });
   const paths = statePaths(stateDir);
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const running = await runningService(stateDir);
     if (running) return running;
@@ -157,7 +157,7 @@ export async function connectStateService(stateDir: string): Promise<ServiceInfo
     }
   }
   throw new LocalStateError(
-    `the local state service of ${stateDir} did not start within 30 s; see ${paths.log}, or remove ${paths.start} if no guardian command is running`,
+    `the local state service of ${stateDir} did not start within 120 s; see ${paths.log}, or remove ${paths.start} if no guardian command is running`,
   );
 }
 
@@ -176,7 +176,7 @@ async function startService(stateDir: string): Promise<ServiceInfo> {
     exited = code;
   });
   child.unref();
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (exited !== undefined) {
       const log = readFileSync(paths.log, 'utf8').slice(logStart).trim();
@@ -194,7 +194,7 @@ async function startService(stateDir: string): Promise<ServiceInfo> {
     await sleep(25);
   }
   throw new LocalStateError(
-    `the local state service of ${stateDir} did not start within 30 s; see ${paths.log}`,
+    `the local state service of ${stateDir} did not start within 120 s; see ${paths.log}`,
   );
 }
 
@@ -274,6 +274,28 @@ export async function runStateService(stateDir: string): Promise<void> {
   const active = () => {
     lastActivity = Date.now();
   };
+
+  // A damaged database would fail inside dynalite's request handler and take the service down
+  // with a stack trace that names no folder: open it once here first.
+  if (existsSync(paths.dynamodb)) {
+    const { Level } = (await import('level')) as unknown as {
+      Level: new (location: string) => { open(): Promise<void>; close(): Promise<void> };
+    };
+    const level = new Level(paths.dynamodb);
+    try {
+      await level.open();
+      await level.close();
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+      fail(damaged(paths.dynamodb, 'the local DynamoDB tables', cause));
+    }
+  }
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(
+      `guardian-state-service: the local state in ${stateDir} failed: ${err.message} (${paths.dynamodb}, ${paths.cluster}); see ${paths.log}\n${err.stack ?? ''}\n`,
+    );
+    process.exit(1);
+  });
 
   const db = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: paths.dynamodb });
   await listen(db as unknown as Server).catch(fail);
