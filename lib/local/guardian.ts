@@ -160,6 +160,7 @@ export class LocalGuardian {
       throw new Error('realTime needs a kubeconfig: the embedded simulator runs on the simulated clock');
     }
     // The clock first: a damaged clock file is reported before anything starts.
+    if (stateDir) mkdirSync(stateDir, { recursive: true });
     const simClock = stateDir
       ? new SharedClock(statePaths(stateDir).clock, options.startTime)
       : new SimulatedClock(options.startTime ?? new Date());
