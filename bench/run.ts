@@ -1,12 +1,15 @@
 /**
  * `npm run bench`: figures for the closing notes, printed, never asserted. Synth time, local
  * happy-path execution time with compressed waits, each Lambda bundle's size, and the cold
- * init time of each bundle loaded by a fresh Node process.
+ * init time of each bundle loaded by a fresh Node process; then the `guardian` CLI as an operator
+ * runs it (a fresh process per command, compiled CLI): median wall time and peak memory of
+ * `--help`, local `status`, `history` and a local deploy, and `status`/`history` in AWS mode
+ * against moto server when it is installed (`npm run test:integration` installs it).
  */
 import '../lib/local/polyfills.ts';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../lib/app.ts';
 import { loadConfig } from '../lib/config/load.ts';
@@ -98,4 +101,145 @@ try {
   );
 } finally {
   await guardian.close();
+}
+
+// 4. The CLI as an operator runs it: one fresh process per command, wall time and peak RSS
+//    (GNU time's %M). The first local command of a state folder starts its state service and,
+//    after a code or config change, synthesizes once; that run is reported apart, not in the median.
+const guardianBin = path.resolve('bin/guardian.js');
+execFileSync(process.execPath, ['tools/build-cli.mjs'], { stdio: 'inherit' });
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const timed = (argv: string[], env: Record<string, string> = {}) => {
+  const t = performance.now();
+  const r = gnuTime
+    ? spawnSync(gnuTime, ['-f', '%M', process.execPath, guardianBin, ...argv], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      })
+    : spawnSync(process.execPath, [guardianBin, ...argv], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`guardian ${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
+  const kb = gnuTime ? Number(r.stderr.trim().split('\n').pop()) : Number.NaN;
+  return { ms, mb: kb / 1024 };
+};
+const cliRow = (what: string, argv: string[], runs: number, env: Record<string, string> = {}) => {
+  const rs = Array.from({ length: runs }, (_, i) =>
+    timed(
+      argv.map((a) => a.replace('{i}', String(i))),
+      env,
+    ),
+  );
+  const mb = median(rs.map((r) => r.mb));
+  console.log(
+    `cli ${what.padEnd(28)} ${fmt(median(rs.map((r) => r.ms))).padStart(8)} median of ${runs}; peak ${Number.isNaN(mb) ? '?' : mb.toFixed(0)} MB`,
+  );
+};
+const cliState = mkdtempSync(path.join(tmpdir(), 'guardian-bench-cli-'));
+const local = ['--local', '--state-dir', cliState];
+try {
+  cliRow('--help', ['--help'], RUNS);
+  const first = timed(['status', '--env', 'staging', ...local]);
+  console.log(
+    `cli first local command          ${fmt(first.ms).padStart(8)} (starts the state service; synthesizes only on a template cache miss)`,
+  );
+  cliRow('status --local', ['status', '--env', 'staging', ...local], RUNS);
+  cliRow('history --local', ['history', '--env', 'staging', ...local], RUNS);
+  cliRow(
+    'deploy --local',
+    ['deploy', '--env', 'staging', '--image', `${config.environments.staging?.image}:v3.0.{i}`, ...local],
+    RUNS,
+  );
+} finally {
+  const { stopStateService } = await import('../lib/local/state-service.ts');
+  await stopStateService(cliState);
+  rmSync(cliState, { recursive: true, force: true });
+}
+
+// 5. AWS mode against moto server (stands in for CloudFormation, DynamoDB and Step Functions).
+const motoServer = path.join(
+  homedir(),
+  '.cache',
+  'guardian',
+  `moto-${process.env.MOTO_VERSION ?? '5.2.5'}`,
+  'bin',
+  'moto_server',
+);
+if (!existsSync(motoServer)) {
+  console.log(
+    `cli AWS mode: skipped, moto server is not installed (${motoServer}; \`bash tools/moto/ensure.sh\` installs it)`,
+  );
+} else {
+  const port = 5300 + Math.floor(Math.random() * 500);
+  const moto = spawn(motoServer, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; i < 150; i++) {
+      if (
+        await fetch(`${endpoint}/moto-api/`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const awsEnv = {
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_REGION: config.environments.staging?.region ?? 'ap-southeast-1',
+    };
+    const { CloudFormationClient, CreateStackCommand } = await import('@aws-sdk/client-cloudformation');
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { SFNClient, CreateStateMachineCommand } = await import('@aws-sdk/client-sfn');
+    const { createGuardianTables } = await import('../test/helpers/dynalite.ts');
+    const { STACK_OUTPUTS } = await import('../lib/stacks/outputs.ts');
+    const region = awsEnv.AWS_REGION;
+    await createGuardianTables(
+      new DynamoDBClient({
+        region,
+        endpoint,
+        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      }),
+      {
+        deploymentsTable: 'guardian-staging-deployments',
+        controlTable: 'guardian-staging-control',
+      },
+    );
+    const sfn = new SFNClient({
+      region,
+      endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const definition = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } });
+    const roleArn = 'arn:aws:iam::123456789012:role/guardian';
+    const arn = async (name: string) =>
+      (await sfn.send(new CreateStateMachineCommand({ name, definition, roleArn }))).stateMachineArn;
+    const template = {
+      Resources: { Marker: { Type: 'AWS::SNS::Topic' } },
+      Outputs: {
+        [STACK_OUTPUTS.deployStateMachineArn]: { Value: await arn('guardian-staging-deploy') },
+        [STACK_OUTPUTS.rollbackStateMachineArn]: { Value: await arn('guardian-staging-rollback') },
+        [STACK_OUTPUTS.deploymentsTableName]: { Value: 'guardian-staging-deployments' },
+        [STACK_OUTPUTS.controlTableName]: { Value: 'guardian-staging-control' },
+      },
+    };
+    await new CloudFormationClient({
+      region,
+      endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    }).send(new CreateStackCommand({ StackName: 'GuardianStaging', TemplateBody: JSON.stringify(template) }));
+    cliRow('history (AWS, moto)', ['history', '--env', 'staging'], RUNS, awsEnv);
+    cliRow(
+      'deploy (AWS, moto; starts)',
+      ['deploy', '--env', 'staging', '--image', `${config.environments.staging?.image}:v3.1.{i}`],
+      RUNS,
+      awsEnv,
+    );
+  } finally {
+    moto.kill();
+  }
 }

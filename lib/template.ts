@@ -5,7 +5,7 @@
  * exactly the definitions that would be deployed.
  */
 import { CONFIG_METADATA_KEY, STEP_IDS, STEP_METADATA_KEY, type StepId } from '../lambdas/steps.ts';
-import { TABLE_METADATA_KEY, type TableRole } from './constructs/guardian-tables.ts';
+import { TABLE_METADATA_KEY, type TableRole } from './table-metadata.ts';
 
 /** Account id used in placeholder ARNs. */
 export const LOCAL_ACCOUNT = '000000000000';

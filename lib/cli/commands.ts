@@ -2,16 +2,15 @@
  * The `guardian` commands. Each returns its exit code: 0 success, 1 the deployment/rollback
  * failed or was refused, 2 bad usage or bad input.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { breakerReset } from '../../lambdas/core/breaker.ts';
 import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import { deployExecutionName, releaseLabel, rollbackExecutionName } from '../../lambdas/core/naming.ts';
 import type { BreakerState, DeploymentRecord } from '../../lambdas/core/types.ts';
-import { ConfigError, environmentOf, loadConfig } from '../config/load.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalExecutionResult } from '../local/executor.ts';
-import { LocalGuardian } from '../local/guardian.ts';
+import type { LocalGuardian } from '../local/guardian.ts';
 import {
   type CommandName,
   optionalInt,
@@ -22,8 +21,7 @@ import {
   UsageError,
   usage,
 } from './args.ts';
-import { awsGuardian, type GuardianBackend } from './aws.ts';
-import { runDemo } from './demo.ts';
+import type { GuardianBackend } from './aws.ts';
 import {
   bold,
   describeFailure,
@@ -37,6 +35,11 @@ import {
   progressPrinter,
   red,
 } from './format.ts';
+
+// Only what every command needs is imported up front; the config loader, the local runner, the
+// AWS backend and the demo are loaded by the commands that use them, so `--help` stays instant.
+const environmentOf = async (config: GuardianConfig, name: string): Promise<EnvironmentConfig> =>
+  (await import('../config/load.ts')).environmentOf(config, name);
 
 /** Errors that mean the request itself was wrong (exit 2) rather than refused (exit 1). */
 const BAD_INPUT_ERRORS = new Set(['InvalidInputError', 'NotFoundError']);
@@ -66,18 +69,67 @@ async function withLocal<T>(
   const kubeconfig = optionalString(args, 'kubeconfig');
   const apiUrl = optionalString(args, 'api-url');
   if (apiUrl && !kubeconfig) throw new UsageError('--api-url only makes sense with --kubeconfig');
+  const stateDir = localStateDir(args);
+  if (kubeconfig && !json) output.err(`guardian: local state for ${kubeconfig}: ${stateDir}`);
+  const { LocalGuardian } = await import('../local/guardian.ts');
   const guardian = await LocalGuardian.start({
     config,
-    stateDir: path.resolve(optionalString(args, 'state-dir') ?? '.guardian'),
+    stateDir,
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(apiUrl ? { apiUrl } : {}),
     ...(json ? {} : { onEvent: progressPrinter(output) }),
+    onNotice: (line) => output.err(`guardian: ${line}`),
   });
   try {
     return await fn(guardian);
   } finally {
     await guardian.close();
   }
+}
+
+/**
+ * The local state folder: `--state-dir`, else `.guardian` for the embedded simulator, else one
+ * folder per kubeconfig under it, so runs against a real cluster never mix their records, locks
+ * and breaker with the simulator's.
+ */
+function localStateDir(args: ParsedArgs): string {
+  const explicit = optionalString(args, 'state-dir');
+  if (explicit) return path.resolve(explicit);
+  const kubeconfig = optionalString(args, 'kubeconfig');
+  if (!kubeconfig) return path.resolve('.guardian');
+  const id = createHash('sha256').update(path.resolve(kubeconfig)).digest('hex').slice(0, 8);
+  const base = path.basename(kubeconfig).replace(/[^A-Za-z0-9._-]/g, '_');
+  return path.resolve('.guardian', `kube-${base}-${id}`);
+}
+
+/** The way out of a lock refusal in local mode: who holds it, since when, and the command that clears it. */
+async function lockHint(
+  args: ParsedArgs,
+  g: LocalGuardian,
+  environment: string,
+): Promise<string | undefined> {
+  const lock = await g.store(environment).getLock(environment);
+  if (!lock) return undefined;
+  const flags = [
+    `--env ${environment}`,
+    '--local',
+    ...(args.values['state-dir'] !== undefined ? [`--state-dir ${optionalString(args, 'state-dir')}`] : []),
+    ...(args.values.kubeconfig !== undefined ? [`--kubeconfig ${optionalString(args, 'kubeconfig')}`] : []),
+  ].join(' ');
+  return `${environment} is locked by ${lock.holder} since ${lock.acquiredAt}. If that execution is no longer running, clear the lock with: guardian lock ${flags} --release --holder ${lock.holder}`;
+}
+
+/** Prints a local execution's result, with the way out when a lock refused it; returns the exit code. */
+async function finishLocal(
+  args: ParsedArgs,
+  output: Output,
+  g: LocalGuardian,
+  environment: string,
+  result: LocalExecutionResult,
+): Promise<number> {
+  const hint = result.error === 'LockHeldError' ? await lockHint(args, g, environment) : undefined;
+  printResult(args, output, result, hint);
+  return exitCodeOf(result);
 }
 
 /** Runs `fn` with the local runner's backend (--local) or the deployed stack's in AWS. */
@@ -93,22 +145,27 @@ async function withBackend<T>(
       fn({
         store: g.store(env.name),
         now: () => g.clock.now(),
-        workload: async () => (await g.workload(env.name)).observe(),
+        workload: () => g.observeWorkload(env.name),
       }),
     );
   }
   for (const flag of ['kubeconfig', 'api-url', 'state-dir']) {
     if (args.values[flag] !== undefined) throw new UsageError(`--${flag} needs --local`);
   }
+  const { awsGuardian } = await import('./aws.ts');
   return fn(await awsGuardian(env));
 }
 
-function printResult(args: ParsedArgs, output: Output, result: LocalExecutionResult): void {
+function printResult(args: ParsedArgs, output: Output, result: LocalExecutionResult, hint?: string): void {
   if (args.values.json === true) {
     const { events: _events, ...rest } = result;
     output.out(
       JSON.stringify(
-        { ...rest, ...(rest.cause ? { message: describeFailure(rest.error, rest.cause) } : {}) },
+        {
+          ...rest,
+          ...(rest.cause ? { message: describeFailure(rest.error, rest.cause) } : {}),
+          ...(hint ? { hint } : {}),
+        },
         null,
         2,
       ),
@@ -117,6 +174,7 @@ function printResult(args: ParsedArgs, output: Output, result: LocalExecutionRes
   }
   output.out('');
   output.out(executionSummary(result));
+  if (hint) output.out(hint);
 }
 
 /**
@@ -181,7 +239,7 @@ async function runInAws(
 }
 
 async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
-  const env = environmentOf(config, requireString(args, 'env'));
+  const env = await environmentOf(config, requireString(args, 'env'));
   const image = requireString(args, 'image');
   const version = optionalString(args, 'version');
   const ciRunUrl = optionalString(args, 'ci-run-url');
@@ -201,16 +259,16 @@ async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output):
     if (args.values.json !== true)
       output.out(bold(`Deploy ${image} to ${env.name}${dryRun ? ' (dry run)' : ''}`));
     const result = await g.deploy(input, name);
-    printResult(args, output, result);
+    const code = await finishLocal(args, output, g, env.name, result);
     if (args.values.json !== true && result.status === 'SUCCEEDED' && dryRun) {
       output.out('dry run: nothing was changed (no lock taken, no record written, cluster untouched)');
     }
-    return exitCodeOf(result);
+    return code;
   });
 }
 
 async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
-  const env = environmentOf(config, requireString(args, 'env'));
+  const env = await environmentOf(config, requireString(args, 'env'));
   const revision = optionalInt(args, 'revision', 1, 2_147_483_647);
   const annotate = optionalString(args, 'annotate');
   const input = {
@@ -230,13 +288,12 @@ async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output
       );
     }
     const result = await g.rollback(input, name);
-    printResult(args, output, result);
-    return exitCodeOf(result);
+    return finishLocal(args, output, g, env.name, result);
   });
 }
 
 async function status(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
-  const env = environmentOf(config, requireString(args, 'env'));
+  const env = await environmentOf(config, requireString(args, 'env'));
   return withBackend(args, config, output, env, async (b) => {
     const now = b.now();
     const [lock, breaker, freezes, records, workload] = await Promise.all([
@@ -292,7 +349,7 @@ function describeRecord(r: DeploymentRecord): string {
 }
 
 async function history(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
-  const env = environmentOf(config, requireString(args, 'env'));
+  const env = await environmentOf(config, requireString(args, 'env'));
   const limit = optionalInt(args, 'limit', 1, 500) ?? 20;
   return withBackend(args, config, output, env, async (b) => {
     const records = await b.store.listRecords(env.name, limit);
@@ -303,7 +360,7 @@ async function history(args: ParsedArgs, config: GuardianConfig, output: Output)
 }
 
 async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
-  const env = environmentOf(config, requireString(args, 'env'));
+  const env = await environmentOf(config, requireString(args, 'env'));
   const threshold = env.thresholds.consecutive_failures_for_rollback;
   return withBackend(args, config, output, env, async (b) => {
     const state: BreakerState =
@@ -317,7 +374,7 @@ async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: 
 }
 
 async function lock(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
-  const env = environmentOf(config, requireString(args, 'env'));
+  const env = await environmentOf(config, requireString(args, 'env'));
   const holder = optionalString(args, 'holder');
   if (args.values.release === true && !holder) {
     throw new UsageError(
@@ -364,7 +421,7 @@ export function parseTime(value: string, flag: string, now: Date): Date {
 }
 
 async function freeze(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
-  const env = environmentOf(config, requireString(args, 'env'));
+  const env = await environmentOf(config, requireString(args, 'env'));
   const until = optionalString(args, 'until');
   const lift = optionalString(args, 'lift');
   const reason = optionalString(args, 'reason');
@@ -427,7 +484,7 @@ const HANDLERS: Record<
   CommandName,
   (args: ParsedArgs, config: GuardianConfig, output: Output) => Promise<number>
 > = {
-  demo: (_args, config, output) => runDemo(config, output),
+  demo: async (_args, config, output) => (await import('./demo.ts')).runDemo(config, output),
   deploy,
   rollback,
   status,
@@ -451,6 +508,7 @@ export async function runCli(argv: readonly string[], output: Output = processOu
       output.out(usage(command));
       return 0;
     }
+    const { loadConfig } = await import('../config/load.ts');
     const config = loadConfig(optionalString(args, 'config-dir'));
     return await HANDLERS[command](args, config, output);
   } catch (err) {
@@ -459,8 +517,8 @@ export async function runCli(argv: readonly string[], output: Output = processOu
       output.err(`Run 'guardian ${err.command ?? command ?? ''} --help'.`.replace('  ', ' '));
       return 2;
     }
-    if (err instanceof ConfigError) {
-      output.err(`guardian: ${err.message}`);
+    if ((err as Error | undefined)?.name === 'ConfigError') {
+      output.err(`guardian: ${(err as Error).message}`);
       return 2;
     }
     const name = (err as Error).name;

@@ -7,11 +7,10 @@ import { AttributeType, BillingMode, type CfnTable, Table, TableEncryption } fro
 import { Construct } from 'constructs';
 import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from '../../lambdas/adapters/tables.ts';
 
-/** Metadata key on each table resource naming its role (`deployments` | `control`). */
-export const TABLE_METADATA_KEY = 'guardian:table';
+import { TABLE_METADATA_KEY } from '../table-metadata.ts';
 
-/** Which of the guardian's tables a table resource is. */
-export type TableRole = 'deployments' | 'control';
+// Kept apart from the construct so the local runner reads templates without loading the CDK.
+export { TABLE_METADATA_KEY, type TableRole } from '../table-metadata.ts';
 
 /** Properties of {@link GuardianTables}. */
 export interface GuardianTablesProps {

@@ -3,7 +3,9 @@
  * sleeping, and the handlers, the lock expiry and the cluster simulator all read it, so "600 s
  * rollout deadline" is exercised in milliseconds and still means 600 s.
  */
+import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import type { Clock } from '../../lambdas/core/ports.ts';
+import { damaged, writeFileAtomic } from './state-files.ts';
 
 /** A clock that moves only when told to. */
 export class SimulatedClock implements Clock {
@@ -56,6 +58,105 @@ export class SimulatedClock implements Clock {
       if (next === undefined) return;
       this.timers.splice(this.timers.indexOf(next), 1);
       next.fire();
+    }
+  }
+}
+
+/**
+ * The simulated clock of a local state folder, shared by every process using it (the commands
+ * and the state service's cluster simulator). The file holds the shared now; a process reads it
+ * on every `now()` and writes it on every move, so a Wait in one command's execution is seen by
+ * the simulator before that execution's next state runs. Time only moves forward: a move is
+ * written only if it is later than the file (under a short lock file), so two commands' Waits
+ * both count. Timers stay per process: they fire when this process next reads or moves time.
+ */
+export class SharedClock extends SimulatedClock {
+  /** Opens the clock of `file`, starting at `start` or the persisted time, whichever is later. */
+  constructor(
+    private readonly file: string,
+    start: Date = new Date(),
+  ) {
+    super(start);
+    this.pull();
+    this.push();
+  }
+
+  override now(): Date {
+    this.pull();
+    return super.now();
+  }
+
+  override advance(seconds: number): void {
+    this.pull();
+    super.advance(seconds);
+    this.push();
+  }
+
+  override catchUp(date: Date): void {
+    super.catchUp(date);
+    this.push();
+  }
+
+  /** The time in the file, or `undefined` before the first write. */
+  private read(): number | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    let ms = Number.NaN;
+    try {
+      ms = Date.parse((JSON.parse(text) as { now?: unknown }).now as string);
+    } catch {
+      // reported below
+    }
+    if (!Number.isFinite(ms)) throw damaged(this.file, 'the simulated clock', `not {"now": "<ISO time>"}`);
+    return ms;
+  }
+
+  private pull(): void {
+    const ms = this.read();
+    if (ms !== undefined && ms > super.now().getTime()) super.catchUp(new Date(ms));
+  }
+
+  private push(): void {
+    const mine = super.now().getTime();
+    withLockFile(`${this.file}.lock`, () => {
+      const theirs = this.read();
+      if (theirs === undefined || mine > theirs) {
+        writeFileAtomic(this.file, JSON.stringify({ now: new Date(mine).toISOString() }));
+      }
+    });
+  }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Runs `fn` holding an O_EXCL lock file; a lock older than a second belongs to a dead process and is broken. */
+function withLockFile(lock: string, fn: () => void): void {
+  for (let i = 0; ; i++) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 1000) unlinkSync(lock);
+      } catch {
+        // released meanwhile
+      }
+      Atomics.wait(pause, 0, 0, i < 10 ? 1 : 5);
+    }
+  }
+  try {
+    fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      // broken as stale by another process
     }
   }
 }

@@ -1,23 +1,26 @@
 /**
- * The local runner: the guardian's synthesized app executed on this machine. It synthesizes
- * the CDK app (without bundling), creates the stacks' DynamoDB tables in dynalite from the
- * template, binds each Lambda task of each state machine definition to the real step handler
- * with local ports, and runs executions with the simulated clock. Kubernetes is the embedded
- * cluster simulator, or a real cluster from a kubeconfig.
+ * The local runner: the guardian's synthesized app executed on this machine. It takes each
+ * stack's template (synthesized without bundling, cached by a hash of what it is built from),
+ * creates the stacks' DynamoDB tables in dynalite from it, binds each Lambda task of each state
+ * machine definition to the real step handler with local ports, and runs executions with the
+ * simulated clock. Kubernetes is the embedded cluster simulator, or a real cluster from a kubeconfig.
+ *
+ * With a state folder, the tables, the simulator and the demo APIs live in the folder's local
+ * state service (state-service.ts), shared by every local command like DynamoDB and the cluster
+ * are shared in AWS; without one (the demo, tests), everything runs in this process, in memory.
+ * Heavy modules (the CDK, the step handlers, the executor, the Kubernetes client) are imported
+ * only when a command needs them, so read commands stay light.
  */
 import './polyfills.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
 import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
-import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
 import {
   deployExecutionName,
   releaseLabel,
@@ -25,30 +28,34 @@ import {
   stateMachineName,
 } from '../../lambdas/core/naming.ts';
 import { type Clock, type Store, systemClock } from '../../lambdas/core/ports.ts';
-import { parseConfigSlice } from '../../lambdas/core/runtime-env.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
-import type { WorkloadPort } from '../../lambdas/core/workload.ts';
+import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { ENV_VARS, type LocalPortContext, resolvePort } from '../../lambdas/ports/table.ts';
-import { STEP_MODULES } from '../../lambdas/registry.ts';
-import { buildStepDeps, configKeysOf } from '../../lambdas/shared/wiring.ts';
-import { BASE_CONFIG_KEYS } from '../../lambdas/steps.ts';
-import { buildApp } from '../app.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
-import { stackTemplateInfo } from '../template.ts';
-import { SimulatedClock } from './clock.ts';
-import { type ClusterSimulator, startClusterSimulator } from './cluster-sim/index.ts';
-import { startDemoApi } from './demo-api.ts';
+import { type StackTemplateInfo, stackTemplateInfo } from '../template.ts';
+import { SharedClock, SimulatedClock } from './clock.ts';
+import type { ClusterSimulator } from './cluster-sim/index.ts';
+import type { LocalEvent, LocalExecutionResult, LocalExecutor, LocalTaskHandler } from './executor.ts';
+import { processAlive, writeFileAtomic } from './state-files.ts';
 import {
-  type LocalEvent,
-  type LocalExecutionResult,
-  LocalExecutor,
-  type LocalTaskHandler,
-} from './executor.ts';
+  connectStateService,
+  ensureSimulator,
+  observeWorkload,
+  type RunningExecution,
+  runningExecutions,
+  type ServiceInfo,
+  type ServiceSimulator,
+  statePaths,
+} from './state-service.ts';
+import { type CachedStack, stackTemplates } from './template-cache.ts';
 
 /** Options of {@link LocalGuardian.start}. */
 export interface LocalGuardianOptions {
   readonly config: GuardianConfig;
-  /** Folder for persistent local state (dynalite data, simulated cluster, clock); none = in memory. */
+  /**
+   * Folder for persistent local state (dynalite data, simulated cluster, clock), served to every
+   * command by the folder's local state service; none = in memory, in this process.
+   */
   readonly stateDir?: string;
   /** Use this cluster instead of the embedded simulator. */
   readonly kubeconfig?: string;
@@ -67,81 +74,185 @@ export interface LocalGuardianOptions {
   readonly startTime?: Date;
   /** Progress callback for every state entered/exited. */
   readonly onEvent?: (event: LocalEvent) => void;
+  /** Told what the runner did on its own (an abandoned execution cleaned up). */
+  readonly onNotice?: (line: string) => void;
 }
 
+/** An environment's stack: its store at once, its executions wired on first use. */
 interface StackRuntime {
   readonly environment: EnvironmentConfig;
-  readonly executor: LocalExecutor;
+  readonly stack: CachedStack;
+  readonly info: StackTemplateInfo;
   readonly store: Store;
+  wired?: Promise<WiredStack>;
+}
+
+/** What running executions of a stack needs. */
+interface WiredStack {
+  readonly executor: LocalExecutor;
   readonly deployStateMachine: string;
   readonly rollbackStateMachine: string;
   /** The real `execution-ended` step with its template-derived ports (EventBridge's target in AWS). */
   readonly executionEnded: LocalTaskHandler;
 }
 
-const DEFAULT_SEED_TAG = 'v1.0.0';
-const silentLogger = () => new Logger({ serviceName: 'deployment-guardian', logLevel: 'SILENT' });
+/** The cluster side: its port and the URL each environment's health checks call. */
+interface ClusterAccess {
+  readonly port: ClusterPort;
+  readonly apiUrls: ReadonlyMap<string, string>;
+  readonly simulator: ClusterSimulator | undefined;
+}
 
-/** A running local guardian. Call {@link LocalGuardian.close} when done (it persists state). */
+const DEFAULT_SEED_TAG = 'v1.0.0';
+
+/** A running local guardian. Call {@link LocalGuardian.close} when done. */
 export class LocalGuardian {
+  private clusterAccess: Promise<ClusterAccess> | undefined;
+
   private constructor(
+    private readonly options: LocalGuardianOptions,
     /** The clock every step, lock and timer reads: simulated, or the system clock in real time. */
     readonly clock: Clock,
     private readonly stacks: ReadonlyMap<string, StackRuntime>,
     private readonly closers: (() => Promise<void>)[],
-    readonly simulator: ClusterSimulator | undefined,
-    private readonly cluster: () => Promise<ClusterPort>,
+    private readonly connectCluster: () => Promise<ClusterAccess>,
     private readonly doc: DynamoDBDocumentClient,
     private readonly stateDir: string | undefined,
+    /** The in-process simulator (runs without a state folder); undefined until the cluster is first used. */
+    private inProcessSimulator: { current: ClusterSimulator | undefined },
+    /** The state service running the simulator, when it does. */
+    private readonly service:
+      | { readonly info: ServiceInfo; readonly simulator: () => Promise<ServiceSimulator> }
+      | undefined,
   ) {}
 
-  /** Synthesizes the app and starts dynalite, the simulator (or a kubeconfig) and the demo API. */
+  /** The embedded simulator when it runs in this process (no state folder). */
+  get simulator(): ClusterSimulator | undefined {
+    return this.inProcessSimulator.current;
+  }
+
+  /**
+   * Reads the templates (synthesizing on a cache miss), connects to the state folder's service or
+   * starts dynalite in memory, and creates the tables. The cluster and the step handlers are
+   * brought up on first use.
+   */
   static async start(options: LocalGuardianOptions): Promise<LocalGuardian> {
     const closers: (() => Promise<void>)[] = [];
     try {
-      return await LocalGuardian.startInner(options, closers);
+      const g = await LocalGuardian.startInner(options, closers);
+      if (!options.stateDir)
+        await g.cluster(); // in memory: the simulator is part of the runner
+      else await g.reapAbandoned();
+      return g;
     } catch (err) {
       for (const close of closers.reverse()) await close().catch(() => undefined);
       throw err;
     }
   }
 
-  /** Each piece in turn: state (clock, dynalite), cluster and demo services, synth, wiring. */
   private static async startInner(
     options: LocalGuardianOptions,
     closers: (() => Promise<void>)[],
   ): Promise<LocalGuardian> {
     const { stateDir } = options;
-    if (stateDir) mkdirSync(stateDir, { recursive: true });
     const realTime = options.realTime ?? Boolean(options.kubeconfig);
     if (realTime && !options.kubeconfig) {
       throw new Error('realTime needs a kubeconfig: the embedded simulator runs on the simulated clock');
     }
-    const { clock, simClock } = startClock(options, realTime, closers);
-    const doc = await startDynamo(stateDir, closers);
-    const cluster = await startCluster(options, clock, simClock, closers);
-    const { stacks, templates } = synthesize(options.config);
+    // The clock first: a damaged clock file is reported before anything starts.
+    if (stateDir) mkdirSync(stateDir, { recursive: true });
+    const simClock = stateDir
+      ? new SharedClock(statePaths(stateDir).clock, options.startTime)
+      : new SimulatedClock(options.startTime ?? new Date());
+    const templates = stackTemplates(options.config);
+    const service = stateDir ? connectStateService(stateDir) : undefined;
+    // Awaited below; a failure is reported there, never as an unhandled rejection.
+    service?.catch(() => undefined);
+    templates.catch(() => undefined);
+    const clock: Clock = realTime ? systemClock : simClock;
+    const endpoint = service ? (await service).dynamoEndpoint : await startDynalite(closers);
+    const doc = dynamoClient(endpoint, closers);
+    const stacks = await templates;
+    const inProcess: { current: ClusterSimulator | undefined } = { current: undefined };
+    let simulatorStarted: Promise<ServiceSimulator> | undefined;
+    const simulatorInService =
+      service && !options.kubeconfig
+        ? () => {
+            simulatorStarted ??= service.then((info) => ensureSimulator(info, workloads));
+            return simulatorStarted;
+          }
+        : undefined;
+    const workloads = Object.values(options.config.environments).map((env) => ({
+      environment: env.name,
+      namespace: env.namespace,
+      name: env.workload,
+      container: env.container,
+      image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
+    }));
+    const connectCluster = async (): Promise<ClusterAccess> => {
+      const k8s = await import('../../lambdas/adapters/kubernetes.ts');
+      if (options.kubeconfig) {
+        return { port: k8s.connectKubeconfig(options.kubeconfig), apiUrls: new Map(), simulator: undefined };
+      }
+      if (service) {
+        const sim = await (simulatorInService as () => Promise<ServiceSimulator>)();
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const kc = new KubeConfig();
+        kc.loadFromString(sim.kubeconfigYaml);
+        return {
+          port: new k8s.KubernetesCluster(kc),
+          apiUrls: new Map(Object.entries(sim.apiUrls)),
+          simulator: undefined,
+        };
+      }
+      const access = await startInProcessCluster(workloads, clock, simClock, closers);
+      inProcess.current = access.simulator;
+      return access;
+    };
     const runtimes = new Map<string, StackRuntime>();
+    const existing = new Set((await doc.send(new ListTablesCommand({}))).TableNames ?? []);
     for (const [envName, stack] of Object.entries(stacks)) {
-      const template = templates.get(envName);
-      if (!template) throw new Error(`stack ${stack.stackName} was not synthesized`);
       const environment = options.config.environments[envName] as EnvironmentConfig;
-      runtimes.set(
-        envName,
-        await wireStack({
-          stackName: stack.stackName,
-          region: stack.region ?? 'ap-southeast-1',
-          template,
-          environment,
-          doc,
-          local: { dynamo: doc, kubernetes: cluster.port, clock },
-          apiUrl: options.apiUrl ?? cluster.apiUrls.get(envName),
-          realTime,
-          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      const info = stackTemplateInfo(stack.template, { region: stack.region, account: '000000000000' });
+      const tableName = (logicalId: string) => `${stack.stackName}.${logicalId}`;
+      for (const table of info.tables) {
+        const name = tableName(table.logicalId);
+        if (existing.has(name)) continue;
+        await doc
+          .send(new CreateTableCommand({ ...table.properties, TableName: name } as never))
+          .catch((err: Error) => {
+            // Another command created it first.
+            if (err.name !== 'ResourceInUseException') throw err;
+          });
+      }
+      const roleTable = (role: string) => {
+        const t = info.tables.find((x) => x.role === role);
+        if (!t) throw new Error(`stack ${stack.stackName} has no ${role} table`);
+        return tableName(t.logicalId);
+      };
+      runtimes.set(envName, {
+        environment,
+        stack,
+        info,
+        store: new DynamoStore(doc, {
+          deploymentsTable: roleTable('deployments'),
+          controlTable: roleTable('control'),
         }),
-      );
+      });
     }
-    return new LocalGuardian(clock, runtimes, closers, cluster.simulator, cluster.port, doc, stateDir);
+    const simulatorService =
+      service && simulatorInService ? { info: await service, simulator: simulatorInService } : undefined;
+    return new LocalGuardian(
+      options,
+      clock,
+      runtimes,
+      closers,
+      connectCluster,
+      doc,
+      stateDir,
+      inProcess,
+      simulatorService,
+    );
   }
 
   private runtime(environment: string): StackRuntime {
@@ -150,6 +261,28 @@ export class LocalGuardian {
       throw new Error(`unknown environment '${environment}'; known: ${[...this.stacks.keys()].join(', ')}`);
     }
     return rt;
+  }
+
+  private cluster(): Promise<ClusterAccess> {
+    this.clusterAccess ??= this.connectCluster();
+    return this.clusterAccess;
+  }
+
+  private wired(environment: string): Promise<WiredStack> {
+    const rt = this.runtime(environment);
+    rt.wired ??= this.cluster().then((cluster) =>
+      wireStack({
+        stackName: rt.stack.stackName,
+        info: rt.info,
+        environment: rt.environment,
+        local: { dynamo: this.doc, kubernetes: async () => cluster.port, clock: this.clock },
+        apiUrl: this.options.apiUrl ?? cluster.apiUrls.get(environment),
+        realTime: this.clock === systemClock,
+        ...(this.stateDir ? { stateDir: this.stateDir } : {}),
+        ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
+      }),
+    );
+    return rt.wired;
   }
 
   /** The store of an environment's stack (records, lock, breaker, freezes). */
@@ -164,15 +297,30 @@ export class LocalGuardian {
 
   /** The Kubernetes cluster the guardian acts on. */
   async clusterPort(): Promise<ClusterPort> {
-    return this.cluster();
+    return (await this.cluster()).port;
+  }
+
+  /**
+   * What the environment's workload looks like now, read through the Workload port's local
+   * adapter: by the state service for the simulator (so a read command loads no Kubernetes
+   * client), else here.
+   */
+  async observeWorkload(environment: string): Promise<WorkloadObservation> {
+    const env = this.environment(environment);
+    if (this.service) {
+      await this.service.simulator();
+      return observeWorkload(this.service.info, env);
+    }
+    return (await this.workload(environment)).observe();
   }
 
   /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */
   async workload(environment: string): Promise<WorkloadPort> {
     const env = this.environment(environment);
+    const { port } = await this.cluster();
     const built = await resolvePort('workload', env).local(
       { config: env, vars: {}, clock: this.clock },
-      { dynamo: this.doc, kubernetes: this.cluster, clock: this.clock },
+      { dynamo: this.doc, kubernetes: async () => port, clock: this.clock },
     );
     if (!built) throw new Error(`the workload port of ${environment} was left out of this build`);
     return built as WorkloadPort;
@@ -181,10 +329,12 @@ export class LocalGuardian {
   /** Runs a Deploy execution to its end. */
   async deploy(input: DeployInput | Record<string, unknown>, name?: string): Promise<LocalExecutionResult> {
     const environment = String((input as { environment?: unknown }).environment ?? '');
-    const rt = this.runtime(environment);
     const raw = input as { version?: unknown; image?: unknown };
-    const result = await rt.executor.run(
-      rt.deployStateMachine,
+    const wired = await this.wired(this.runtime(environment).environment.name);
+    return this.run(
+      wired,
+      environment,
+      wired.deployStateMachine,
       input,
       name ??
         deployExecutionName(
@@ -193,9 +343,6 @@ export class LocalGuardian {
           randomBytes(4).toString('hex'),
         ),
     );
-    this.saveExecution(result);
-    await this.deliverEnded(rt, result, input);
-    return result;
   }
 
   /** Runs a Rollback execution to its end. */
@@ -204,15 +351,96 @@ export class LocalGuardian {
     name?: string,
   ): Promise<LocalExecutionResult> {
     const environment = String((input as { environment?: unknown }).environment ?? '');
-    const rt = this.runtime(environment);
-    const result = await rt.executor.run(
-      rt.rollbackStateMachine,
+    const wired = await this.wired(this.runtime(environment).environment.name);
+    return this.run(
+      wired,
+      environment,
+      wired.rollbackStateMachine,
       input,
       name ?? rollbackExecutionName(environment, randomBytes(4).toString('hex')),
     );
-    this.saveExecution(result);
-    await this.deliverEnded(rt, result, input);
-    return result;
+  }
+
+  /**
+   * One top-level execution. While it runs it is recorded under `<state>/running/` with this
+   * process's id, so that if the process dies the next local command ends it as AWS would
+   * (see {@link LocalGuardian.reapAbandoned}).
+   */
+  private async run(
+    wired: WiredStack,
+    environment: string,
+    stateMachine: string,
+    input: unknown,
+    name: string,
+  ): Promise<LocalExecutionResult> {
+    const sm = wired.executor.stateMachine(stateMachine);
+    const runningFile = this.stateDir
+      ? path.join(statePaths(this.stateDir).running, `${name}.json`)
+      : undefined;
+    if (runningFile) {
+      mkdirSync(path.dirname(runningFile), { recursive: true });
+      const record: RunningExecution = {
+        pid: process.pid,
+        environment,
+        name,
+        executionArn: `${sm.arn.replace(':stateMachine:', ':execution:')}:${name}`,
+        stateMachineArn: sm.arn,
+        input,
+        startedAt: this.clock.now().toISOString(),
+      };
+      writeFileAtomic(runningFile, JSON.stringify(record, null, 1));
+    }
+    try {
+      const result = await wired.executor.run(stateMachine, input, name);
+      this.saveExecution(result);
+      await this.deliverEnded(wired, result, input);
+      return result;
+    } finally {
+      if (runningFile) rmSync(runningFile, { force: true });
+    }
+  }
+
+  /**
+   * Ends every local execution whose process died (killed, crashed) the way AWS ends an
+   * aborted one: the `execution-ended` step gets an ABORTED status change, releases the lock
+   * that execution held, fails its unfinished record and opens the breaker if it may have left
+   * the workload half changed. Returns what was done, one line per execution.
+   */
+  async reapAbandoned(): Promise<string[]> {
+    if (!this.stateDir) return [];
+    const lines: string[] = [];
+    for (const { file, execution } of runningExecutions(this.stateDir)) {
+      if (processAlive(execution.pid)) continue;
+      // Claim it: of two commands reaping at once, one delivers the event.
+      const claimed = `${file}.reaping-${process.pid}`;
+      try {
+        renameSync(file, claimed);
+      } catch {
+        continue;
+      }
+      const now = this.clock.now();
+      const { message } = await this.deliverExecutionEvent(
+        execution.environment,
+        executionStatusChangeEvent(
+          execution.stateMachineArn,
+          {
+            name: execution.name,
+            executionArn: execution.executionArn,
+            status: 'ABORTED',
+            error: 'States.Aborted',
+            cause: `the local process running it (pid ${execution.pid}) ended before the execution did`,
+          },
+          execution.input,
+          new Date(execution.startedAt),
+          now,
+        ),
+      );
+      rmSync(claimed, { force: true });
+      const line = `execution ${execution.name} was abandoned (its process ${execution.pid} is gone); ended it as ABORTED: ${message}`;
+      lines.push(line);
+      this.options.onNotice?.(line);
+    }
+    return lines;
   }
 
   /**
@@ -220,7 +448,7 @@ export class LocalGuardian {
    * `execution-ended` step, as the stack's EventBridge rule does in AWS, and returns its result.
    */
   async deliverExecutionEvent(environment: string, event: unknown): Promise<{ message: string }> {
-    return (await this.runtime(environment).executionEnded(event)) as { message: string };
+    return (await (await this.wired(environment)).executionEnded(event)) as { message: string };
   }
 
   /**
@@ -228,16 +456,16 @@ export class LocalGuardian {
    * TIMED_OUT (the unfinished ends the local executor has: it has no StopExecution).
    */
   private async executionEnded(
-    rt: StackRuntime,
+    wired: WiredStack,
     result: LocalExecutionResult,
     input: unknown,
   ): Promise<void> {
     if (result.status !== 'FAILED' && result.status !== 'TIMED_OUT') return;
     const stopped = this.clock.now();
     const started = new Date(stopped.getTime() - result.simSeconds * 1000);
-    await rt.executionEnded(
+    await wired.executionEnded(
       executionStatusChangeEvent(
-        rt.executor.stateMachine(result.stateMachine).arn,
+        wired.executor.stateMachine(result.stateMachine).arn,
         result,
         input,
         started,
@@ -248,18 +476,18 @@ export class LocalGuardian {
 
   private saveExecution(result: LocalExecutionResult): void {
     if (!this.stateDir) return;
-    const dir = path.join(this.stateDir, 'executions');
+    const dir = statePaths(this.stateDir).executions;
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, `${result.name}.json`), JSON.stringify(result, null, 1));
+    writeFileAtomic(path.join(dir, `${result.name}.json`), JSON.stringify(result, null, 1));
   }
 
   /**
    * The emulated EventBridge delivery: as in AWS, a janitor failure never changes the
    * execution's outcome; it is reported as a process warning instead.
    */
-  private async deliverEnded(rt: StackRuntime, result: LocalExecutionResult, input: unknown): Promise<void> {
+  private async deliverEnded(wired: WiredStack, result: LocalExecutionResult, input: unknown): Promise<void> {
     try {
-      await this.executionEnded(rt, result, input);
+      await this.executionEnded(wired, result, input);
     } catch (err) {
       process.emitWarning(
         `execution-ended janitor failed for ${result.name}: ${(err as Error).message}`,
@@ -268,7 +496,7 @@ export class LocalGuardian {
     }
   }
 
-  /** Persists local state and stops every server this runner started. */
+  /** Stops every server this runner started (the state service runs on; it persists as it goes). */
   async close(): Promise<void> {
     // Every closer runs even if one fails (no server left listening); the first error is rethrown.
     let first: unknown;
@@ -284,43 +512,21 @@ export class LocalGuardian {
   }
 }
 
-/** The clock: simulated (persisted under the state folder) or, in real time, the system clock. */
-function startClock(
-  options: LocalGuardianOptions,
-  realTime: boolean,
-  closers: (() => Promise<void>)[],
-): { clock: Clock; simClock: SimulatedClock } {
-  const simClock = new SimulatedClock(options.startTime ?? new Date());
-  const clock: Clock = realTime ? systemClock : simClock;
-  const clockFile = options.stateDir && !realTime ? path.join(options.stateDir, 'clock.json') : undefined;
-  if (clockFile && existsSync(clockFile)) {
-    simClock.catchUp(new Date(JSON.parse(readFileSync(clockFile, 'utf8')).now));
-  }
-  if (clockFile) {
-    closers.push(async () => writeFileSync(clockFile, JSON.stringify({ now: clock.now().toISOString() })));
-  }
-  return { clock, simClock };
-}
-
-/** DynamoDB: dynalite, persisted under the state folder when there is one. */
-async function startDynamo(
-  stateDir: string | undefined,
-  closers: (() => Promise<void>)[],
-): Promise<DynamoDBDocumentClient> {
-  const db = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(stateDir ? { path: path.join(stateDir, 'dynamodb') } : {}),
-  });
+/** dynalite in memory, in this process (no state folder). */
+async function startDynalite(closers: (() => Promise<void>)[]): Promise<string> {
+  const { default: dynalite } = await import('dynalite');
+  const db = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     db.once('error', reject);
     db.listen(0, '127.0.0.1', () => resolve());
   });
   closers.push(() => new Promise<void>((resolve) => db.close(() => resolve())));
-  const port = (db.address() as AddressInfo).port;
+  return `http://127.0.0.1:${(db.address() as AddressInfo).port}`;
+}
+
+function dynamoClient(endpoint: string, closers: (() => Promise<void>)[]): DynamoDBDocumentClient {
   const ddb = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     region: 'ap-southeast-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
@@ -328,120 +534,109 @@ async function startDynamo(
   return DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** Kubernetes: a real cluster from a kubeconfig, or the embedded simulator plus one demo API per environment. */
-async function startCluster(
-  options: LocalGuardianOptions,
+/** The embedded simulator plus one demo API per environment, in this process. */
+async function startInProcessCluster(
+  workloads: readonly {
+    environment: string;
+    namespace: string;
+    name: string;
+    container: string;
+    image: string;
+  }[],
   clock: Clock,
   simClock: SimulatedClock,
   closers: (() => Promise<void>)[],
-): Promise<{
-  port: () => Promise<ClusterPort>;
-  simulator: ClusterSimulator | undefined;
-  apiUrls: Map<string, string>;
-}> {
-  const apiUrls = new Map<string, string>();
-  if (options.kubeconfig) {
-    const port = connectKubeconfig(options.kubeconfig);
-    return { port: async () => port, simulator: undefined, apiUrls };
-  }
-  const simFile = options.stateDir ? path.join(options.stateDir, 'cluster.json') : undefined;
-  const snapshot = simFile && existsSync(simFile) ? JSON.parse(readFileSync(simFile, 'utf8')) : undefined;
+): Promise<ClusterAccess> {
+  const [{ startClusterSimulator }, { startDemoApi }, { KubernetesCluster }] = await Promise.all([
+    import('./cluster-sim/index.ts'),
+    import('./demo-api.ts'),
+    import('../../lambdas/adapters/kubernetes.ts'),
+  ]);
   const sim = await startClusterSimulator({
     clock: simClock,
-    ...(snapshot
-      ? { snapshot }
-      : {
-          seed: Object.values(options.config.environments).map((env) => ({
-            namespace: env.namespace,
-            name: env.workload,
-            container: env.container,
-            image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
-            replicas: 3,
-          })),
-        }),
+    seed: workloads.map((w) => ({ ...w, replicas: 3 })),
   });
-  closers.push(async () => {
-    if (simFile) writeFileSync(simFile, JSON.stringify(sim.exportState(), null, 1));
-    await sim.close();
-  });
-  const port = new KubernetesCluster(sim.kubeConfig());
-  for (const env of Object.values(options.config.environments)) {
-    const demo = await startDemoApi({
-      clock,
-      resolveImage: () => sim.servedImage(env.namespace, env.workload),
-    });
+  closers.push(() => sim.close());
+  const apiUrls = new Map<string, string>();
+  for (const w of workloads) {
+    const demo = await startDemoApi({ clock, resolveImage: () => sim.servedImage(w.namespace, w.name) });
     closers.push(() => demo.close());
-    apiUrls.set(env.name, demo.url);
+    apiUrls.set(w.environment, demo.url);
   }
-  return { port: async () => port, simulator: sim, apiUrls };
-}
-
-/** The app, synthesized without bundling (the steps run unbundled here), and each stack's template. */
-function synthesize(config: GuardianConfig): {
-  stacks: ReturnType<typeof buildApp>['stacks'];
-  templates: Map<string, Record<string, unknown>>;
-} {
-  const { app, stacks } = buildApp({ config, bundle: false, nag: false });
-  const assembly = app.synth();
-  const templates = new Map<string, Record<string, unknown>>();
-  for (const [envName, stack] of Object.entries(stacks)) {
-    templates.set(envName, assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
-  }
-  return { stacks, templates };
+  return { port: new KubernetesCluster(sim.kubeConfig()), apiUrls, simulator: sim };
 }
 
 /** What {@link wireStack} needs. */
 interface WireStackOptions {
   readonly stackName: string;
-  readonly region: string;
-  readonly template: Record<string, unknown>;
+  readonly info: StackTemplateInfo;
   readonly environment: EnvironmentConfig;
-  readonly doc: DynamoDBDocumentClient;
   readonly local: LocalPortContext;
   /** Where health checks go (the demo API or `--api-url`); default: the environment's apiUrl. */
   readonly apiUrl: string | undefined;
   readonly realTime: boolean;
+  readonly stateDir?: string;
   readonly onEvent?: (event: LocalEvent) => void;
 }
 
 /**
- * One stack, run here: its tables created in dynalite, each Lambda task bound to the real step
- * with the ports and config slice the template says its function has (derived from the same
- * tables as in AWS, so a step that would fail there for want of a port fails here too).
+ * A seam for tests of several processes: with `GUARDIAN_TEST_PAUSE_BEFORE=<step id>`, a local
+ * run with a state folder stops before that step, writes `<state>/paused-<pid>` and goes on
+ * when the file is removed, so a test can act while it holds the lock (or kill it there).
  */
-async function wireStack(o: WireStackOptions): Promise<StackRuntime> {
-  const info = stackTemplateInfo(o.template, { region: o.region, account: '000000000000' });
+async function pauseForTest(stepId: string, stateDir: string | undefined): Promise<void> {
+  if (!stateDir || process.env.GUARDIAN_TEST_PAUSE_BEFORE !== stepId) return;
+  const file = path.join(stateDir, `paused-${process.pid}`);
+  writeFileAtomic(file, stepId);
+  while (existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 25));
+}
+
+/**
+ * One stack's executions, run here: each Lambda task bound to the real step with the ports and
+ * config slice the template says its function has (derived from the same tables as in AWS, so a
+ * step that would fail there for want of a port fails here too).
+ */
+async function wireStack(o: WireStackOptions): Promise<WiredStack> {
+  const [{ Logger }, { parseConfigSlice }, { STEP_MODULES }, { buildStepDeps, configKeysOf }, steps, exec] =
+    await Promise.all([
+      import('@aws-lambda-powertools/logger'),
+      import('../../lambdas/core/runtime-env.ts'),
+      import('../../lambdas/registry.ts'),
+      import('../../lambdas/shared/wiring.ts'),
+      import('../../lambdas/steps.ts'),
+      import('./executor.ts'),
+    ]);
+  const LocalMetrics = await localMetricsClass();
   const tableName = (logicalId: string) => `${o.stackName}.${logicalId}`;
-  const existing = new Set((await o.doc.send(new ListTablesCommand({}))).TableNames ?? []);
-  for (const table of info.tables) {
-    const name = tableName(table.logicalId);
-    if (existing.has(name)) continue;
-    await o.doc.send(new CreateTableCommand({ ...table.properties, TableName: name } as never));
-  }
   const resolveVars = (env: Record<string, unknown>): Record<string, string> =>
     Object.fromEntries(
       Object.entries(env).map(([k, v]) => [k, typeof v === 'object' ? tableName(refOf(v)) : String(v)]),
     );
   const lambdas = new Map<string, LocalTaskHandler>();
   let executionEnded: LocalTaskHandler | undefined;
-  let storeVars: Record<string, string> | undefined;
-  for (const fn of info.functions) {
-    const base = parseConfigSlice(JSON.stringify(fn.config ?? null), BASE_CONFIG_KEYS, { exact: false });
+  for (const fn of o.info.functions) {
+    const base = parseConfigSlice(JSON.stringify(fn.config ?? null), steps.BASE_CONFIG_KEYS, {
+      exact: false,
+    });
     const sliced = parseConfigSlice(JSON.stringify(fn.config), configKeysOf(fn.stepId, base));
     const config = {
       ...sliced,
       ...(o.apiUrl && 'apiUrl' in sliced ? { apiUrl: o.apiUrl } : {}),
     } as EnvironmentConfig;
     const vars = resolveVars(fn.environment);
-    if (vars[ENV_VARS.deploymentsTable]) storeVars = vars;
     const { step } = await STEP_MODULES[fn.stepId]();
     const deps = await buildStepDeps(
       fn.stepId,
       { config, vars, clock: o.local.clock },
       { kind: 'local', context: o.local },
-      { clock: o.local.clock, logger: silentLogger(), metrics: new LocalMetrics() },
+      {
+        clock: o.local.clock,
+        logger: new Logger({ serviceName: 'deployment-guardian', logLevel: 'SILENT' }),
+        metrics: new LocalMetrics(),
+      },
     );
     const invoke: LocalTaskHandler = async (input) => {
+      await pauseForTest(fn.stepId, o.stateDir);
       try {
         return await step.run(input, deps);
       } catch (err) {
@@ -453,21 +648,18 @@ async function wireStack(o: WireStackOptions): Promise<StackRuntime> {
     else lambdas.set(fn.arn, invoke);
   }
   if (!executionEnded) throw new Error(`stack ${o.stackName} has no execution-ended function`);
-  if (!storeVars) throw new Error(`stack ${o.stackName} has no function with the store port`);
-  const executor = new LocalExecutor({
-    stateMachines: info.stateMachines,
+  if (!o.info.functions.some((fn) => resolveVars(fn.environment)[ENV_VARS.deploymentsTable])) {
+    throw new Error(`stack ${o.stackName} has no function with the store port`);
+  }
+  const executor = new exec.LocalExecutor({
+    stateMachines: o.info.stateMachines,
     lambdas,
     clock: o.local.clock,
     realTime: o.realTime,
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   return {
-    environment: o.environment,
     executor,
-    store: new DynamoStore(o.doc, {
-      deploymentsTable: storeVars[ENV_VARS.deploymentsTable] as string,
-      controlTable: storeVars[ENV_VARS.controlTable] as string,
-    }),
     deployStateMachine: stateMachineName(o.environment.name, 'deploy'),
     rollbackStateMachine: stateMachineName(o.environment.name, 'rollback'),
     executionEnded,
@@ -475,16 +667,19 @@ async function wireStack(o: WireStackOptions): Promise<StackRuntime> {
 }
 
 /** Powertools Metrics that keeps nothing: local runs publish no EMF lines into the CLI's output. */
-class LocalMetrics extends Metrics {
-  constructor() {
-    super({ namespace: 'DeploymentGuardianLocal', serviceName: 'deployment-guardian' });
-  }
+async function localMetricsClass(): Promise<new () => Metrics> {
+  const { Metrics } = await import('@aws-lambda-powertools/metrics');
+  return class LocalMetrics extends Metrics {
+    constructor() {
+      super({ namespace: 'DeploymentGuardianLocal', serviceName: 'deployment-guardian' });
+    }
 
-  override publishStoredMetrics(): this {
-    this.clearMetrics();
-    this.clearDimensions();
-    return this;
-  }
+    override publishStoredMetrics(): this {
+      this.clearMetrics();
+      this.clearDimensions();
+      return this;
+    }
+  };
 }
 
 /** The EventBridge event Step Functions emits when an execution ends, for a local execution. */

@@ -31,6 +31,10 @@ export interface ClusterSimulatorOptions {
   readonly seed?: readonly SeedWorkload[];
   /** State saved by exportState() of an earlier run. */
   readonly snapshot?: ClusterSimSnapshot;
+  /** Called after each request that may have changed the cluster (persist it there). */
+  readonly onChange?: () => void;
+  /** Keep every request for {@link ClusterSimulator.requests} (off in the long-lived state service). @default true */
+  readonly recordRequests?: boolean;
 }
 
 /** A running cluster simulator. */
@@ -269,18 +273,22 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions): P
 
   const requests: string[] = [];
   const server = createServer((req, res) => {
-    requests.push(`${req.method ?? 'GET'} ${req.url ?? '/'}`);
-    route(req, res).catch((err: unknown) => {
-      if (res.headersSent) return;
-      if (err instanceof ApiError)
-        send(res, err.code, statusBody(err.code, err.reason, err.message, err.details));
-      else
-        send(
-          res,
-          500,
-          statusBody(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`),
-        );
-    });
+    if (options.recordRequests !== false) requests.push(`${req.method ?? 'GET'} ${req.url ?? '/'}`);
+    route(req, res)
+      .then(() => {
+        if (req.method !== 'GET') options.onChange?.();
+      })
+      .catch((err: unknown) => {
+        if (res.headersSent) return;
+        if (err instanceof ApiError)
+          send(res, err.code, statusBody(err.code, err.reason, err.message, err.details));
+        else
+          send(
+            res,
+            500,
+            statusBody(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`),
+          );
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

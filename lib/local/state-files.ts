@@ -1,0 +1,52 @@
+/**
+ * Files of the local state folder: written atomically (a temporary file renamed over the old
+ * one, so a crash leaves the old or the new content, never half of it) and read with errors
+ * that name the file and what to do about it.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+/** Local state that cannot be used: the message names the file and the way out. */
+export class LocalStateError extends Error {
+  override readonly name = 'LocalStateError';
+}
+
+/** Writes `text` to `file` atomically. The folder must exist: a deleted state folder is never recreated half-way. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/** `file` as JSON, `undefined` when it does not exist, or a {@link LocalStateError} naming it. */
+export function readStateJson<T>(
+  file: string,
+  check: (value: unknown) => value is T,
+  what: string,
+): T | undefined {
+  if (!existsSync(file)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw damaged(file, what, (err as Error).message);
+  }
+  if (!check(value)) throw damaged(file, what, 'unexpected content');
+  return value;
+}
+
+/** The error for a damaged state file. */
+export function damaged(file: string, what: string, detail: string): LocalStateError {
+  return new LocalStateError(
+    `local state ${file} (${what}) is damaged: ${detail}. Restore it from a backup, or delete the whole state folder to start over (every local record, lock and the simulated cluster go with it).`,
+  );
+}
+
+/** Whether a process with this pid is running (on this machine). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
