@@ -52,13 +52,35 @@ export class HealthCheckFailedError extends GuardianError {
   override readonly name = 'HealthCheckFailedError';
 }
 
-/** Errors raised by preflight that refuse a deployment before anything changed. */
+/**
+ * A rollback has nothing to go back to: the workload already runs the last known-good release,
+ * no known-good release is recorded or restorable, or the named revision is the current one.
+ * A refusal (`guardian` exits 1), not bad input: the request was sound, the state says no.
+ */
+export class NothingToRollBackError extends GuardianError {
+  override readonly name = 'NothingToRollBackError';
+}
+
+/**
+ * A rollback named a revision whose release the guardian rolled back (as bad): restoring it needs
+ * the operator's explicit `--force`. A refusal (`guardian` exits 1).
+ */
+export class RolledBackReleaseError extends GuardianError {
+  override readonly name = 'RolledBackReleaseError';
+}
+
+/**
+ * Errors that refuse a deployment (preflight) or a rollback (Prepare rollback) before anything
+ * changed; both state machines route them to their "refused" state.
+ */
 export const REFUSAL_ERRORS = [
   'InvalidInputError',
   'ChangeFreezeError',
   'CircuitOpenError',
   'LockHeldError',
   'NotFoundError',
+  'NothingToRollBackError',
+  'RolledBackReleaseError',
 ] as const;
 
 /** A record with the same id already exists for a different execution (ids are execution names). */

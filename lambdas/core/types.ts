@@ -30,10 +30,18 @@ export type DeployInput = z.infer<typeof deployInputSchema>;
 /** Input of a Rollback execution (deploy failure, alarm, or operator). */
 export const rollbackInputSchema = z.strictObject({
   environment: z.string().min(1),
-  /** The deployment being undone; its captured rollback state is the target. */
+  /**
+   * The deployment being undone. Its own automatic rollback restores the state it captured; any
+   * other (an alarm's) goes to the last known-good release before it.
+   */
   deploymentId: z.string().min(1).optional(),
-  /** Operator-named revision of the workload; default: the previous one (like `kubectl rollout undo`). */
+  /**
+   * Operator-named revision of the workload. Default: the last known-good release (the newest
+   * deployment that succeeded and was not rolled back), never one the guardian rolled back.
+   */
   revision: z.number().int().positive().optional(),
+  /** With `revision`: restore it even if the guardian rolled its release back as bad (`--force`). */
+  force: z.boolean().default(false),
   /** Why: recorded on the record and as the Deployment's change-cause annotation. */
   reason: z.string().min(1).default('rollback requested'),
   /** Free-text annotation from the operator (`--annotate`). */
@@ -93,6 +101,10 @@ export const rollbackContextSchema = rolloutTargetSchema.extend({
   from: rollbackPointSchema,
   /** The state this rollback restores. */
   to: rollbackPointSchema,
+  /** The image of the deployment being undone, if any (what the breaker counts as a failed release). */
+  deploymentImage: z.string().optional(),
+  /** What is restored and why, one line each, as the operator reads it (printed by the CLI). */
+  plan: z.array(z.string()).optional(),
   reason: z.string(),
   annotate: z.string().optional(),
   trigger: triggerSchema,
@@ -166,6 +178,8 @@ export interface DeploymentRecord {
   /** For deploys that were rolled back: the rollback's id. */
   readonly rolledBackBy?: string;
   readonly reason?: string;
+  /** For rollbacks: what was restored and why (e.g. "restoring … the last known-good release …"). */
+  readonly decision?: string;
   readonly annotation?: string;
   readonly startedAt: string;
   readonly finishedAt?: string;
@@ -181,11 +195,27 @@ export interface LockInfo {
   readonly expiresAt: string;
 }
 
+/** One failure the circuit breaker counted: a failed release, or a rollback that failed or never finished. */
+export interface CountedFailure {
+  /** The deployment that failed (or the rollback / execution, when no deployment is known). */
+  readonly id: string;
+  /** Its image, when known. */
+  readonly image?: string;
+  /** When it was counted. */
+  readonly at: string;
+}
+
 /** The per-environment circuit breaker (runbook: "Circuit Breaker Pattern"). */
 export interface BreakerState {
   readonly environment: string;
   readonly state: 'closed' | 'open';
   readonly consecutiveFailures: number;
+  /** What was counted in the current streak, oldest first (the newest ones, at most the threshold). */
+  readonly counted?: readonly CountedFailure[];
+  /** When the current streak's first failure was counted (absent while the count is 0). */
+  readonly since?: string;
+  /** When it opened (absent while closed). */
+  readonly openedAt?: string;
   readonly reason?: string;
   readonly updatedAt?: string;
   /** Id of the last deployment/rollback counted, so a retried step does not count twice. */

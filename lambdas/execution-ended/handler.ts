@@ -49,7 +49,9 @@ export const step = defineStep('execution-ended', executionEndedEventSchema, asy
   const done: string[] = [];
   // The breaker first: it keeps the next deployment off a half-changed workload even if a later write fails.
   if (plan.openBreaker) {
-    await store.updateBreaker(config.name, (b) => breakerOnUnfinished(b, name, plan.reason, now));
+    await store.updateBreaker(config.name, (b) =>
+      breakerOnUnfinished(b, { id: name, ...(record && { image: record.image }) }, plan.reason, now),
+    );
     done.push(
       `opened the ${config.name} circuit breaker (check the workload, then \`guardian circuit-breaker --reset\`)`,
     );

@@ -43,7 +43,7 @@ export const step = defineStep(
       if (!alreadyRecorded) {
         // The breaker first: it keeps the next deployment out even if the record write fails.
         breaker = await store.updateBreaker(config.name, (b) =>
-          breakerOnRollbackFailure(b, d.deploymentId, why, now),
+          breakerOnRollbackFailure(b, { id: d.deploymentId, image: d.image }, why, now),
         );
         await compensateOnFailure(
           () =>

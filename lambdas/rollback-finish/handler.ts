@@ -1,10 +1,17 @@
 /**
  * "Record rollback" / "Record rollback failure": records the outcome on the rollback and on the
- * deployment it undid, moves the circuit breaker, and releases the environment lock.
+ * deployment it undid, moves the circuit breaker, and releases the environment lock. The breaker
+ * counts a release rolled back after a failed deployment or an alarm as one failed release; an
+ * operator's rollback that succeeds is not counted; a failed rollback opens it at once.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
-import { breakerOnFailure, breakerOnRollbackFailure, breakerSummary } from '../core/breaker.ts';
+import {
+  breakerOnFailure,
+  breakerOnRollbackFailure,
+  breakerSummary,
+  countsAsFailedRelease,
+} from '../core/breaker.ts';
 import { compensateOnFailure } from '../core/compensation.ts';
 import { failureText, secondsSince } from '../core/context.ts';
 import { finishableFrom, undoneFrom } from '../core/records.ts';
@@ -26,7 +33,10 @@ export const rollbackFinishEventSchema = z.object({
   rollout: z.looseObject({ revision: z.number().int().nonnegative() }).optional(),
 });
 
-/** The rollback-finish step. Breaker transitions carry the rollback id, so a retry counts once. */
+/**
+ * The rollback-finish step. Breaker transitions carry the id of what they count (the deployment
+ * undone, else the rollback), so a retry counts once.
+ */
 export const step = defineStep(
   'rollback-finish',
   rollbackFinishEventSchema,
@@ -44,6 +54,10 @@ export const step = defineStep(
 
     const revision = rollout?.revision;
     const threshold = config.thresholds.consecutive_failures_for_rollback;
+    // What the breaker counts: the deployment undone (its image), else what the workload ran
+    // before (a rollback that succeeded) or what it failed to restore (one that failed).
+    const release = { id: r.deploymentId ?? r.rollbackId, image: r.deploymentImage ?? r.from.image };
+    const counted = countsAsFailedRelease(r.trigger);
     // A TransientError is retried by the state machine, whose retry releases the lock; any other
     // failure ends the execution, so the environment is given back now rather than at the lock's expiry.
     const breaker: BreakerState = await compensateOnFailure(
@@ -51,8 +65,15 @@ export const step = defineStep(
         // The breaker first: it is what keeps the next deployment out.
         const b = await store.updateBreaker(config.name, (before) =>
           failed
-            ? breakerOnRollbackFailure(before, r.rollbackId, why ?? 'unknown failure', now)
-            : breakerOnFailure(before, r.rollbackId, threshold, r.reason, now),
+            ? breakerOnRollbackFailure(
+                before,
+                { id: r.rollbackId, image: r.deploymentImage ?? r.to.image },
+                why ?? 'unknown failure',
+                now,
+              )
+            : counted
+              ? breakerOnFailure(before, release, threshold, r.reason, now)
+              : before,
         );
         await store.updateRecord(
           config.name,
@@ -84,7 +105,7 @@ export const step = defineStep(
     const undone = r.deploymentId ? `deployment ${r.deploymentId}` : r.workload;
     const message = failed
       ? `Rollback ${r.rollbackId} of ${undone} FAILED (${why}); ${config.name} may still run ${r.from.image}. Check ${r.workload} by hand; ${breakerSummary(breaker, threshold)}. The lock is released.`
-      : `Rolled ${undone} back to ${describePoint(r.to)} because: ${r.reason}. ${breakerSummary(breaker, threshold)}; the lock is released.`;
+      : `Rolled ${undone} back to ${describePoint(r.to)} because: ${r.reason}. ${counted ? '' : `An operator's rollback is not counted as a failed release; `}${breakerSummary(breaker, threshold)}; the lock is released.`;
     logger.info(message);
     deps.metrics.addMetric(failed ? 'RollbackFailed' : 'RollbackSucceeded', MetricUnit.Count, 1);
     deps.metrics.addMetric('RollbackDuration', MetricUnit.Seconds, secondsSince(r.startedAt, now));

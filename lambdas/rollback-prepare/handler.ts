@@ -1,9 +1,11 @@
 /**
  * "Prepare rollback": choose the rollback point to return to and hold the environment lock.
- * A deployment's rollback restores the point its preflight captured; only the rollback the Deploy
- * execution itself started keeps the deployment's lock (see planRollback), any other takes the
- * lock itself and is refused while the deployment still runs. The circuit breaker and change
- * freezes do not block rollbacks: undoing a bad release is always allowed.
+ * A deployment's own automatic rollback restores the point its preflight captured; an operator's
+ * or an alarm's goes to the last known-good release, or to a named revision (one the guardian
+ * rolled back only with --force), and says which and why (`chooseRollbackTarget`). Only the
+ * rollback the Deploy execution itself started keeps the deployment's lock (see planRollback),
+ * any other takes the lock itself and is refused while the deployment still runs. The circuit
+ * breaker and change freezes do not block rollbacks: undoing a bad release is always allowed.
  */
 import * as z from 'zod';
 import { compensateOnFailure } from '../core/compensation.ts';
@@ -11,11 +13,14 @@ import { checkEnvironment, reasonText } from '../core/context.ts';
 import { LockHeldError, NotFoundError } from '../core/errors.ts';
 import { buildLock, lockHeldMessage } from '../core/lock.ts';
 import {
-  capturedPoint,
+  chooseRollbackTarget,
+  isOwnRollback,
+  ownRollbackChoice,
   planRollback,
+  ROLLBACK_RECORDS_READ,
+  type RollbackChoice,
   rollbackContext,
   rollbackRecord,
-  selectRollbackTarget,
 } from '../core/rollback.ts';
 import { executionRefSchema, rollbackInputSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
@@ -65,15 +70,25 @@ export const step = defineStep(
     return compensateOnFailure(
       async () => {
         const { observation, point: from } = await deps.workload.capture();
-        const to =
-          record && input.revision === undefined
-            ? capturedPoint(record)
-            : selectRollbackTarget(
-                await deps.workload.history(),
-                observation.revision,
-                input.revision,
-                observation.name,
-              );
+        let choice: RollbackChoice;
+        if (record && isOwnRollback(input, record)) choice = ownRollbackChoice(record);
+        else {
+          const [records, history] = await Promise.all([
+            store.listRecords(config.name, ROLLBACK_RECORDS_READ),
+            deps.workload.history(),
+          ]);
+          choice = chooseRollbackTarget({
+            environment: config.name,
+            workload: observation.name,
+            records,
+            history,
+            current: observation,
+            ...(input.revision !== undefined && { requested: input.revision }),
+            force: input.force,
+            ...(record && { undoing: record }),
+          });
+        }
+        const { to, undoes } = choice;
         const context = rollbackContext({
           input,
           execution,
@@ -81,7 +96,8 @@ export const step = defineStep(
           workload: observation.name,
           from,
           to,
-          ...(record && { deploymentId: record.id }),
+          ...(undoes && { undoes }),
+          sentence: choice.sentence,
           // Lambda/child-execution JSON from the Deploy workflow's $.failure.Cause -> a sentence.
           reason: reasonText(input.reason),
           lockHolder: plan.holder,
@@ -91,6 +107,7 @@ export const step = defineStep(
         await store.putRecord(rollbackRecord(context));
         logger.info(`rolling ${observation.name} back from revision ${from.revision} to ${to.revision}`, {
           reason: context.reason,
+          decision: choice.sentence,
         });
         return context;
       },

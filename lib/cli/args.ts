@@ -98,13 +98,19 @@ export const COMMANDS = {
     },
   },
   rollback: {
-    summary: 'roll back to the previous revision (like kubectl rollout undo) or to --revision N',
+    summary:
+      'roll back to the last known-good release (the newest that succeeded and was not rolled back; never one the guardian rolled back), or to --revision N; exit 1 when there is nothing to roll back to',
     options: {
       ...ENV,
       revision: {
         type: 'string',
         value: 'N',
-        description: 'Deployment revision to return to (default: the previous one)',
+        description:
+          'workload revision to restore (kubectl rollout history); default: the last known-good release',
+      },
+      force: {
+        type: 'boolean',
+        description: 'with --revision: restore it even though the guardian rolled that release back as bad',
       },
       annotate: {
         type: 'string',
@@ -202,7 +208,7 @@ export function usage(command?: CommandName): string {
     for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(16)} ${c.summary}`);
     lines.push('', "Run 'guardian <command> --help' for a command's options.");
     lines.push(
-      'Exit codes: 0 success, 1 the deployment/rollback failed or was refused, 2 bad usage or bad input.',
+      'Exit codes: 0 success, 1 the deployment/rollback failed or was refused (e.g. nothing to roll back to), 2 bad usage or bad input.',
     );
     return lines.join('\n');
   }

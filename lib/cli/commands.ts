@@ -41,7 +41,11 @@ import {
 const environmentOf = async (config: GuardianConfig, name: string): Promise<EnvironmentConfig> =>
   (await import('../config/load.ts')).environmentOf(config, name);
 
-/** Errors that mean the request itself was wrong (exit 2) rather than refused (exit 1). */
+/**
+ * Errors that mean the request itself was wrong (exit 2) rather than refused (exit 1). A rollback
+ * with nothing to roll back to (NothingToRollBackError) or naming a rolled-back release without
+ * --force (RolledBackReleaseError) is a refusal: exit 1.
+ */
 const BAD_INPUT_ERRORS = new Set(['InvalidInputError', 'NotFoundError']);
 
 const suffix = () => randomBytes(4).toString('hex');
@@ -229,7 +233,8 @@ async function runInAws(
     output.out(`${name} is still running after ${limit} s; it goes on in AWS: ${started.consoleUrl}`);
   } else if (end.status === 'SUCCEEDED') {
     output.out(`${name}: ${green('SUCCEEDED')}`);
-    const plan = (end.output as { deployment?: { plan?: unknown } } | undefined)?.deployment?.plan;
+    const out = end.output as { deployment?: { plan?: unknown }; rollback?: { plan?: unknown } } | undefined;
+    const plan = out?.deployment?.plan ?? out?.rollback?.plan;
     if (Array.isArray(plan)) for (const line of plan) output.out(`  · ${String(line)}`);
   } else {
     output.out(`${name}: ${red(end.status)} — ${describeFailure(end.error, end.cause)}`);
@@ -270,10 +275,18 @@ async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output):
 async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
   const env = await environmentOf(config, requireString(args, 'env'));
   const revision = optionalInt(args, 'revision', 1, 2_147_483_647);
+  const force = args.values.force === true;
+  if (force && revision === undefined) {
+    throw new UsageError(
+      '--force goes with --revision N: it restores a named revision whose release the guardian rolled back; without --revision a rollback goes to the last known-good release',
+      'rollback',
+    );
+  }
   const annotate = optionalString(args, 'annotate');
   const input = {
     environment: env.name,
     ...(revision ? { revision } : {}),
+    ...(force ? { force } : {}),
     reason: annotate ?? `operator rollback requested by ${whoAmI(args)}`,
     ...(annotate ? { annotate } : {}),
     trigger: 'operator' as const,
@@ -283,8 +296,11 @@ async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output
   if (args.values.local !== true) return runInAws(args, config, output, env, 'rollback', input, name, false);
   return withLocal(args, config, output, async (g) => {
     if (args.values.json !== true) {
+      // What exactly is restored, and why, is the "Prepare rollback" line (its plan) below.
       output.out(
-        bold(`Roll back ${env.name} to ${revision ? `revision ${revision}` : 'the previous revision'}`),
+        bold(
+          `Roll back ${env.name} to ${revision ? `revision ${revision}${force ? ' (--force)' : ''}` : 'its last known-good release'}`,
+        ),
       );
     }
     const result = await g.rollback(input, name);
@@ -345,7 +361,7 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
 }
 
 function describeRecord(r: DeploymentRecord): string {
-  return `${r.kind} ${r.id} ${r.status} — ${r.image} (${r.trigger}/${r.requestedBy}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''})${r.reason ? `: ${r.reason}` : ''}`;
+  return `${r.kind} ${r.id} ${r.status} — ${r.image} (${r.trigger}/${r.requestedBy}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''})${r.reason ? `: ${r.reason}` : ''}${r.decision ? `; ${r.decision}` : ''}`;
 }
 
 async function history(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {

@@ -2,6 +2,7 @@
  * What the CLI prints: state-by-state progress of an execution (like the console's graph, in
  * text) and summaries of records, lock, breaker and freezes.
  */
+import { countedList } from '../../lambdas/core/breaker.ts';
 import { reasonText } from '../../lambdas/core/context.ts';
 import type { BreakerState, DeploymentRecord, LockInfo } from '../../lambdas/core/types.ts';
 import type { LocalEvent, LocalExecutionResult } from '../local/executor.ts';
@@ -136,7 +137,8 @@ export function formatRecords(records: readonly DeploymentRecord[]): string[] {
       ? (r.image.split('/').pop() ?? r.image)
       : `→ revision ${r.revision ?? '?'} (${r.image.split('/').pop()})`,
     `${r.trigger}/${r.requestedBy}`,
-    r.reason ?? r.annotation ?? '',
+    // A rollback's decision says what it restored and why (e.g. the last known-good release).
+    [r.reason ?? r.annotation, r.decision].filter(Boolean).join('; '),
   ]);
   const header = ['STARTED', 'KIND', 'STATUS', 'ID', 'IMAGE', 'BY', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -155,9 +157,16 @@ export function formatLock(lock: LockInfo | undefined, now: Date): string {
   return `${expired ? 'expired' : 'held'} by ${lock.holder} since ${lock.acquiredAt} (expires ${lock.expiresAt})`;
 }
 
-/** The circuit breaker, in words. */
+/**
+ * The circuit breaker, in words, naming what it counted: `closed, 1/2 consecutive failed releases:
+ * staging-v1-2-0-… (v1.2.0) since …`; open: since when, and what opened it.
+ */
 export function formatBreaker(b: BreakerState, threshold: number): string {
-  const head = b.state === 'open' ? red('OPEN — deployments blocked') : green('closed');
-  const count = `${b.consecutiveFailures}/${threshold} consecutive failures`;
-  return `${head}, ${count}${b.reason ? `; ${b.reason}` : ''}${b.updatedAt ? ` (since ${b.updatedAt})` : ''}`;
+  const count = `${b.consecutiveFailures}/${threshold} consecutive failed releases`;
+  if (b.state === 'open') {
+    const since = b.openedAt ?? b.since;
+    return `${red('OPEN — deployments blocked')}${since ? ` since ${since}` : ''}, ${count}: ${b.reason ?? countedList(b)}`;
+  }
+  const list = countedList(b);
+  return `${green('closed')}, ${count}${list ? `: ${list}` : ''}${b.reason ? `; ${b.reason}` : ''}`;
 }

@@ -152,7 +152,9 @@ describe('guardian CLI against the local runner (state kept between commands)', 
     const h = await local('history', '--env', 'staging', '--limit', '1');
     expect(h.out).toContain('Emergency rollback due to high error rate');
     const s = await local('status', '--env', 'staging', '--json');
-    expect(JSON.parse(s.out).workload.image).toBe(`${REPO}:v1.4.2`.replace('v1.4.2', 'v1.0.0'));
+    expect(JSON.parse(s.out).workload.image).toBe(`${REPO}:v1.0.0`);
+    // A manual rollback is not a failed release: the breaker still counts only the bad one.
+    expect(JSON.parse(s.out).breaker).toMatchObject({ state: 'closed', consecutiveFailures: 1 });
 
     const reset = await local('circuit-breaker', '--env', 'staging', '--reset', '--requested-by', 'bolt');
     expect(reset.code).toBe(0);

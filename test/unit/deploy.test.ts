@@ -83,7 +83,7 @@ describe('deploymentContext', () => {
     expect(deploymentContext(facts()).plan).toEqual([
       `image ${REPO}:v1.2.3 (version v1.2.3) is valid for production`,
       'no change freeze in effect',
-      'circuit breaker closed (0 of 2 consecutive failures)',
+      'circuit breaker closed (0 of 2 consecutive failed releases)',
       'took the production lock until 2026-05-01T03:30:00.000Z',
       `set ${WORKLOAD} from revision 6 (${REPO}:v1.2.2) to ${REPO}:v1.2.3`,
       'wait up to 600s for the rollout (until 2026-05-01T02:10:00.000Z)',
@@ -102,7 +102,7 @@ describe('deploymentContext', () => {
   it("shows the breaker's failure count in the plan", () => {
     const f = facts();
     const c = deploymentContext({ ...f, breaker: { ...f.breaker, consecutiveFailures: 1 } });
-    expect(c.plan[2]).toBe('circuit breaker closed (1 of 2 consecutive failures)');
+    expect(c.plan[2]).toBe('circuit breaker closed (1 of 2 consecutive failed releases)');
   });
 
   it('takes the version from the tag when none was requested, and the digest-pinned image as given', () => {

@@ -150,15 +150,19 @@ describe('planExecutionEnded', () => {
 
 describe('breakerOnUnfinished', () => {
   it('opens at once with the reason, once per execution', () => {
-    const opened = breakerOnUnfinished(closedBreaker('production'), NAME, 'execution was aborted', NOW);
+    const event = { id: NAME, image: 'ghcr.io/buywhere/buywhere-api:v1.2.0' };
+    const opened = breakerOnUnfinished(closedBreaker('production'), event, 'execution was aborted', NOW);
     expect(opened).toEqual({
       environment: 'production',
       state: 'open',
       consecutiveFailures: 1,
+      counted: [{ ...event, at: NOW.toISOString() }],
+      since: NOW.toISOString(),
+      openedAt: NOW.toISOString(),
       reason: `${NAME}: execution was aborted`,
       updatedAt: NOW.toISOString(),
       lastEventId: NAME,
     });
-    expect(breakerOnUnfinished(opened, NAME, 'again', new Date(NOW.getTime() + 1000))).toBe(opened);
+    expect(breakerOnUnfinished(opened, event, 'again', new Date(NOW.getTime() + 1000))).toBe(opened);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError, LockHeldError, NotFoundError } from '../../lambdas/core/errors.ts';
+import { InvalidInputError, LockHeldError } from '../../lambdas/core/errors.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
 import {
   capturedPoint,
@@ -8,7 +8,6 @@ import {
   restoreNeeded,
   rollbackContext,
   rollbackRecord,
-  selectRollbackTarget,
 } from '../../lambdas/core/rollback.ts';
 import {
   type DeploymentRecord,
@@ -23,66 +22,6 @@ const point = (revision: number, tag: string): RollbackPoint => ({
   image: `repo/api:${tag}`,
   podTemplate: { spec: { containers: [{ name: 'api', image: `repo/api:${tag}` }] } },
 });
-// Unordered on purpose: the API lists ReplicaSets in no particular order.
-const revisions = [point(3, 'v3'), point(1, 'v1'), point(5, 'v5'), point(2, 'v2')];
-
-describe('selectRollbackTarget', () => {
-  it('defaults to the newest revision older than the current one', () => {
-    expect(selectRollbackTarget(revisions, 5)).toEqual(point(3, 'v3'));
-  });
-
-  it('skips gaps in revision numbers', () => {
-    expect(selectRollbackTarget([point(1, 'a'), point(9, 'b')], 9).revision).toBe(1);
-  });
-
-  it('refuses when there is no older revision, listing what exists', () => {
-    expect(() => selectRollbackTarget([point(1, 'a')], 1, undefined, 'deployment p/api')).toThrow(
-      NotFoundError,
-    );
-    expect(() => selectRollbackTarget([point(1, 'a')], 1, undefined, 'deployment p/api')).toThrow(
-      'no revision of deployment p/api older than the current revision 1 to roll back to (available revisions: 1)',
-    );
-    expect(() => selectRollbackTarget([], 0)).toThrow(/available revisions: none/);
-  });
-
-  it('refuses when the current revision is unnumbered (0): nothing is older', () => {
-    expect(() => selectRollbackTarget([point(0, 'v0')], 0)).toThrow(
-      'no revision of the workload older than the current revision 0 to roll back to (available revisions: 0)',
-    );
-  });
-
-  it('goes to a named revision, with the pod template it ran', () => {
-    expect(selectRollbackTarget(revisions, 5, 1)).toEqual(point(1, 'v1'));
-  });
-
-  it('refuses a named revision that does not exist, listing them in order', () => {
-    expect(() => selectRollbackTarget(revisions, 5, 4)).toThrow(NotFoundError);
-    expect(() => selectRollbackTarget(revisions, 5, 4)).toThrow(
-      'revision 4 of the workload not found; available revisions: 1, 2, 3, 5',
-    );
-    expect(() => selectRollbackTarget(revisions, 5, 4, 'deployment "p/api"')).toThrow(
-      'revision 4 of deployment "p/api" not found',
-    );
-  });
-
-  it('refuses naming the current revision as a no-op', () => {
-    expect(() => selectRollbackTarget(revisions, 5, 5)).toThrow(InvalidInputError);
-    expect(() => selectRollbackTarget(revisions, 5, 5)).toThrow(
-      /revision 5 is the current revision .* nothing to roll back/,
-    );
-  });
-
-  it('allows naming a revision newer than the current one (after an earlier undo)', () => {
-    expect(selectRollbackTarget(revisions, 3, 5).revision).toBe(5);
-  });
-
-  it('lists the revisions in order without reordering the history it was given', () => {
-    const history = [point(3, 'v3'), point(1, 'v1'), point(2, 'v2')];
-    expect(() => selectRollbackTarget(history, 3, 9)).toThrow('available revisions: 1, 2, 3');
-    expect(history.map((r) => r.revision)).toEqual([3, 1, 2]);
-  });
-});
-
 const NOW = new Date('2026-05-01T02:00:00Z');
 const DEPLOY_ARN =
   'arn:aws:states:ap-southeast-1:123456789012:execution:GuardianProduction-Deploy:production-v1-2-0-aaaaaaaa';
@@ -247,7 +186,7 @@ function facts(over: Partial<RollbackFacts> = {}): RollbackFacts {
     workload: 'deployment "production/buywhere-api"',
     from: point(3, 'v1.2.0'),
     to: point(2, 'v1.1.0'),
-    deploymentId: 'production-v1-2-0-aaaaaaaa',
+    undoes: { id: 'production-v1-2-0-aaaaaaaa', image: 'repo/api:v1.2.0' },
     reason: 'HealthCheckFailedError: GET /health: 503',
     lockHolder: 'production-v1-2-0-aaaaaaaa',
     deadlineSeconds: 600,
@@ -267,6 +206,7 @@ describe('rollbackContext', () => {
       rollbackId: 'production-rollback-22222222',
       executionArn: EXECUTION.Id,
       deploymentId: 'production-v1-2-0-aaaaaaaa',
+      deploymentImage: 'repo/api:v1.2.0',
       from: point(3, 'v1.2.0'),
       to: point(2, 'v1.1.0'),
       reason: 'HealthCheckFailedError: GET /health: 503',
@@ -292,7 +232,7 @@ describe('rollbackContext', () => {
       trigger: 'alarm',
       requestedBy: 'oncall',
     });
-    const { deploymentId: _, ...rest } = facts({ input, lockHolder: EXECUTION.Name });
+    const { undoes: _, ...rest } = facts({ input, lockHolder: EXECUTION.Name });
     const c = rollbackContext(rest);
     expect(c).toMatchObject({
       annotate: 'INC-42',
@@ -325,9 +265,18 @@ describe('rollbackRecord', () => {
     });
   });
 
+  it('records what was restored and why, as the operator read it', () => {
+    const sentence = 'restoring revision 2 (repo/api:v1.1.0), the last known-good release v1.1.0';
+    const c = rollbackContext(facts({ sentence }));
+    expect(c.plan).toEqual([sentence]);
+    expect(rollbackContextSchema.parse(c)).toEqual(c);
+    expect(rollbackRecord(c).decision).toBe(sentence);
+    expect(rollbackRecord(rollbackContext(facts()))).not.toHaveProperty('decision');
+  });
+
   it("keeps the operator's annotation and leaves out a deployment that was not named", () => {
     const input = rollbackInputSchema.parse({ environment: 'production', annotate: 'INC-42' });
-    const { deploymentId: _, ...rest } = facts({ input });
+    const { undoes: _, ...rest } = facts({ input });
     const r = rollbackRecord(rollbackContext(rest));
     expect(r.annotation).toBe('INC-42');
     expect(r).not.toHaveProperty('deploymentId');
