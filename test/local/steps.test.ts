@@ -611,7 +611,7 @@ describe('rollback steps', () => {
     expect(rollout).toMatchObject({ phase: 'complete', revision: 4 });
     const out = await run(rollbackFinish, { rollback: ctx, outcome: 'rolled-back', rollout });
     expect(out.message).toMatch(
-      /^Rolled deployment production-v1-2-0-\d+ back to revision 2 .* because: health check failed\. circuit breaker closed \(1 of 2 consecutive failures\); the lock is released\.$/,
+      /^Rolled deployment production-v1-2-0-\d+ back to revision 2 .* because: health check failed\. circuit breaker closed \(1 of 2 consecutive failed releases: production-v1-2-0-\d+ \(v1\.2\.0\) since [^)]+\); the lock is released\.$/,
     );
     expect(await db.store.getRecord(ENV, ctx.rollbackId)).toMatchObject({
       kind: 'rollback',
@@ -647,7 +647,9 @@ describe('rollback steps', () => {
     }
     expect(await db.store.getBreaker(ENV)).toMatchObject({
       state: 'open',
-      reason: '2 consecutive failed releases (threshold 2); last: bad release 1',
+      reason: expect.stringMatching(
+        /^2 consecutive failed releases: production-v1-2-0-\d+ \(v1\.2\.0\), production-v1-2-0-\d+ \(v1\.2\.0\) since \S+ \(threshold 2\); last: bad release 1$/,
+      ),
     });
     await expect(run(preflight, deployEvent())).rejects.toMatchObject({ name: 'CircuitOpenError' });
     const ctx = await rollback({
@@ -743,7 +745,9 @@ describe('rollback steps', () => {
   it('refuses a named revision that does not exist, listing them, and gives the lock back', async () => {
     await expect(rollback({ revision: 7 })).rejects.toMatchObject({
       name: 'NotFoundError',
-      message: expect.stringMatching(/revision 7 .* not found; available revisions: 1, 2/),
+      message: expect.stringMatching(
+        /revision 7 .* not found; available revisions: 1 \(v1\.0\.0\), 2 \(v1\.1\.0\)/,
+      ),
     });
     expect(await db.store.getLock(ENV)).toBeUndefined();
     expect(await db.store.listRecords(ENV, 10)).toEqual([]);
@@ -926,8 +930,19 @@ describe('rollback steps', () => {
     expect(await image()).toBe(V2);
   });
 
-  it('rolls back to the previous revision by default, like kubectl rollout undo', async () => {
-    const ctx = await rollback({ trigger: 'operator', reason: 'error rate up' });
+  it('refuses a plain rollback when no release is known good, naming the revisions to choose from', async () => {
+    await expect(rollback({ trigger: 'operator', reason: 'error rate up' })).rejects.toMatchObject({
+      name: 'NothingToRollBackError',
+      message: expect.stringMatching(
+        /no known-good release.*guardian rollback --env production --revision N \(revisions: 1 \(v1\.0\.0\), 2 \(v1\.1\.0\)\)/,
+      ),
+    });
+    expect(await db.store.getLock(ENV)).toBeUndefined();
+    await expectClusterUnchanged();
+  });
+
+  it('rolls back to a named older revision, like kubectl rollout undo --to-revision', async () => {
+    const ctx = await rollback({ trigger: 'operator', reason: 'error rate up', revision: 1 });
     expect(ctx).toMatchObject({
       from: { revision: 2, image: V2 },
       to: { revision: 1, image: V1 },

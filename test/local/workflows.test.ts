@@ -352,10 +352,11 @@ describe('Rollback workflow (operator)', () => {
     const badRevision = revisions.find((r) => r.images['buywhere-api'] === `${REPO}:v1.5.0-bad`)?.revision;
     expect(badRevision).toBeDefined();
 
-    // An operator rolls back to that bad revision: the rollback's own health check fails.
+    // An operator forces a rollback to that bad revision: the rollback's own health check fails.
     const result = await g.rollback({
       environment: 'staging',
       revision: badRevision,
+      force: true,
       trigger: 'operator',
       requestedBy: 'bolt',
       reason: 'wrong revision',
