@@ -126,15 +126,17 @@ describe('guardian CLI against the local runner (state kept between commands)', 
     expect(bad.out).toContain('DeploymentRolledBack');
     const s = await local('status', '--env', 'staging', '--json');
     const status = JSON.parse(s.out) as {
-      workload: { images: Record<string, string> };
+      workload: { image: string };
       breaker: { consecutiveFailures: number };
     };
-    expect(status.workload.images['buywhere-api']).toBe(`${REPO}:v1.5.0`);
+    expect(status.workload.image).toBe(`${REPO}:v1.5.0`);
     expect(status.breaker.consecutiveFailures).toBe(1);
 
+    // Refused at the edge with preflight's own rules, before any execution starts.
     const invalid = await local('deploy', '--env', 'staging', '--image', 'docker.io/x/y:1');
     expect(invalid.code).toBe(2);
-    expect(invalid.out).toContain('InvalidInputError');
+    expect(invalid.out).toBe('');
+    expect(invalid.err).toContain("image 'docker.io/x/y:1' is from repository 'docker.io/x/y'");
   });
 
   it('rolls back to a named revision with an annotation, and resets the circuit breaker', async () => {
@@ -151,9 +153,7 @@ describe('guardian CLI against the local runner (state kept between commands)', 
     const h = await local('history', '--env', 'staging', '--limit', '1');
     expect(h.out).toContain('Emergency rollback due to high error rate');
     const s = await local('status', '--env', 'staging', '--json');
-    expect(JSON.parse(s.out).workload.images['buywhere-api']).toBe(
-      `${REPO}:v1.4.2`.replace('v1.4.2', 'v1.0.0'),
-    );
+    expect(JSON.parse(s.out).workload.image).toBe(`${REPO}:v1.4.2`.replace('v1.4.2', 'v1.0.0'));
 
     const reset = await local('circuit-breaker', '--env', 'staging', '--reset', '--requested-by', 'bolt');
     expect(reset.code).toBe(0);
