@@ -1,4 +1,33 @@
 /** The `guardian` CLI entry point: parse, run, exit with the command's code. */
-import { runCli } from '../lib/cli/commands.ts';
+import { jsonRequested } from '../lib/cli/args.ts';
+import { processOutput, reservedStdoutOutput } from '../lib/cli/format.ts';
+import { reportError } from '../lib/cli/report.ts';
 
-process.exitCode = await runCli(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const json = jsonRequested(argv);
+// With --json, stdout carries the command's one document and nothing a library prints.
+const stdio = json ? reservedStdoutOutput() : processOutput;
+let wrote = false;
+const output = {
+  out: (line: string) => {
+    wrote = true;
+    stdio.out(line);
+  },
+  err: stdio.err,
+};
+// Whatever escapes a command (a crash in a server it started) is still reported the CLI's way,
+// without a second document after the one already written.
+const fatal = (err: unknown) => {
+  // A crash outside any command is a bug: keep its stack for the report.
+  if (err instanceof Error && err.stack) stdio.err(err.stack);
+  process.exitCode = reportError(err, wrote ? { out: stdio.err, err: stdio.err } : output, json);
+  process.exit();
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+try {
+  const { runCli } = await import('../lib/cli/commands.ts');
+  process.exitCode = await runCli(argv, output);
+} catch (err) {
+  process.exitCode = reportError(err, output, json);
+}

@@ -3,6 +3,8 @@
  * @kubernetes/client-node, the way kubectl does (`set image`, `rollout history`, `rollout undo`).
  * Every API failure leaves as a guardian error the state machines can Retry/Catch on.
  */
+
+import { readFileSync } from 'node:fs';
 import type {
   ConfigurationOptions,
   RequestContext,
@@ -22,6 +24,7 @@ import { setHeaderOptions } from '@kubernetes/client-node/dist/middleware.js';
 import { PatchStrategy } from '@kubernetes/client-node/dist/patch.js';
 import fetch from 'node-fetch';
 import { InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
+import { quote, shorten } from '../core/text.ts';
 import type { ClusterPort, RevisionInfo, WorkloadState } from './cluster.ts';
 import { isTimeoutError, isTransientHttpStatus, transientNetworkCode } from './transient.ts';
 
@@ -43,6 +46,11 @@ export interface KubernetesErrorContext {
   readonly name: string;
   /** True when a follow-up read showed the namespace itself is missing. */
   readonly namespaceMissing?: boolean;
+  /**
+   * The server URL, when follow-up reads showed it answers 404 to everything (its namespace and
+   * `/version` included): a web server, not a Kubernetes API server.
+   */
+  readonly notKubernetes?: string;
 }
 
 interface StatusBody {
@@ -86,6 +94,14 @@ export function kubernetesError(err: unknown, ctx: KubernetesErrorContext): Erro
   if (status !== undefined) {
     const body = parseStatus((err as { body?: unknown }).body);
     const detail = body.message ? `: ${body.message}` : '';
+    if (status === 404 && ctx.notKubernetes !== undefined) {
+      return new Error(
+        `${shorten(ctx.notKubernetes)} is not a Kubernetes API server: it answered 404 to ${ctx.action} ${ref}, ` +
+          `to namespace "${ctx.namespace}" and to /version; check the cluster's server URL in the kubeconfig ` +
+          '(on EKS, the cluster endpoint)',
+        { cause: err },
+      );
+    }
     if (status === 404) {
       return ctx.namespaceMissing
         ? new NotFoundError(
@@ -229,27 +245,36 @@ export class KubernetesCluster implements ClusterPort {
   }
 
   /**
-   * Whether `namespace` exists: true, false, or undefined when the answer is not a plain yes/no
-   * (no RBAC on namespaces, say). A raw GET with the kubeconfig's auth and TLS, because the
-   * generated CoreV1Api would add ~0.5 MB to every Kubernetes step's bundle for this one call.
+   * Why `namespace` answered 404: `missing` when the server is a Kubernetes API server without
+   * that namespace, `not-kubernetes` when it answers 404 to `/version` too (a web server, a wrong
+   * URL), undefined when the answer is not a plain yes/no (no RBAC on namespaces, say). Raw GETs
+   * with the kubeconfig's auth and TLS, because the generated CoreV1Api would add ~0.5 MB to every
+   * Kubernetes step's bundle for these calls.
    */
-  private async namespaceExists(namespace: string): Promise<boolean | undefined> {
+  private async probeNamespace(
+    namespace: string,
+  ): Promise<'exists' | 'missing' | 'not-kubernetes' | undefined> {
     const server = this.kubeConfig.getCurrentCluster()?.server;
     if (!server) return undefined;
-    try {
-      const init = await this.kubeConfig.applyToFetchOptions({ method: 'GET' });
-      const res = await fetch(
-        `${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}`,
-        {
+    const base = server.replace(/\/+$/, '');
+    const get = async (urlPath: string): Promise<number | undefined> => {
+      try {
+        const init = await this.kubeConfig.applyToFetchOptions({ method: 'GET' });
+        const res = await fetch(`${base}${urlPath}`, {
           ...(init as object),
           signal: AbortSignal.timeout(this.timeoutMs),
-        } as Parameters<typeof fetch>[1],
-      );
-      await res.text();
-      return res.status === 404 ? false : res.ok ? true : undefined;
-    } catch {
-      return undefined;
-    }
+        } as Parameters<typeof fetch>[1]);
+        await res.text();
+        return res.status;
+      } catch {
+        return undefined;
+      }
+    };
+    const status = await get(`/api/v1/namespaces/${encodeURIComponent(namespace)}`);
+    if (status === undefined) return undefined;
+    if (status !== 404) return status >= 200 && status < 300 ? 'exists' : undefined;
+    // Every Kubernetes API server serves /version (to anonymous callers too, by default).
+    return (await get('/version')) === 404 ? 'not-kubernetes' : 'missing';
   }
 
   /** Per-call options: a timeout signal, so a hung API server becomes a retryable failure. */
@@ -275,12 +300,22 @@ export class KubernetesCluster implements ClusterPort {
 
   private async fail(err: unknown, action: string, namespace: string, name: string): Promise<never> {
     let namespaceMissing = false;
+    let notKubernetes: string | undefined;
     if (httpStatusOf(err) === 404) {
-      // A missing namespace and a missing Deployment both answer 404; one cheap read tells them apart.
-      // A 403 here (no RBAC on namespaces) just leaves the plain "not found".
-      namespaceMissing = (await this.namespaceExists(namespace)) === false;
+      // A missing namespace and a missing Deployment both answer 404, and so does a server that is no
+      // Kubernetes API at all; cheap reads tell them apart. A 403 here (no RBAC on namespaces) just
+      // leaves the plain "not found".
+      const probe = await this.probeNamespace(namespace);
+      namespaceMissing = probe === 'missing';
+      if (probe === 'not-kubernetes') notKubernetes = this.kubeConfig.getCurrentCluster()?.server ?? '';
     }
-    throw kubernetesError(err, { action, namespace, name, namespaceMissing });
+    throw kubernetesError(err, {
+      action,
+      namespace,
+      name,
+      namespaceMissing,
+      ...(notKubernetes !== undefined && { notKubernetes }),
+    });
   }
 
   private async readDeployment(namespace: string, name: string, action: string): Promise<V1Deployment> {
@@ -404,13 +439,45 @@ export class KubernetesCluster implements ClusterPort {
   }
 }
 
-/** Loads a kubeconfig file (as kubectl would read it). */
+/** What a kubeconfig needs, said once for every way one can fall short. */
+const KUBECONFIG_SHAPE =
+  'expected a kubeconfig with clusters, users, contexts and a current-context, as `kubectl config view --raw` prints it';
+
+/**
+ * Loads a kubeconfig file (as kubectl would read it); an unreadable, empty or malformed file is an
+ * InvalidInputError that names the file and says what is wrong in a sentence.
+ */
 export function kubeConfigFromFile(path: string): KubeConfig {
+  const file = `kubeconfig ${quote(path)}`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a folder, not a file'
+          : code === 'EACCES'
+            ? 'is not readable (permission denied)'
+            : `cannot be read (${code ?? (err as Error).message})`;
+    throw new InvalidInputError(`${file} ${why}`, { cause: err });
+  }
+  if (text.trim() === '') throw new InvalidInputError(`${file} is empty: ${KUBECONFIG_SHAPE}`);
   const kc = new KubeConfig();
   try {
+    // loadFromFile also resolves certificate paths relative to the file, as kubectl does.
     kc.loadFromFile(path);
   } catch (err) {
-    throw new InvalidInputError(`cannot read kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
+    const message = ((err as Error).message ?? String(err)).split('\n')[0];
+    const why =
+      (err as Error).name === 'YAMLException'
+        ? `is not valid YAML (${message})`
+        : err instanceof TypeError
+          ? 'is not a kubeconfig'
+          : `is not a valid kubeconfig (${message})`;
+    throw new InvalidInputError(`${file} ${why}: ${KUBECONFIG_SHAPE}`, { cause: err });
   }
   return kc;
 }
@@ -418,19 +485,28 @@ export function kubeConfigFromFile(path: string): KubeConfig {
 /** A ClusterPort for the kubeconfig at `path`, using `context` or its current context. */
 export function connectKubeconfig(path: string, context?: string): ClusterPort {
   const kc = kubeConfigFromFile(path);
+  const file = `kubeconfig ${quote(path)}`;
+  const contexts = kc.getContexts().map((c) => c.name);
+  if (contexts.length === 0) throw new InvalidInputError(`${file} defines no context: ${KUBECONFIG_SHAPE}`);
   if (context !== undefined) {
-    if (!kc.getContexts().some((c) => c.name === context)) {
+    if (!contexts.includes(context)) {
       throw new InvalidInputError(
-        `kubeconfig ${path} has no context "${context}"; it has: ${kc
-          .getContexts()
-          .map((c) => c.name)
-          .join(', ')}`,
+        `${file} has no context "${shorten(context)}"; it has: ${contexts.join(', ')}`,
       );
     }
     kc.setCurrentContext(context);
   }
+  const current = kc.getCurrentContext();
+  if (!current || !contexts.includes(current)) {
+    throw new InvalidInputError(
+      `${file} has no current-context${current ? ` (it names ${quote(current)}, which it does not define)` : ''}; ` +
+        `its contexts: ${contexts.join(', ')}. Choose one with \`kubectl config use-context NAME --kubeconfig ${shorten(path)}\``,
+    );
+  }
   if (!kc.getCurrentCluster()) {
-    throw new InvalidInputError(`kubeconfig ${path} has no current context/cluster; pass a context name`);
+    throw new InvalidInputError(
+      `${file}: context ${quote(current)} names a cluster the file does not define`,
+    );
   }
   return new KubernetesCluster(kc);
 }

@@ -1,12 +1,13 @@
 /** Small pure checks the steps share: the environment asked for, a paused workload, deadlines, reasons. */
 import { InvalidInputError } from './errors.ts';
+import { quote } from './text.ts';
 import type { WorkloadObservation } from './workload.ts';
 
 /** Each stack guards one environment; a request for another one is refused. */
 export function checkEnvironment(guarded: string, requested: string): void {
   if (requested !== guarded) {
     throw new InvalidInputError(
-      `environment '${requested}' is not guarded by this stack (it guards '${guarded}'); start the execution in the ${requested} guardian`,
+      `environment ${quote(requested)} is not guarded by this stack (it guards '${guarded}'); start the execution in that environment's guardian`,
     );
   }
 }

@@ -4,6 +4,7 @@
  */
 import { InvalidInputError } from './errors.ts';
 import { splitImageReference } from './image.ts';
+import { quote } from './text.ts';
 import { describePoint, type RollbackPoint } from './workload.ts';
 
 /** Step Functions' limit on execution names. */
@@ -39,7 +40,7 @@ export function stateMachineName(environment: string, kind: WorkflowKind): strin
 export function checkDeployExecutionName(name: string): void {
   if (name.length > MAX_DEPLOY_EXECUTION_NAME) {
     throw new InvalidInputError(
-      `execution name '${name}' has ${name.length} characters; a Deploy execution name may have at most ${MAX_DEPLOY_EXECUTION_NAME}, because Step Functions limits execution names to ${MAX_EXECUTION_NAME} characters and the automatic rollback is named '<deploy name>${ROLLBACK_CHILD_SUFFIX}'. Start the deployment again with a shorter name, e.g. <environment>-<version>-<id>.`,
+      `execution name ${quote(name)} has ${name.length} characters; a Deploy execution name may have at most ${MAX_DEPLOY_EXECUTION_NAME}, because Step Functions limits execution names to ${MAX_EXECUTION_NAME} characters and the automatic rollback is named '<deploy name>${ROLLBACK_CHILD_SUFFIX}'. Start the deployment again with a shorter name, e.g. <environment>-<version>-<id>.`,
     );
   }
 }
@@ -59,7 +60,7 @@ function cut(part: string, max: number): string {
 
 function checkSuffix(suffix: string): void {
   if (!SUFFIX_RE.test(suffix)) {
-    throw new InvalidInputError(`execution name suffix '${suffix}' must be 8 lowercase hex digits`);
+    throw new InvalidInputError(`execution name suffix ${quote(suffix)} must be 8 lowercase hex digits`);
   }
 }
 
@@ -76,7 +77,8 @@ export function deployExecutionName(environment: string, label: string, suffix: 
     sanitize(environment),
     MAX_DEPLOY_EXECUTION_NAME - suffix.length - PLACEHOLDER_LABEL.length - 2,
   );
-  if (env === '') throw new InvalidInputError(`environment '${environment}' gives an empty execution name`);
+  if (env === '')
+    throw new InvalidInputError(`environment ${quote(environment)} gives an empty execution name`);
   const room = MAX_DEPLOY_EXECUTION_NAME - env.length - suffix.length - 2;
   return `${env}-${cut(sanitize(label), room) || PLACEHOLDER_LABEL}-${suffix}`;
 }

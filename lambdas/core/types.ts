@@ -3,7 +3,14 @@
  * what crosses an edge (execution input, step events); types come from `z.infer`.
  */
 import * as z from 'zod';
+import { storableText } from './text.ts';
 import { type RollbackPoint, rollbackPointSchema } from './workload.ts';
+
+/**
+ * Free text from outside (a reason, an annotation, who asked), stored on one line with control
+ * characters escaped: whatever sent it, a record never carries raw terminal controls.
+ */
+const freeText = () => z.string().min(1).transform(storableText);
 
 /** Who or what may start a deployment or rollback. */
 export const triggerSchema = z.enum(['ci', 'operator', 'deploy-failure', 'alarm']);
@@ -18,9 +25,12 @@ export const deployInputSchema = z.strictObject({
   /** Release version (`vX.Y.Z`); required in environments with `requireVersionTag`. */
   version: z.string().min(1).optional(),
   trigger: z.enum(['ci', 'operator']).default('operator'),
-  requestedBy: z.string().min(1),
+  requestedBy: freeText(),
   /** Link to the CI run that started this deployment, kept on the record. */
-  ciRunUrl: z.url().optional(),
+  ciRunUrl: z
+    .url()
+    .refine((url) => !/[\s\p{Cc}]/u.test(url), 'must not contain whitespace or control characters')
+    .optional(),
   /** Run preflight only and return the plan; nothing changes. */
   dryRun: z.boolean().default(false),
 });
@@ -43,11 +53,11 @@ export const rollbackInputSchema = z.strictObject({
   /** With `revision`: restore it even if the guardian rolled its release back as bad (`--force`). */
   force: z.boolean().default(false),
   /** Why: recorded on the record and as the Deployment's change-cause annotation. */
-  reason: z.string().min(1).default('rollback requested'),
+  reason: freeText().default('rollback requested'),
   /** Free-text annotation from the operator (`--annotate`). */
-  annotate: z.string().min(1).optional(),
+  annotate: freeText().optional(),
   trigger: triggerSchema.default('operator'),
-  requestedBy: z.string().min(1).default('guardian'),
+  requestedBy: freeText().default('guardian'),
   /** Set by Step Functions when a Deploy execution starts this one (links them in the console). */
   AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: z.string().min(1).optional(),
 });

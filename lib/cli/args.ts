@@ -2,7 +2,11 @@
  * Command-line parsing for `guardian`: one table of commands and options, strict parsing, and
  * usage errors that name the bad argument.
  */
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { z } from 'zod';
+import { controlCharacterProblem, printable, quote, shorten } from '../../lambdas/core/text.ts';
 
 /** A usage error: exit code 2, message printed with the command's usage. */
 export class UsageError extends Error {
@@ -79,8 +83,10 @@ export const COMMANDS = {
       },
       version: {
         type: 'string',
-        value: 'vX.Y.Z',
-        description: 'release version (required where the environment needs a version tag)',
+        value: 'VERSION',
+        description:
+          "release version recorded on the deployment (default: the image's tag; when given it must equal the tag; " +
+          'names the release of a digest-only image where the environment allows one)',
       },
       'dry-run': {
         type: 'boolean',
@@ -224,11 +230,12 @@ export function usage(command?: CommandName): string {
 /** Parses argv (without node and script); throws UsageError naming what is wrong. */
 export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   const [first, ...rest] = argv;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+  // `guardian`, `guardian --help`, `guardian help --json`: the overview.
+  if (first === undefined || argv.every((a) => ['--help', '-h', 'help', '--json'].includes(a))) {
     return { command: 'help', values: {} };
   }
   if (!(first in COMMANDS)) {
-    throw new UsageError(`unknown command '${first}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    throw new UsageError(`unknown command ${quote(first)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
   }
   const command = first as CommandName;
   const options = COMMANDS[command].options as Record<string, OptionSpec>;
@@ -246,9 +253,31 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       allowPositionals: false,
     }) as { values: Record<string, string | boolean | undefined> });
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify.*$/s, ''), command);
+    // Node's message quotes the argument as given: keep it printable and short.
+    throw new UsageError(shorten((err as Error).message.replace(/\. To specify.*$/s, ''), 240), command);
+  }
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'string') continue;
+    // Free text is one line on the record: line breaks and tabs become spaces.
+    const v = FREE_TEXT_OPTIONS.has(name) ? value.replace(/[\t\n\r]+/g, ' ') : value;
+    const problem = controlCharacterProblem(v);
+    if (problem) {
+      throw new UsageError(
+        `--${name} ${problem}; type it without control characters (they would reach the record and whoever reads it)`,
+        command,
+      );
+    }
+    values[name] = v;
   }
   return { command, values };
+}
+
+/** Options whose value is free text: line breaks and tabs in it are turned into spaces. */
+const FREE_TEXT_OPTIONS = new Set(['reason', 'annotate']);
+
+/** Whether the command line asks for JSON (looked up in the raw argv, so usage errors honour it too). */
+export function jsonRequested(argv: readonly string[]): boolean {
+  return argv.includes('--json');
 }
 
 /** The string value of `--name`, or a UsageError if it is required and missing or empty. */
@@ -273,7 +302,147 @@ export function optionalInt(args: ParsedArgs, name: string, min: number, max: nu
   const v = optionalString(args, name);
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${v}'`);
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${quote(v)}`);
   }
   return Number(v);
+}
+
+/**
+ * Checks an execution's input against the workflow's own schema before anything starts, so a value
+ * the workflow would refuse (a CI link that is no URL, say) is a usage error naming its option.
+ */
+export function checkInput(schema: z.ZodType, input: Record<string, unknown>): void {
+  const result = schema.safeParse(input);
+  if (result.success) return;
+  const problems = new Map<string, string>();
+  for (const issue of result.error.issues) {
+    const key = String(issue.path[0] ?? '');
+    const flag = key === 'environment' ? 'env' : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    // The first problem of each option: one sentence per value.
+    if (!problems.has(flag)) problems.set(flag, `--${flag}: ${issue.message}`);
+  }
+  throw new UsageError([...problems.values()].join('; '));
+}
+
+/** Minutes, hours and days in a duration, and the longest each may be (a year). */
+const DURATION_UNITS = {
+  m: { ms: 60_000, max: 525_600 },
+  h: { ms: 3_600_000, max: 8_760 },
+  d: { ms: 86_400_000, max: 365 },
+} as const;
+
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** Why the fields of an ISO time name no real instant (Feb 30, 25:00, +24:00), or undefined. */
+function impossibleTime(m: RegExpExecArray): string | undefined {
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = m
+    .slice(1)
+    .map((f) => (f === undefined ? 0 : Number(f))) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (month < 1 || month > 12) return `there is no month ${String(month).padStart(2, '0')}`;
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > days) {
+    const name = new Date(Date.UTC(2000, month - 1, 1)).toLocaleString('en', {
+      month: 'long',
+      timeZone: 'UTC',
+    });
+    return `${name} ${year} has ${days} days`;
+  }
+  if (hour > 23 || minute > 59 || second > 59) return 'the time of day must be 00:00:00 to 23:59:59';
+  if (offsetHours > 23 || offsetMinutes > 59) return 'the UTC offset must be -23:59 to +23:59';
+  return undefined;
+}
+
+/**
+ * Parses `--until`/`--from`: an ISO time with offset, strictly (no Feb 30), or a duration from
+ * `now` of at most a year (30m, 2h, 3d). Anything else is a UsageError (exit 2) saying why.
+ */
+export function parseTime(value: string, flag: string, now: Date): Date {
+  const d = /^(\d+)([mhd])$/.exec(value);
+  if (d) {
+    const unit = DURATION_UNITS[d[2] as keyof typeof DURATION_UNITS];
+    const amount = Number(d[1]);
+    if (amount > unit.max) {
+      throw new UsageError(
+        `--${flag} ${quote(value)} is too far ahead: a duration is at most a year (365d, 8760h or 525600m); for a later time give it as an ISO time`,
+      );
+    }
+    return new Date(now.getTime() + amount * unit.ms);
+  }
+  const iso = ISO_TIME.exec(value);
+  if (iso) {
+    const impossible = impossibleTime(iso);
+    if (impossible) throw new UsageError(`--${flag} ${quote(value)} is not a real time: ${impossible}`);
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return new Date(t);
+  }
+  throw new UsageError(
+    `--${flag} must be an ISO time with offset (2026-12-24T00:00:00+08:00) or a duration (30m, 2h, 3d), got ${quote(value)}`,
+  );
+}
+
+/** The local state folder when `--state-dir` is not given. */
+export const DEFAULT_STATE_DIR = '.guardian';
+
+/**
+ * Refuses a local state folder the runner could not use, before anything starts (a bad one
+ * otherwise crashes or hangs the embedded database): it must be a folder, or creatable, and
+ * readable and writable, as must what the runner keeps in it.
+ */
+export function checkStateDir(dir: string): void {
+  const shown = `--state-dir ${quote(dir)}`;
+  const fail = (why: string): never => {
+    throw new UsageError(`${shown} ${why}`);
+  };
+  const rw = constants.R_OK | constants.W_OK;
+  const denied = (p: string, mode: number) => {
+    try {
+      accessSync(p, mode);
+      return undefined;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? 'EACCES';
+    }
+  };
+  if (!existsSync(dir)) {
+    // It will be created: the nearest existing folder above it must let us.
+    let parent = path.dirname(dir);
+    while (!existsSync(parent) && path.dirname(parent) !== parent) parent = path.dirname(parent);
+    if (!statSync(parent).isDirectory())
+      fail(`cannot be created: ${printable(parent)} is a file, not a folder`);
+    const code = denied(parent, rw | constants.X_OK);
+    if (code) fail(`cannot be created: no permission to write in ${printable(parent)} (${code})`);
+    return;
+  }
+  if (!statSync(dir).isDirectory())
+    fail('is a file, not a folder: give a folder for the local state (default .guardian)');
+  const code = denied(dir, rw | constants.X_OK);
+  if (code) fail(`is not readable and writable by you (${code}): fix its permissions or give another folder`);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    const inner = denied(p, entry.isDirectory() ? rw | constants.X_OK : rw);
+    if (inner) fail(`holds ${printable(entry.name)}, which is not readable and writable by you (${inner})`);
+  }
+}
+
+/**
+ * Checks the options of a `--local` run before the runner starts: a state folder it can use and,
+ * if given, an http(s) `--api-url`.
+ */
+export function checkLocalOptions(args: ParsedArgs): void {
+  checkStateDir(path.resolve(optionalString(args, 'state-dir') ?? DEFAULT_STATE_DIR));
+  const apiUrl = optionalString(args, 'api-url');
+  if (apiUrl !== undefined && !(URL.canParse(apiUrl) && /^https?:$/.test(new URL(apiUrl).protocol))) {
+    throw new UsageError(
+      `--api-url ${quote(apiUrl)} is not an http(s) URL, e.g. https://api-staging.example.com`,
+    );
+  }
 }

@@ -5,18 +5,24 @@
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { breakerReset } from '../../lambdas/core/breaker.ts';
-import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
+import { NotFoundError } from '../../lambdas/core/errors.ts';
+import { validateRelease } from '../../lambdas/core/image.ts';
 import { deployExecutionName, releaseLabel, rollbackExecutionName } from '../../lambdas/core/naming.ts';
-import type { BreakerState, DeploymentRecord } from '../../lambdas/core/types.ts';
+import { printable, quote, shorten } from '../../lambdas/core/text.ts';
+import { type BreakerState, deployInputSchema, rollbackInputSchema } from '../../lambdas/core/types.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalExecutionResult } from '../local/executor.ts';
 import type { LocalGuardian } from '../local/guardian.ts';
 import {
   type CommandName,
+  checkInput,
+  checkLocalOptions,
+  jsonRequested,
   optionalInt,
   optionalString,
   type ParsedArgs,
   parseCommandLine,
+  parseTime,
   requireString,
   UsageError,
   usage,
@@ -25,28 +31,25 @@ import type { GuardianBackend } from './aws.ts';
 import {
   bold,
   describeFailure,
+  describeRecord,
   executionSummary,
   formatBreaker,
   formatLock,
   formatRecords,
   green,
+  jsonDocument,
   type Output,
   processOutput,
   progressPrinter,
   red,
+  toStderr,
 } from './format.ts';
+import { CommandRefusedError, exitCodeOfErrorName, reportError } from './report.ts';
 
 // Only what every command needs is imported up front; the config loader, the local runner, the
 // AWS backend and the demo are loaded by the commands that use them, so `--help` stays instant.
 const environmentOf = async (config: GuardianConfig, name: string): Promise<EnvironmentConfig> =>
   (await import('../config/load.ts')).environmentOf(config, name);
-
-/**
- * Errors that mean the request itself was wrong (exit 2) rather than refused (exit 1). A rollback
- * with nothing to roll back to (NothingToRollBackError) or naming a rolled-back release without
- * --force (RolledBackReleaseError) is a refusal: exit 1.
- */
-const BAD_INPUT_ERRORS = new Set(['InvalidInputError', 'NotFoundError']);
 
 const suffix = () => randomBytes(4).toString('hex');
 
@@ -57,7 +60,22 @@ function whoAmI(args: ParsedArgs): string {
 /** Exit code for a finished execution, looking through the nested rollback's failure. */
 export function exitCodeOf(result: LocalExecutionResult): number {
   if (result.status === 'SUCCEEDED') return 0;
-  return BAD_INPUT_ERRORS.has(result.error ?? '') ? 2 : 1;
+  return exitCodeOfErrorName(result.error);
+}
+
+/**
+ * How an execution ended, as one JSON document: its fields and, unless it succeeded, the
+ * `error` every failed command carries (`type`, `message`, `exitCode`).
+ */
+function executionDocument(
+  end: { readonly status: string; readonly error?: string; readonly cause?: string },
+  exitCode: number,
+  extra: Record<string, unknown> = {},
+): string {
+  const { error, ...rest } = end;
+  if (end.status === 'SUCCEEDED') return jsonDocument({ ...extra, ...rest });
+  const failure = { type: error ?? end.status, message: describeFailure(error, end.cause), exitCode };
+  return jsonDocument({ ...extra, ...rest, error: failure });
 }
 
 async function withLocal<T>(
@@ -81,7 +99,8 @@ async function withLocal<T>(
     stateDir,
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(apiUrl ? { apiUrl } : {}),
-    ...(json ? {} : { onEvent: progressPrinter(output) }),
+    // With --json, stdout is the result document's alone: progress goes to stderr.
+    onEvent: progressPrinter(json ? toStderr(output) : output),
     onNotice: (line) => output.err(`guardian: ${line}`),
   });
   try {
@@ -163,17 +182,7 @@ async function withBackend<T>(
 function printResult(args: ParsedArgs, output: Output, result: LocalExecutionResult, hint?: string): void {
   if (args.values.json === true) {
     const { events: _events, ...rest } = result;
-    output.out(
-      JSON.stringify(
-        {
-          ...rest,
-          ...(rest.cause ? { message: describeFailure(rest.error, rest.cause) } : {}),
-          ...(hint ? { hint } : {}),
-        },
-        null,
-        2,
-      ),
-    );
+    output.out(executionDocument(rest, exitCodeOf(result), hint ? { hint } : {}));
     return;
   }
   output.out('');
@@ -205,29 +214,29 @@ async function runInAws(
   const started = await start(input, name);
   if (!wait) {
     output.out(
-      json
-        ? JSON.stringify(started, null, 2)
-        : `started ${started.executionArn}\nwatch it: ${started.consoleUrl}`,
+      json ? jsonDocument(started) : `started ${started.executionArn}\nwatch it: ${started.consoleUrl}`,
     );
     return 0;
   }
   const limit = timeoutSeconds ?? 3600;
-  if (!json) {
-    output.out(`started ${started.executionArn}\nwatch it: ${started.consoleUrl}`);
-    output.out(`waiting up to ${limit} s for it to end…`);
-  }
+  const progress = json ? toStderr(output) : output;
+  progress.out(`started ${started.executionArn}\nwatch it: ${started.consoleUrl}`);
+  progress.out(`waiting up to ${limit} s for it to end…`);
   const end = await backend.waitForExecution(started.executionArn, limit * 1000);
+  const exitCode = end.status === 'SUCCEEDED' ? 0 : exitCodeOfErrorName(end.error);
   if (json) {
     output.out(
-      JSON.stringify(
-        {
-          ...started,
-          ...end,
-          ...(end.cause || end.error ? { message: describeFailure(end.error, end.cause) } : {}),
-        },
-        null,
-        2,
-      ),
+      end.status === 'RUNNING'
+        ? jsonDocument({
+            ...started,
+            ...end,
+            error: {
+              type: 'StillRunning',
+              message: `${name} is still running after ${limit} s; it goes on in AWS`,
+              exitCode,
+            },
+          })
+        : executionDocument(end, exitCode, { ...started }),
     );
   } else if (end.status === 'RUNNING') {
     output.out(`${name} is still running after ${limit} s; it goes on in AWS: ${started.consoleUrl}`);
@@ -235,12 +244,11 @@ async function runInAws(
     output.out(`${name}: ${green('SUCCEEDED')}`);
     const out = end.output as { deployment?: { plan?: unknown }; rollback?: { plan?: unknown } } | undefined;
     const plan = out?.deployment?.plan ?? out?.rollback?.plan;
-    if (Array.isArray(plan)) for (const line of plan) output.out(`  · ${String(line)}`);
+    if (Array.isArray(plan)) for (const line of plan) output.out(`  · ${printable(String(line))}`);
   } else {
-    output.out(`${name}: ${red(end.status)} — ${describeFailure(end.error, end.cause)}`);
+    output.out(`${name}: ${red(printable(end.status))} — ${describeFailure(end.error, end.cause)}`);
   }
-  if (end.status === 'SUCCEEDED') return 0;
-  return BAD_INPUT_ERRORS.has(end.error ?? '') ? 2 : 1;
+  return exitCode;
 }
 
 async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
@@ -249,6 +257,8 @@ async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output):
   const version = optionalString(args, 'version');
   const ciRunUrl = optionalString(args, 'ci-run-url');
   const dryRun = args.values['dry-run'] === true;
+  // Refused here, before anything starts, with the same rules preflight applies (exit 2).
+  validateRelease(env, image, version);
   const input = {
     environment: env.name,
     image,
@@ -258,11 +268,12 @@ async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output):
     ...(ciRunUrl ? { ciRunUrl } : {}),
     dryRun,
   };
+  checkInput(deployInputSchema, input);
   const name = deployExecutionName(env.name, releaseLabel(image, version), suffix());
   if (args.values.local !== true) return runInAws(args, config, output, env, 'deploy', input, name, dryRun);
   return withLocal(args, config, output, async (g) => {
     if (args.values.json !== true)
-      output.out(bold(`Deploy ${image} to ${env.name}${dryRun ? ' (dry run)' : ''}`));
+      output.out(bold(`Deploy ${shorten(image)} to ${env.name}${dryRun ? ' (dry run)' : ''}`));
     const result = await g.deploy(input, name);
     const code = await finishLocal(args, output, g, env.name, result);
     if (args.values.json !== true && result.status === 'SUCCEEDED' && dryRun) {
@@ -292,6 +303,7 @@ async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output
     trigger: 'operator' as const,
     requestedBy: whoAmI(args),
   };
+  checkInput(rollbackInputSchema, input);
   const name = rollbackExecutionName(env.name, suffix());
   if (args.values.local !== true) return runInAws(args, config, output, env, 'rollback', input, name, false);
   return withLocal(args, config, output, async (g) => {
@@ -322,28 +334,24 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
     const last = records[0];
     if (args.values.json === true) {
       output.out(
-        JSON.stringify(
-          {
-            environment: env.name,
-            lock: lock ?? null,
-            breaker,
-            freezes,
-            last: last ?? null,
-            workload: workload instanceof Error ? { error: workload.message } : (workload ?? null),
-          },
-          null,
-          2,
-        ),
+        jsonDocument({
+          environment: env.name,
+          lock: lock ?? null,
+          breaker,
+          freezes,
+          last: last ?? null,
+          workload: workload instanceof Error ? { error: workload.message } : (workload ?? null),
+        }),
       );
       return 0;
     }
     output.out(bold(`${env.name}: ${env.workload} in ${env.cluster}/${env.namespace} (${env.platform})`));
     if (workload instanceof Error)
-      output.out(`  workload:        ${red(`cannot read: ${workload.message}`)}`);
+      output.out(`  workload:        ${red(`cannot read: ${printable(workload.message)}`)}`);
     else if (workload) {
       const r = workload.replicas;
-      output.out(`  image:           ${workload.image} (revision ${workload.revision})`);
-      output.out(`  rollout:         ${workload.rollout.phase}: ${workload.rollout.message}`);
+      output.out(`  image:           ${printable(workload.image)} (revision ${workload.revision})`);
+      output.out(`  rollout:         ${workload.rollout.phase}: ${printable(workload.rollout.message)}`);
       output.out(`  replicas:        ${r.available}/${r.desired} available, ${r.updated} updated`);
     }
     output.out(`  lock:            ${formatLock(lock, now)}`);
@@ -352,16 +360,14 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
     );
     const activeWindows = env.changeFreezes.filter((w) => Date.parse(w.end) > now.getTime());
     for (const w of activeWindows)
-      output.out(`  freeze window:   ${w.name} ${w.start} → ${w.end}: ${w.reason}`);
+      output.out(`  freeze window:   ${printable(`${w.name} ${w.start} → ${w.end}: ${w.reason}`)}`);
     for (const f of freezes)
-      output.out(`  ad-hoc freeze:   ${f.id} ${f.start} → ${f.end}: ${f.reason} (by ${f.createdBy})`);
+      output.out(
+        `  ad-hoc freeze:   ${printable(`${f.id} ${f.start} → ${f.end}: ${f.reason} (by ${f.createdBy})`)}`,
+      );
     output.out(`  last:            ${last ? describeRecord(last) : 'no deployments recorded yet'}`);
     return 0;
   });
-}
-
-function describeRecord(r: DeploymentRecord): string {
-  return `${r.kind} ${r.id} ${r.status} — ${r.image} (${r.trigger}/${r.requestedBy}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''})${r.reason ? `: ${r.reason}` : ''}${r.decision ? `; ${r.decision}` : ''}`;
 }
 
 async function history(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
@@ -369,7 +375,7 @@ async function history(args: ParsedArgs, config: GuardianConfig, output: Output)
   const limit = optionalInt(args, 'limit', 1, 500) ?? 20;
   return withBackend(args, config, output, env, async (b) => {
     const records = await b.store.listRecords(env.name, limit);
-    if (args.values.json === true) output.out(JSON.stringify(records, null, 2));
+    if (args.values.json === true) output.out(jsonDocument(records));
     else for (const line of formatRecords(records)) output.out(line);
     return 0;
   });
@@ -383,7 +389,7 @@ async function circuitBreaker(args: ParsedArgs, config: GuardianConfig, output: 
       args.values.reset === true
         ? await b.store.updateBreaker(env.name, () => breakerReset(env.name, whoAmI(args), b.now()))
         : await b.store.getBreaker(env.name);
-    if (args.values.json === true) output.out(JSON.stringify(state, null, 2));
+    if (args.values.json === true) output.out(jsonDocument(state));
     else output.out(`${env.name} circuit breaker: ${formatBreaker(state, threshold)}`);
     return 0;
   });
@@ -404,36 +410,23 @@ async function lock(args: ParsedArgs, config: GuardianConfig, output: Output): P
       // Conditional on the holder: a lock taken meanwhile by someone else is never removed.
       const released = await b.store.releaseLock(env.name, holder);
       if (!released) {
-        output.err(
-          `guardian: ${env.name} is not locked by '${holder}' (lock: ${formatLock(current, b.now())}); nothing released`,
+        throw new CommandRefusedError(
+          `${env.name} is not locked by ${quote(holder)} (lock: ${formatLock(current, b.now())}); nothing released`,
+          'LockNotHeld',
+          { lock: current ?? null },
         );
-        return 1;
       }
-      output.out(`released the ${env.name} lock held by ${holder}`);
+      output.out(
+        args.values.json === true
+          ? jsonDocument({ environment: env.name, released: true, holder })
+          : `released the ${env.name} lock held by ${printable(holder)}`,
+      );
       return 0;
     }
-    if (args.values.json === true) output.out(JSON.stringify(current ?? null, null, 2));
+    if (args.values.json === true) output.out(jsonDocument(current ?? null));
     else output.out(`${env.name} lock: ${formatLock(current, b.now())}`);
     return 0;
   });
-}
-
-/** Parses `--until`/`--from`: an ISO time with offset, or a duration from `now` (30m, 2h, 3d). */
-export function parseTime(value: string, flag: string, now: Date): Date {
-  const d = /^(\d+)([mhd])$/.exec(value);
-  if (d) {
-    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 'm' | 'h' | 'd'];
-    return new Date(now.getTime() + Number(d[1]) * unit);
-  }
-  if (
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) &&
-    !Number.isNaN(Date.parse(value))
-  ) {
-    return new Date(value);
-  }
-  throw new UsageError(
-    `--${flag} must be an ISO time with offset (2026-12-24T00:00:00+08:00) or a duration (30m, 2h, 3d), got '${value}'`,
-  );
 }
 
 async function freeze(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
@@ -447,15 +440,21 @@ async function freeze(args: ParsedArgs, config: GuardianConfig, output: Output):
     throw new UsageError('--reason is required with --until: it is shown to whoever is refused');
   if (!until && (reason || args.values.from !== undefined))
     throw new UsageError('--reason and --from go with --until');
+  // Malformed times are refused before the runner starts; the real ones are taken from its clock.
+  for (const flag of ['until', 'from']) {
+    const value = optionalString(args, flag);
+    if (value) parseTime(value, flag, new Date());
+  }
   return withBackend(args, config, output, env, async (b) => {
     const now = b.now();
     if (lift) {
       const removed = await b.store.deleteFreeze(env.name, lift);
-      if (!removed) {
-        output.err(`guardian: no ad-hoc freeze '${lift}' in ${env.name}`);
-        return 2;
-      }
-      output.out(`lifted freeze ${lift} in ${env.name}`);
+      if (!removed) throw new NotFoundError(`no ad-hoc freeze ${quote(lift)} in ${env.name}`);
+      output.out(
+        args.values.json === true
+          ? jsonDocument({ environment: env.name, lifted: lift })
+          : `lifted freeze ${printable(lift)} in ${env.name}`,
+      );
       return 0;
     }
     if (until && reason) {
@@ -478,18 +477,18 @@ async function freeze(args: ParsedArgs, config: GuardianConfig, output: Output):
       await b.store.putFreeze(item);
       output.out(
         args.values.json === true
-          ? JSON.stringify(item, null, 2)
-          : `froze ${env.name} from ${item.start} until ${item.end} (${id}): ${reason}`,
+          ? jsonDocument(item)
+          : `froze ${env.name} from ${item.start} until ${item.end} (${id}): ${printable(reason)}`,
       );
       return 0;
     }
     const freezes = await b.store.listFreezes(env.name);
-    if (args.values.json === true)
-      output.out(JSON.stringify({ windows: env.changeFreezes, adHoc: freezes }, null, 2));
+    if (args.values.json === true) output.out(jsonDocument({ windows: env.changeFreezes, adHoc: freezes }));
     else {
-      for (const w of env.changeFreezes) output.out(`window  ${w.name}  ${w.start} → ${w.end}  ${w.reason}`);
+      for (const w of env.changeFreezes)
+        output.out(printable(`window  ${w.name}  ${w.start} → ${w.end}  ${w.reason}`));
       for (const f of freezes)
-        output.out(`ad-hoc  ${f.id}  ${f.start} → ${f.end}  ${f.reason} (by ${f.createdBy})`);
+        output.out(printable(`ad-hoc  ${f.id}  ${f.start} → ${f.end}  ${f.reason} (by ${f.createdBy})`));
       if (env.changeFreezes.length + freezes.length === 0) output.out(`no change freezes for ${env.name}`);
     }
     return 0;
@@ -500,7 +499,8 @@ const HANDLERS: Record<
   CommandName,
   (args: ParsedArgs, config: GuardianConfig, output: Output) => Promise<number>
 > = {
-  demo: async (_args, config, output) => (await import('./demo.ts')).runDemo(config, output),
+  demo: async (args, config, output) =>
+    (await import('./demo.ts')).runDemo(config, output, { json: args.values.json === true }),
   deploy,
   rollback,
   status,
@@ -510,39 +510,26 @@ const HANDLERS: Record<
   lock,
 };
 
-/** Runs the CLI and returns the exit code. */
+/** Runs the CLI and returns the exit code. With `--json`, stdout gets exactly one JSON document. */
 export async function runCli(argv: readonly string[], output: Output = processOutput): Promise<number> {
+  const json = jsonRequested(argv);
   let command: CommandName | undefined;
   try {
     const args = parseCommandLine(argv);
     if (args.command === 'help') {
-      output.out(usage());
+      output.out(json ? jsonDocument({ usage: usage() }) : usage());
       return 0;
     }
     command = args.command;
     if (args.values.help === true) {
-      output.out(usage(command));
+      output.out(json ? jsonDocument({ usage: usage(command) }) : usage(command));
       return 0;
     }
+    if (args.values.local === true) checkLocalOptions(args);
     const { loadConfig } = await import('../config/load.ts');
     const config = loadConfig(optionalString(args, 'config-dir'));
     return await HANDLERS[command](args, config, output);
   } catch (err) {
-    if (err instanceof UsageError) {
-      output.err(`guardian: ${err.message}`);
-      output.err(`Run 'guardian ${err.command ?? command ?? ''} --help'.`.replace('  ', ' '));
-      return 2;
-    }
-    if ((err as Error | undefined)?.name === 'ConfigError') {
-      output.err(`guardian: ${(err as Error).message}`);
-      return 2;
-    }
-    const name = (err as Error).name;
-    if ((REFUSAL_ERRORS as readonly string[]).includes(name)) {
-      output.err(`guardian: ${(err as Error).message}`);
-      return BAD_INPUT_ERRORS.has(name) ? 2 : 1;
-    }
-    output.err(`guardian: ${(err as Error).message ?? String(err)}`);
-    return 1;
+    return reportError(err, output, json, command);
   }
 }

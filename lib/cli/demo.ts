@@ -14,9 +14,11 @@ import {
   executionSummary,
   formatBreaker,
   green,
+  jsonDocument,
   type Output,
   progressPrinter,
   red,
+  toStderr,
 } from './format.ts';
 
 /** One expectation the demo checks, and whether it held. */
@@ -26,13 +28,22 @@ interface Check {
   readonly detail: string;
 }
 
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** The environment it deploys to. @default 'staging' */
+  readonly environment?: string;
+  /** Print progress on stderr and one JSON document (the checks) on stdout. @default false */
+  readonly json?: boolean;
+}
+
 /** Runs the demo; returns the exit code. */
 export async function runDemo(
   config: GuardianConfig,
-  output: Output,
-  environment = 'staging',
+  stdout: Output,
+  options: DemoOptions = {},
 ): Promise<number> {
-  const env = environmentOf(config, environment);
+  const env = environmentOf(config, options.environment ?? 'staging');
+  const output = options.json ? toStderr(stdout) : stdout;
   const stable = `${env.image}:v1.4.2`;
   const good = `${env.image}:v1.5.0`;
   const bad = `${env.image}:v1.6.0-bad`;
@@ -117,5 +128,6 @@ export async function runDemo(
       ? green(`demo passed: ${checks.length} checks in ${took} s`)
       : red(`demo FAILED: ${failed} of ${checks.length} checks did not hold (${took} s)`),
   );
+  if (options.json) stdout.out(jsonDocument({ passed: failed === 0, checks, seconds: Number(took) }));
   return failed === 0 ? 0 : 1;
 }

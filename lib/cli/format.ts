@@ -1,9 +1,12 @@
 /**
  * What the CLI prints: state-by-state progress of an execution (like the console's graph, in
- * text) and summaries of records, lock, breaker and freezes.
+ * text) and summaries of records, lock, breaker and freezes. Text from records, clusters and
+ * operators is printed with its non-printable characters escaped; it may have been stored by
+ * anything, and must never steer the terminal.
  */
 import { countedList } from '../../lambdas/core/breaker.ts';
 import { reasonText } from '../../lambdas/core/context.ts';
+import { printable } from '../../lambdas/core/text.ts';
 import type { BreakerState, DeploymentRecord, LockInfo } from '../../lambdas/core/types.ts';
 import type { LocalEvent, LocalExecutionResult } from '../local/executor.ts';
 
@@ -13,11 +16,64 @@ export interface Output {
   err(line: string): void;
 }
 
+/** The only escape sequences the CLI writes itself: the colours of {@link paint}. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ESC of the CLI's own colours is what it matches
+const OWN_SGR = /(\u001b\[(?:0|1|2|31|32)m)/;
+
+/**
+ * A line as it may reach a terminal: the CLI's own colours and line breaks kept, every other
+ * non-printable character escaped. The last line of defence; formatting escapes data first.
+ */
+export function terminalSafe(line: string): string {
+  return line
+    .split('\n')
+    .map((l) =>
+      l
+        .split(OWN_SGR)
+        .map((part, i) => (i % 2 === 1 ? part : printable(part)))
+        .join(''),
+    )
+    .join('\n');
+}
+
+/** Writes to a stream, each line made {@link terminalSafe}. */
+function writer(write: (text: string) => unknown): (line: string) => void {
+  return (line) => {
+    write(`${terminalSafe(line)}\n`);
+  };
+}
+
 /** The process's own stdout/stderr. */
 export const processOutput: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
+  out: writer((text) => process.stdout.write(text)),
+  err: writer((text) => process.stderr.write(text)),
 };
+
+/**
+ * The process's stdout reserved for `out`: anything else that writes to stdout (a library's
+ * `console.log`) goes to stderr instead, so with `--json` stdout holds exactly one document.
+ */
+export function reservedStdoutOutput(): Output {
+  const stdoutWrite = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  return { out: writer(stdoutWrite), err: processOutput.err };
+}
+
+/**
+ * `value` as a JSON document, with the characters JSON leaves raw but a terminal acts on (C1
+ * controls, line separators, bidi controls) written as `\uXXXX` escapes: the same data, safe to print.
+ */
+export function jsonDocument(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /[\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** Output that sends everything to `output.err`: progress while stdout carries a JSON document. */
+export function toStderr(output: Output): Output {
+  return { out: (line) => output.err(line), err: (line) => output.err(line) };
+}
 
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 const paint = (code: string, s: string) => (useColor() ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -38,9 +94,12 @@ function seconds(ms: number): string {
 export function messageOf(result: unknown): string | undefined {
   if (!result || typeof result !== 'object') return undefined;
   const r = result as Record<string, unknown>;
-  for (const key of ['message', 'summary']) if (typeof r[key] === 'string') return r[key] as string;
+  for (const key of ['message', 'summary'])
+    if (typeof r[key] === 'string') return printable(r[key] as string);
   if (typeof r.ExecutionArn === 'string')
-    return `child execution ${String(r.ExecutionArn).split(':').pop()} ${String(r.Status ?? '')}`.trim();
+    return printable(
+      `child execution ${String(r.ExecutionArn).split(':').pop()} ${String(r.Status ?? '')}`.trim(),
+    );
   return undefined;
 }
 
@@ -77,7 +136,7 @@ export function progressPrinter(output: Output): (event: LocalEvent) => void {
         output.out(`${indent}${green('✓')} ${e.state} ${dim(took)} ${sim}${msg ? `  ${msg}` : ''}`);
         const plan = (e.result as { plan?: unknown } | undefined)?.plan;
         if (Array.isArray(plan))
-          for (const line of plan) output.out(`${indent}    ${dim('·')} ${String(line)}`);
+          for (const line of plan) output.out(`${indent}    ${dim('·')} ${printable(String(line))}`);
         break;
       }
       case 'StateFailed':
@@ -112,8 +171,8 @@ export function progressPrinter(output: Output): (event: LocalEvent) => void {
  * repeated when the sentence already starts with it.
  */
 export function describeFailure(error: string | undefined, cause: string | undefined): string {
-  const text = (reasonText(cause ?? '').split('\n')[0] ?? '').trim();
-  const name = error ?? 'Error';
+  const text = printable((reasonText(cause ?? '').split('\n')[0] ?? '').trim());
+  const name = printable(error ?? 'Error');
   if (!text) return name;
   return text === name || text.startsWith(`${name}:`) ? text : `${name}: ${text}`;
 }
@@ -122,24 +181,26 @@ export function describeFailure(error: string | undefined, cause: string | undef
 export function executionSummary(r: LocalExecutionResult): string {
   const verdict = r.status === 'SUCCEEDED' ? green('SUCCEEDED') : red(r.status);
   const why = r.status === 'SUCCEEDED' ? '' : ` — ${describeFailure(r.error, r.cause)}`;
-  return `${r.name}: ${verdict}${why} (${seconds(r.wallMs)} wall, ${Math.round(r.simSeconds)} s simulated, ${r.transitions} state transitions)`;
+  return `${printable(r.name)}: ${verdict}${why} (${seconds(r.wallMs)} wall, ${Math.round(r.simSeconds)} s simulated, ${r.transitions} state transitions)`;
 }
 
 /** History table rows. */
 export function formatRecords(records: readonly DeploymentRecord[]): string[] {
   if (records.length === 0) return ['no deployments or rollbacks recorded yet'];
-  const rows = records.map((r) => [
-    r.startedAt.replace(/\.\d+Z$/, 'Z'),
-    r.kind,
-    r.status,
-    r.id,
-    r.kind === 'deploy'
-      ? (r.image.split('/').pop() ?? r.image)
-      : `→ revision ${r.revision ?? '?'} (${r.image.split('/').pop()})`,
-    `${r.trigger}/${r.requestedBy}`,
-    // A rollback's decision says what it restored and why (e.g. the last known-good release).
-    [r.reason ?? r.annotation, r.decision].filter(Boolean).join('; '),
-  ]);
+  const rows = records.map((r) =>
+    [
+      r.startedAt.replace(/\.\d+Z$/, 'Z'),
+      r.kind,
+      r.status,
+      r.id,
+      r.kind === 'deploy'
+        ? (r.image.split('/').pop() ?? r.image)
+        : `→ revision ${r.revision ?? '?'} (${r.image.split('/').pop()})`,
+      `${r.trigger}/${r.requestedBy}`,
+      // A rollback's decision says what it restored and why (e.g. the last known-good release).
+      [r.reason ?? r.annotation, r.decision].filter(Boolean).join('; '),
+    ].map((cell) => printable(String(cell))),
+  );
   const header = ['STARTED', 'KIND', 'STATUS', 'ID', 'IMAGE', 'BY', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
@@ -154,7 +215,9 @@ export function formatRecords(records: readonly DeploymentRecord[]): string[] {
 export function formatLock(lock: LockInfo | undefined, now: Date): string {
   if (!lock) return 'free';
   const expired = Date.parse(lock.expiresAt) <= now.getTime();
-  return `${expired ? 'expired' : 'held'} by ${lock.holder} since ${lock.acquiredAt} (expires ${lock.expiresAt})`;
+  return printable(
+    `${expired ? 'expired' : 'held'} by ${lock.holder} since ${lock.acquiredAt} (expires ${lock.expiresAt})`,
+  );
 }
 
 /**
@@ -165,8 +228,15 @@ export function formatBreaker(b: BreakerState, threshold: number): string {
   const count = `${b.consecutiveFailures}/${threshold} consecutive failed releases`;
   if (b.state === 'open') {
     const since = b.openedAt ?? b.since;
-    return `${red('OPEN — deployments blocked')}${since ? ` since ${since}` : ''}, ${count}: ${b.reason ?? countedList(b)}`;
+    return `${red('OPEN — deployments blocked')}${since ? ` since ${since}` : ''}, ${count}: ${printable(b.reason ?? countedList(b))}`;
   }
   const list = countedList(b);
-  return `${green('closed')}, ${count}${list ? `: ${list}` : ''}${b.reason ? `; ${b.reason}` : ''}`;
+  return `${green('closed')}, ${count}${printable(`${list ? `: ${list}` : ''}${b.reason ? `; ${b.reason}` : ''}`)}`;
+}
+
+/** A record on one line (status's "last"). */
+export function describeRecord(r: DeploymentRecord): string {
+  return printable(
+    `${r.kind} ${r.id} ${r.status} — ${r.image} (${r.trigger}/${r.requestedBy}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''})${r.reason ? `: ${r.reason}` : ''}${r.decision ? ` [${r.decision}]` : ''}`,
+  );
 }

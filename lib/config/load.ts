@@ -2,11 +2,22 @@
  * Loads and validates the guardian's config files. Every error names the file, the path
  * inside it (with its line where the YAML has one) and what is wrong.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+} from 'yaml';
 import type { z } from 'zod';
+import { quote } from '../../lambdas/core/text.ts';
 import {
   type EnvironmentConfig,
   environmentsFileSchema,
@@ -14,9 +25,18 @@ import {
   type StackConfig,
   thresholdsFileSchema,
 } from './schema.ts';
+import { lockTtlProblem } from './timeouts.ts';
 
 /** The repository's own `config/` folder. */
 export const DEFAULT_CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config');
+
+/** A config file larger than this is refused before it is parsed. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * How many alias expansions a file may make (the yaml package's measure): enough to share a
+ * health check between environments, far too few for a "billion laughs" alias bomb.
+ */
+const MAX_ALIAS_COUNT = 100;
 
 /** A config file is missing, unreadable, not YAML, or does not match the schema. */
 export class ConfigError extends Error {
@@ -34,15 +54,73 @@ function formatPath(p: readonly PropertyKey[]): string {
   return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
 }
 
-function parseFile<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
+/** A parsed YAML file and where each of its nodes is. */
+interface YamlFile {
+  readonly file: string;
+  readonly doc: Document;
+  readonly lines: LineCounter;
+}
+
+/**
+ * The line a path points at: the line of its last key (or sequence item) that exists in the
+ * document, so an unknown key is reported on its own line, a missing one on its parent's key,
+ * and a problem with a block value (`lock:`) on the key that opens it. 1 for an empty document.
+ */
+function lineOf({ doc, lines }: YamlFile, keys: readonly PropertyKey[]): number {
+  const lineAt = (offset: number) => lines.linePos(offset).line;
+  let node: unknown = doc.contents;
+  let line = isNode(node) && node.range ? lineAt(node.range[0]) : 1;
+  for (const key of keys) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(key));
+      if (!pair) break;
+      const at = isNode(pair.key) ? pair.key.range : isNode(pair.value) ? pair.value.range : undefined;
+      if (at) line = lineAt(at[0]);
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number') {
+      const item = node.items[key];
+      if (!isNode(item)) break;
+      if (item.range) line = lineAt(item.range[0]);
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return line;
+}
+
+/** `file:line: path: message`, the one shape of every config problem. */
+function problemAt(yaml: YamlFile, keys: readonly PropertyKey[], message: string): string {
+  return `${yaml.file}:${lineOf(yaml, keys)}: ${formatPath(keys)}: ${message}`;
+}
+
+/** Reads and parses `file` as YAML, or throws ConfigError naming the file and the line. */
+function readYaml(file: string): { yaml: YamlFile; data: unknown } {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError([`${file}: is ${size} bytes; a config file has at most ${MAX_CONFIG_BYTES}`]);
+    }
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a file'
+          : code === 'ENOTDIR'
+            ? 'a folder on its path is a file'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : (code ?? String(err));
+    throw new ConfigError([`${file}: cannot read (${why})`]);
   }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
@@ -51,27 +129,40 @@ function parseFile<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
       }),
     );
   }
-  const result = schema.safeParse(doc.toJS());
-  if (result.success) return result.data;
+  const yaml = { file, doc, lines };
+  try {
+    return { yaml, data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (err) {
+    // The yaml package refuses an alias bomb without saying where; point at its first alias.
+    let line = 1;
+    visit(doc, {
+      Alias: (_key, node) => {
+        if (node.range) line = lines.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    const message = (err as Error).message;
+    throw new ConfigError([
+      /alias/i.test(message)
+        ? `${file}:${line}: aliases (*name) expand to too much data (more than ${MAX_ALIAS_COUNT} alias expansions): write the values out or use fewer aliases`
+        : `${file}:${line}: cannot read the YAML: ${message}`,
+    ]);
+  }
+}
+
+/** Reads `file` and checks it against `schema`; every problem names the file, line and path. */
+function parseFile<S extends z.ZodType>(file: string, schema: S): { data: z.infer<S>; yaml: YamlFile } {
+  const { yaml, data } = readYaml(file);
+  const result = schema.safeParse(data);
+  if (result.success) return { data: result.data, yaml };
   throw new ConfigError(
-    result.error.issues.map((issue) => {
+    result.error.issues.flatMap((issue) => {
       const keys = issue.path as PropertyKey[];
-      // Point at the deepest node that exists in the document (an unknown key's parent, say).
-      let line = '';
-      for (let n = keys.length; n >= 0; n--) {
-        const node = doc.getIn(keys.slice(0, n) as unknown[], true);
-        if (isNode(node) && node.range) {
-          line = `:${lineCounter.linePos(node.range[0]).line}`;
-          break;
-        }
-      }
-      let where = formatPath(keys);
-      let message = issue.message;
       if (issue.code === 'unrecognized_keys') {
-        where = formatPath([...keys, issue.keys[0] ?? '']);
-        message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+        // One problem per unknown key, each on its own line.
+        return issue.keys.map((key) => problemAt(yaml, [...keys, key], `unknown key ${quote(key)}`));
       }
-      return `${file}${line}: ${where}: ${message}`;
+      return [problemAt(yaml, keys, issue.message)];
     }),
   );
 }
@@ -81,38 +172,42 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
   const envFile = path.join(dir, 'environments.yaml');
   const thresholdsFile = path.join(dir, 'deployment-thresholds.yaml');
   const problems: string[] = [];
-  let envs: z.infer<typeof environmentsFileSchema> | undefined;
-  let thresholds: z.infer<typeof thresholdsFileSchema> | undefined;
-  try {
-    envs = parseFile(envFile, environmentsFileSchema);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
-  }
-  try {
-    thresholds = parseFile(thresholdsFile, thresholdsFileSchema);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
-  }
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
+    }
+  };
+  const envs = attempt(() => parseFile(envFile, environmentsFileSchema));
+  const thresholds = attempt(() => parseFile(thresholdsFile, thresholdsFileSchema));
   if (!envs || !thresholds) throw new ConfigError(problems);
   const environments: Record<string, EnvironmentConfig> = {};
   const stacks: Record<string, StackConfig> = {};
-  for (const [name, { alarmTopic, retention, ...env }] of Object.entries(envs.environments)) {
+  for (const [name, { alarmTopic, retention, ...env }] of Object.entries(envs.data.environments)) {
     stacks[name] = { alarmTopic, retention };
-    const t = thresholds[name];
+    // A lock that expires mid-deployment lets a second one in while the first may roll back.
+    const ttl = lockTtlProblem(env);
+    if (ttl) problems.push(problemAt(envs.yaml, ['environments', name, 'lock', 'ttlSeconds'], ttl));
+    const t = thresholds.data[name];
     if (!t) {
       problems.push(
-        `${thresholdsFile}: ${name}: missing thresholds for environment '${name}' (from ${envFile})`,
+        problemAt(
+          envs.yaml,
+          ['environments', name],
+          `no thresholds for this environment in ${thresholdsFile}`,
+        ),
       );
       continue;
     }
     environments[name] = { ...env, name, thresholds: t };
   }
-  for (const name of Object.keys(thresholds)) {
-    if (!envs.environments[name]) {
+  for (const name of Object.keys(thresholds.data)) {
+    if (!envs.data.environments[name]) {
       problems.push(
-        `${thresholdsFile}: ${name}: thresholds for unknown environment '${name}' (not in ${envFile})`,
+        problemAt(thresholds.yaml, [name], `thresholds for an environment that is not in ${envFile}`),
       );
     }
   }
@@ -125,7 +220,7 @@ export function environmentOf(config: GuardianConfig, name: string): Environment
   const env = config.environments[name];
   if (!env) {
     throw new ConfigError([
-      `unknown environment '${name}'; known: ${Object.keys(config.environments).join(', ')}`,
+      `unknown environment ${quote(name)}; known: ${Object.keys(config.environments).join(', ')}`,
     ]);
   }
   return env;

@@ -22,6 +22,7 @@ import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import { ROLLBACK_CHILD_SUFFIX, stateMachineName } from '../../lambdas/core/naming.ts';
 import type { TaskStepId } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
+import { deployTimeoutSeconds, lockTtlProblem } from '../config/timeouts.ts';
 import {
   FAILURE_PATH,
   GuardianStateMachine,
@@ -29,38 +30,24 @@ import {
   watchRollout,
 } from './guardian-state-machine.ts';
 import { platformStates } from './platform-states.ts';
-import { healthCheckBudgetSeconds } from './rollback-workflow.ts';
-
-/** Slack on top of rollout, health check and rollback: step retries, cold starts, Wait rounding. */
-const DEPLOY_MARGIN_SECONDS = 600;
 
 /**
  * Longest a Deploy execution of `env` may run: the rollout deadline and the health-check budget,
- * then a full Rollback execution, plus slack for retries and cold starts.
+ * then a full Rollback execution, plus slack for retries and cold starts (`lib/config/timeouts.ts`).
  */
 export function deployTimeoutOf(env: EnvironmentConfig, rollbackTimeout: Duration): Duration {
-  return Duration.seconds(
-    env.rollout.deadlineSeconds +
-      healthCheckBudgetSeconds(env) +
-      rollbackTimeout.toSeconds() +
-      DEPLOY_MARGIN_SECONDS,
-  );
+  return Duration.seconds(deployTimeoutSeconds(env, rollbackTimeout.toSeconds()));
 }
 
 /**
  * Throws unless the environment lock outlives a Deploy execution: a lock that expires mid-rollout
- * lets a second deployment in while the first may still roll back.
+ * lets a second deployment in while the first may still roll back. `loadConfig` refuses such a
+ * config with its file and line; this is the backstop for configs built in code.
  */
 export function assertLockOutlastsDeploy(env: EnvironmentConfig, rollbackTimeout: Duration): void {
-  const needed = deployTimeoutOf(env, rollbackTimeout).toSeconds();
-  if (env.lock.ttlSeconds >= needed) return;
-  throw new Error(
-    `DeployWorkflow: lock.ttlSeconds of environment '${env.name}' (environments.${env.name}.lock.ttlSeconds ` +
-      `in config/environments.yaml) is ${env.lock.ttlSeconds} s, shorter than a Deploy execution may run: ` +
-      `${needed} s = rollout.deadlineSeconds ${env.rollout.deadlineSeconds} + health check ` +
-      `${healthCheckBudgetSeconds(env)} + rollback ${rollbackTimeout.toSeconds()} + margin ${DEPLOY_MARGIN_SECONDS}. ` +
-      `Set lock.ttlSeconds to at least ${needed} (or shorten the rollout deadline or health check).`,
-  );
+  const problem = lockTtlProblem(env, rollbackTimeout.toSeconds());
+  if (problem === undefined) return;
+  throw new Error(`DeployWorkflow: environments.${env.name}.lock.ttlSeconds: ${problem}`);
 }
 
 /** Properties of {@link DeployWorkflow}. */

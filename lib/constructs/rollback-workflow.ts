@@ -11,6 +11,7 @@ import { REFUSAL_ERRORS } from '../../lambdas/core/errors.ts';
 import { stateMachineName } from '../../lambdas/core/naming.ts';
 import type { TaskStepId } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
+import { healthCheckBudgetSeconds as healthCheckBudget, rollbackTimeoutSeconds } from '../config/timeouts.ts';
 import {
   FAILURE_PATH,
   GuardianStateMachine,
@@ -18,20 +19,15 @@ import {
   watchRollout,
 } from './guardian-state-machine.ts';
 import { platformStates } from './platform-states.ts';
-import { stepTimeout } from './step-function.ts';
 
-/**
- * Longest the enhanced health check can take, retries included: each attempt is one invocation
- * (bounded by the function's timeout) followed by the Retry interval (at least 1 s).
- */
+/** Longest the enhanced health check can take, retries included (`lib/config/timeouts.ts`). */
 export function healthCheckBudgetSeconds(env: EnvironmentConfig): number {
-  const { attempts, intervalSeconds } = env.healthCheck;
-  return attempts * (stepTimeout('health-check', env).toSeconds() + Math.max(1, intervalSeconds));
+  return healthCheckBudget(env);
 }
 
 /** Longest a Rollback execution of `env` may run: its rollout deadline, health check, and slack. */
 export function rollbackTimeoutOf(env: EnvironmentConfig): Duration {
-  return Duration.seconds(env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + 600);
+  return Duration.seconds(rollbackTimeoutSeconds(env));
 }
 
 /** The last rollout status; `{}` until "Check rollback status" has returned one. */

@@ -24,6 +24,7 @@ import {
   type StepId,
 } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
+import { healthCheckStepSeconds, STEP_TIMEOUT_SECONDS } from '../config/timeouts.ts';
 import type { GuardianTables } from './guardian-tables.ts';
 
 /** The repository root (holds package-lock.json and tsconfig.json). */
@@ -80,19 +81,12 @@ export function bundleDefines(step: StepId, env: EnvironmentConfig): Record<stri
 /** How long a dead-letter queue keeps an event: the SQS maximum, time for an operator to look. */
 const DEAD_LETTER_RETENTION = Duration.days(14);
 
-/** Headroom of the health check's invocation over its slowest endpoint: cold start, JSON checks. */
-const HEALTH_CHECK_MARGIN_SECONDS = 10;
-
 /**
- * Timeout of a step's function. Kubernetes and DynamoDB calls are short and retried by the state
- * machine. One health-check invocation is one attempt that calls every endpoint in parallel, each
- * bounded by `timeoutMs`; the state machine's Retry makes the further attempts.
+ * Timeout of a step's function (`lib/config/timeouts.ts`). Kubernetes and DynamoDB calls are short
+ * and retried by the state machine; one health-check invocation is one attempt at every endpoint.
  */
 export function stepTimeout(step: StepId, env: EnvironmentConfig): Duration {
-  if (step === 'health-check') {
-    return Duration.seconds(Math.ceil(env.healthCheck.timeoutMs / 1000) + HEALTH_CHECK_MARGIN_SECONDS);
-  }
-  return Duration.seconds(30);
+  return Duration.seconds(step === 'health-check' ? healthCheckStepSeconds(env) : STEP_TIMEOUT_SECONDS);
 }
 
 /** Properties of {@link GuardianLambdaStep}. */

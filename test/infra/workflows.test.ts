@@ -161,7 +161,7 @@ describe('state machines', () => {
         nag: false,
       });
     expect(withTtl(1949)).toThrow(
-      /environments\.staging\.lock\.ttlSeconds in config\/environments\.yaml\) is 1949 s.*at least 1950/,
+      /environments\.staging\.lock\.ttlSeconds: the lock expires after 1949 s.*at least 1950/,
     );
     expect(withTtl(1950)).not.toThrow();
   });

@@ -133,9 +133,11 @@ describe('guardian CLI against the local runner (state kept between commands)', 
     expect(status.workload.rollout.phase).toBe('complete');
     expect(status.breaker.consecutiveFailures).toBe(1);
 
+    // Refused at the edge with preflight's own rules, before any execution starts.
     const invalid = await local('deploy', '--env', 'staging', '--image', 'docker.io/x/y:1');
     expect(invalid.code).toBe(2);
-    expect(invalid.out).toContain('InvalidInputError');
+    expect(invalid.out).toBe('');
+    expect(invalid.err).toContain("image 'docker.io/x/y:1' is from repository 'docker.io/x/y'");
   });
 
   it('rolls back to a named revision with an annotation, and resets the circuit breaker', async () => {

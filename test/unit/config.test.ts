@@ -216,3 +216,170 @@ describe('retention', () => {
     ).toBe(false);
   });
 });
+
+/** The line of `file` that contains `text` (1-based). */
+function lineIn(file: string, text: string): number {
+  const i = readFileSync(file, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(text));
+  if (i < 0) throw new Error(`no line of ${file} contains ${text}`);
+  return i + 1;
+}
+
+/** A copy of the shipped config folder with `file` in it replaced by `text`. */
+function configWithFile(file: string, text: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'guardian-config-'));
+  dirs.push(dir);
+  cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
+  writeFileSync(path.join(dir, file), text);
+  return dir;
+}
+
+describe('every config problem names the file, the exact line and the path', () => {
+  it('reports an unknown key on its own line, not on its parent block', () => {
+    const dir = configWith((yaml) =>
+      yaml.replace(
+        '      pollIntervalSeconds: 10\n',
+        '      pollIntervalSeconds: 10\n      pollIntervalSecs: 5\n      colour: blue\n',
+      ),
+    );
+    const file = path.join(dir, 'environments.yaml');
+    expect(problemsOf(dir)).toEqual([
+      `${file}:${lineOf(dir, 'pollIntervalSecs:')}: environments.staging.rollout.pollIntervalSecs: unknown key 'pollIntervalSecs'`,
+      `${file}:${lineOf(dir, 'colour:')}: environments.staging.rollout.colour: unknown key 'colour'`,
+    ]);
+  });
+
+  it('reports an unknown key of the thresholds file on its own line', () => {
+    const text = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'deployment-thresholds.yaml'), 'utf8');
+    const dir = configWithFile(
+      'deployment-thresholds.yaml',
+      text.replace(
+        '  monitoring_duration_seconds: 600',
+        '  monitoring_duration_seconds: 600\n  latency_p95: 3',
+      ),
+    );
+    const file = path.join(dir, 'deployment-thresholds.yaml');
+    expect(problemsOf(dir)).toEqual([
+      `${file}:${lineIn(file, 'latency_p95')}: production.latency_p95: unknown key 'latency_p95'`,
+    ]);
+  });
+
+  it('reports a missing key on the line of the block that lacks it', () => {
+    const dir = configWith((yaml) => yaml.replace('    region: ap-southeast-1\n', ''));
+    expect(problemsOf(dir)).toEqual([
+      expect.stringMatching(
+        new RegExp(`environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.region: `),
+      ),
+    ]);
+  });
+
+  it('reports a wrong value on its line', () => {
+    const dir = configWith((yaml) => yaml.replace('deadlineSeconds: 600', 'deadlineSeconds: 6000'));
+    expect(problemsOf(dir)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `environments\\.yaml:${lineOf(dir, 'deadlineSeconds: 6000')}: environments\\.production\\.rollout\\.deadlineSeconds: `,
+        ),
+      ),
+    ]);
+  });
+
+  it('refuses a YAML alias bomb quickly, naming the file and the line of the first alias', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const dir = configWithFile('deployment-thresholds.yaml', `${levels.join('\n')}\n`);
+    const started = performance.now();
+    const problems = problemsOf(dir);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(problems).toEqual([
+      `${path.join(dir, 'deployment-thresholds.yaml')}:2: aliases (*name) expand to too much data (more than 100 alias expansions): write the values out or use fewer aliases`,
+    ]);
+  });
+
+  it('still reads an anchor shared between environments', () => {
+    const dir = configWith((yaml) =>
+      yaml
+        .replace('    healthCheck:\n      timeoutMs: 5000', '    healthCheck: &health\n      timeoutMs: 5000')
+        .replace(
+          /( {2}production:[\s\S]*?) {4}healthCheck:\n( {6}.*\n| {8}.*\n| {10}.*\n)+/,
+          '$1    healthCheck: *health\n',
+        ),
+    );
+    expect(readFileSync(path.join(dir, 'environments.yaml'), 'utf8')).toContain('    healthCheck: *health\n');
+    expect(loadConfig(dir).environments.production?.healthCheck.endpoints).toHaveLength(3);
+  });
+
+  it('reports YAML syntax errors with line and column', () => {
+    const dir = configWith((yaml) =>
+      yaml.replace('    region: ap-southeast-1', '    region: [ap-southeast-1'),
+    );
+    const [first] = problemsOf(dir);
+    expect(first).toMatch(new RegExp(`^${path.join(dir, 'environments.yaml')}:\\d+:\\d+: not valid YAML: `));
+  });
+
+  it('reports an empty file at line 1 and a missing one by name', () => {
+    const empty = configWithFile('deployment-thresholds.yaml', '');
+    expect(problemsOf(empty)).toEqual([
+      `${path.join(empty, 'deployment-thresholds.yaml')}:1: (top level): Invalid input: expected record, received null`,
+    ]);
+    const missing = path.join(tmpdir(), 'guardian-no-such-config');
+    expect(problemsOf(missing)).toEqual([
+      `${path.join(missing, 'environments.yaml')}: cannot read (no such file)`,
+      `${path.join(missing, 'deployment-thresholds.yaml')}: cannot read (no such file)`,
+    ]);
+  });
+
+  it('names the file and line of an environment without thresholds, and of thresholds without an environment', () => {
+    const text = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'deployment-thresholds.yaml'), 'utf8');
+    const dir = configWithFile('deployment-thresholds.yaml', text.replace('production:', 'prod:'));
+    const thresholds = path.join(dir, 'deployment-thresholds.yaml');
+    expect(problemsOf(dir)).toEqual([
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, '  production:')}: environments.production: no thresholds for this environment in ${thresholds}`,
+      `${thresholds}:${lineIn(thresholds, 'prod:')}: prod: thresholds for an environment that is not in ${path.join(dir, 'environments.yaml')}`,
+    ]);
+  });
+});
+
+describe('lock TTL versus the Deploy execution timeout', () => {
+  it('refuses a lock that expires before a Deploy execution may end, at the line of lock.ttlSeconds', () => {
+    const dir = configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 1949'));
+    expect(problemsOf(dir)).toEqual([
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'ttlSeconds: 1949')}: environments.staging.lock.ttlSeconds: ` +
+        'the lock expires after 1949 s, but a Deploy execution may run 1950 s = rollout.deadlineSeconds 300 + ' +
+        'health check 75 + rollback 975 + margin 600; set lock.ttlSeconds to at least 1950 ' +
+        '(or shorten the rollout deadline or the health check)',
+    ]);
+    expect(() =>
+      loadConfig(configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 1950'))),
+    ).not.toThrow();
+  });
+
+  it('points at the environment when the default TTL is the one too short', () => {
+    const dir = configWith((yaml) =>
+      yaml
+        .replace('      deadlineSeconds: 300\n', '      deadlineSeconds: 3600\n')
+        .replace('    lock:\n      ttlSeconds: 3600\n', ''),
+    );
+    expect(problemsOf(dir)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.lock\\.ttlSeconds: the lock expires after 3600 s, .* at least 8550 `,
+        ),
+      ),
+    ]);
+  });
+
+  it('computes the same minimum as the synthesized Deploy workflow', async () => {
+    const { deployTimeoutOf } = await import('../../lib/constructs/deploy-workflow.ts');
+    const { rollbackTimeoutOf } = await import('../../lib/constructs/rollback-workflow.ts');
+    const { deployTimeoutSeconds } = await import('../../lib/config/timeouts.ts');
+    for (const env of Object.values(loadConfig().environments)) {
+      expect(deployTimeoutSeconds(env)).toBe(deployTimeoutOf(env, rollbackTimeoutOf(env)).toSeconds());
+    }
+  });
+});

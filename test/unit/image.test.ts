@@ -74,13 +74,16 @@ describe('parseImageReference', () => {
     ['', /empty/],
     [' ghcr.io/a/b:v1', /whitespace/],
     ['ghcr.io/a/b:v1 ', /whitespace/],
-    [`${REPO}@sha256:abc`, /digest 'sha256:abc' is not sha256/],
+    [`${REPO}@sha256:abc`, /the digest after '@' is not sha256/],
     [`${REPO}@md5:${'a'.repeat(32)}`, /digest/],
-    [`${REPO}:-bad`, /tag '-bad' is invalid/],
-    [`${REPO}:${'x'.repeat(129)}`, /tag .* is invalid/],
-    ['GHCR.io/Buywhere/API:v1', /repository 'GHCR.io\/Buywhere\/API' is invalid/],
-    ['ghcr.io//api:v1', /repository .* is invalid/],
-    [':v1', /repository '' is invalid/],
+    [`${REPO}:-bad`, /the tag after the last ':' is invalid/],
+    [`${REPO}:${'x'.repeat(129)}`, /the tag .* is invalid/],
+    ['GHCR.io/Buywhere/API:v1', /^image 'GHCR.io\/Buywhere\/API:v1': the repository is invalid/],
+    ['ghcr.io//api:v1', /the repository is invalid/],
+    [':v1', /the repository is invalid/],
+    [`${REPO}:v1\u001b[31m`, /contains a control character \(U\+001B ESC\) at character 33/],
+    [`${REPO}:v1\n`, /control character \(U\+000A NEWLINE\)/],
+    [`${'a/'.repeat(130)}b:v1`, /the repository is invalid .*at most 255/],
   ])('refuses %j naming the bad part', (ref, message) => {
     expect(() => parseImageReference(ref)).toThrow(InvalidInputError);
     expect(() => parseImageReference(ref)).toThrow(message);
@@ -96,11 +99,23 @@ describe('validateRelease', () => {
     expect(validateRelease(staging, `${REPO}:main-4f2a9c1`).version).toBe('main-4f2a9c1');
   });
 
-  it('keeps an explicit version that differs from the tag where no version tag is required', () => {
-    expect(validateRelease(staging, `${REPO}:main-4f2a9c1`, 'build-77').version).toBe('build-77');
+  it.each([staging, production])('refuses a version that is not the image tag in $name', (env) => {
+    // The record would say v9.9.9 while the cluster runs v1.2.0.
+    expect(() => validateRelease(env, `${REPO}:v1.2.0`, 'v9.9.9')).toThrow(
+      /^the version must be the image's tag: tag 'v1\.2\.0' != version 'v9\.9\.9'/,
+    );
+    expect(() => validateRelease(env, `${REPO}:v1.2.0@${DIGEST}`, 'v9.9.9')).toThrow(InvalidInputError);
+    expect(validateRelease(env, `${REPO}:v1.2.0`, 'v1.2.0').version).toBe('v1.2.0');
   });
 
-  it('leaves the version empty for a digest-only image in staging', () => {
+  it('refuses a version that differs from the tag where no version tag is required', () => {
+    expect(() => validateRelease(staging, `${REPO}:main-4f2a9c1`, 'build-77')).toThrow(
+      "tag 'main-4f2a9c1' != version 'build-77'",
+    );
+  });
+
+  it('takes an explicit version for a digest-only image in staging, and none without one', () => {
+    expect(validateRelease(staging, `${REPO}@${DIGEST}`, 'build-77').version).toBe('build-77');
     const r = validateRelease(staging, `${REPO}@${DIGEST}`);
     expect(r.version).toBeUndefined();
     expect(r.image.digest).toBe(DIGEST);
@@ -110,6 +125,25 @@ describe('validateRelease', () => {
     expect(() => validateRelease(staging, 'ghcr.io/evil/buywhere-api:v1.0.0')).toThrow(
       "image 'ghcr.io/evil/buywhere-api:v1.0.0' is from repository 'ghcr.io/evil/buywhere-api', but staging deploys only 'ghcr.io/buywhere/buywhere-api'",
     );
+  });
+
+  it.each([
+    [`${REPO}:${'v'.repeat(10_000)}`, /is too long/],
+    [`ghcr.io/${'x'.repeat(10_000)}:v1.0.0`, /is too long/],
+    [`${'x'.repeat(300)}:v1.0.0`, /the repository is invalid/],
+    [`ghcr.io/evil/${'x'.repeat(300)}:v1.0.0`, /the repository is invalid/],
+  ])('names a huge image once, shortened (%#)', (image, message) => {
+    let thrown: Error | undefined;
+    try {
+      validateRelease(production, image, 'v1.0.0');
+    } catch (err) {
+      thrown = err as Error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidInputError);
+    expect(thrown?.message).toMatch(message);
+    expect(thrown?.message).toContain(`…(${image.length} chars)`);
+    expect(thrown?.message.length).toBeLessThan(400);
+    expect(thrown?.message.match(/image '/g)).toHaveLength(1);
   });
 
   it('refuses a repository that only shares a prefix with the environment image', () => {
@@ -134,7 +168,7 @@ describe('validateRelease', () => {
     ['1.2.3', /requires a release version vX\.Y\.Z/],
     ['v1.2', /requires a release version/],
     ['v1.2.3-rc.1', /no pre-release suffix/],
-    ['v1.2.3+build.5', /tag 'v1\.2\.3\+build\.5' is invalid/],
+    ['v1.2.3+build.5', /the tag after the last ':' is invalid/],
     ['v01.2.3', /requires a release version/],
     ['latest', /requires a release version/],
   ])('refuses production tag %s', (tag, message) => {
@@ -143,13 +177,13 @@ describe('validateRelease', () => {
 
   it('refuses production when the tag differs from the version', () => {
     expect(() => validateRelease(production, `${REPO}:v1.2.4`, 'v1.2.3')).toThrow(
-      "production requires the image tag to equal the version: tag 'v1.2.4' != version 'v1.2.3'",
+      "the version must be the image's tag: tag 'v1.2.4' != version 'v1.2.3'",
     );
   });
 
   it('refuses a production digest-only image, with or without a version', () => {
     expect(() => validateRelease(production, `${REPO}@${DIGEST}`)).toThrow(/has only a digest/);
-    expect(() => validateRelease(production, `${REPO}@${DIGEST}`, 'v1.2.3')).toThrow(/has no tag/);
+    expect(() => validateRelease(production, `${REPO}@${DIGEST}`, 'v1.2.3')).toThrow(/has only a digest/);
   });
 
   it('refuses a production version that is not semver even when the tag matches', () => {

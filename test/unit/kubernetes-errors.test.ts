@@ -1,6 +1,11 @@
-import { ApiException } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
-import { kubernetesError } from '../../lambdas/adapters/kubernetes.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectKubeconfig, KubernetesCluster, kubernetesError } from '../../lambdas/adapters/kubernetes.ts';
 
 const ctx = { action: 'read Deployment', namespace: 'production', name: 'buywhere-api' };
 
@@ -77,5 +82,122 @@ describe('kubernetesError', () => {
     expect(err.name).toBe('Error');
     expect(err.message).toBe('failed to read Deployment production/buywhere-api: boom');
     expect(err.cause).toBe(boom);
+  });
+});
+
+describe('a server that is not a Kubernetes API', () => {
+  let server: Server;
+  let versionStatus = 404;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    // Answers 404 to everything, like a web server at the wrong URL; /version as the test says.
+    server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url === '/version' && versionStatus === 200) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"major":"1","minor":"31"}');
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('404 page not found');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  function cluster(): KubernetesCluster {
+    const kc = new KubeConfig();
+    const { port } = server.address() as AddressInfo;
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    return new KubernetesCluster(kc, { requestTimeoutMs: 2000 });
+  }
+
+  it('is reported as not a Kubernetes API server, not as a missing namespace', async () => {
+    versionStatus = 404;
+    const err = await cluster()
+      .getWorkload('staging', 'buywhere-api')
+      .catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).name).toBe('Error');
+    expect((err as Error).message).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+ is not a Kubernetes API server: it answered 404 to read Deployment staging\/buywhere-api/,
+    );
+    expect((err as Error).message).not.toContain('does not exist');
+    expect(seen).toContain('/api/v1/namespaces/staging');
+    expect(seen).toContain('/version');
+  });
+
+  it('still reports a missing namespace when the server answers /version', async () => {
+    versionStatus = 200;
+    const err = await cluster()
+      .listRevisions('staging', 'buywhere-api')
+      .catch((e: Error) => e);
+    expect((err as Error).name).toBe('NotFoundError');
+    expect((err as Error).message).toMatch(/^namespace "staging" does not exist/);
+  });
+
+  it('says so when the context builds the error directly', () => {
+    const err = kubernetesError(apiError(404), { ...ctx, notKubernetes: 'https://example.com' });
+    expect(err.message).toMatch(/^https:\/\/example\.com is not a Kubernetes API server/);
+  });
+});
+
+describe('kubeconfig files that cannot be used', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'guardian-kubeconfig-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const CLUSTER = 'clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n';
+  const USERS = 'users:\n- name: u\n  user:\n    token: t\n';
+  const CONTEXTS = 'contexts:\n- name: a\n  context:\n    cluster: c\n    user: u\n';
+
+  it.each([
+    ['empty', '', /^kubeconfig '.*empty' is empty: expected a kubeconfig with clusters, users, contexts/],
+    ['blank', '  \n\n', /is empty: expected a kubeconfig/],
+    ['scalar', 'hello\n', /defines no context: expected a kubeconfig/],
+    ['list', '[]\n', /defines no context/],
+    ['broken', ': : :\n', /is not valid YAML \(/],
+    [
+      'no-current',
+      `${CLUSTER}${USERS}${CONTEXTS}`,
+      /has no current-context; its contexts: a\. Choose one with `kubectl config use-context NAME/,
+    ],
+    [
+      'dangling-current',
+      `${CLUSTER}${USERS}${CONTEXTS}current-context: b\n`,
+      /has no current-context \(it names 'b', which it does not define\)/,
+    ],
+  ])('explains a %s kubeconfig in a sentence naming the file', (name, text, message) => {
+    const p = file(name, text);
+    let err: Error | undefined;
+    try {
+      connectKubeconfig(p);
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.name).toBe('InvalidInputError');
+    expect(err?.message).toContain(`kubeconfig '${p}'`);
+    expect(err?.message).toMatch(message);
+    expect(err?.message).not.toMatch(/Cannot read properties|undefined/);
+  });
+
+  it('explains a missing file and a folder', () => {
+    expect(() => connectKubeconfig(path.join(dir, 'nope'))).toThrow(/kubeconfig '.*nope' does not exist/);
+    expect(() => connectKubeconfig(dir)).toThrow(/is a folder, not a file/);
+  });
+
+  it('names the contexts a kubeconfig has when asked for another', () => {
+    const p = file('ok', `${CLUSTER}${USERS}${CONTEXTS}current-context: a\n`);
+    expect(() => connectKubeconfig(p, 'prod')).toThrow(/has no context "prod"; it has: a/);
+    expect(connectKubeconfig(p)).toBeInstanceOf(KubernetesCluster);
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * How long the guardian's steps and workflows may run, from an environment's config. Pure
+ * arithmetic, shared by the config loader (which refuses a lock that expires before a Deploy
+ * execution can end) and the constructs (which set these timeouts on the functions and state
+ * machines), so the check and the synthesized stack compute the same numbers.
+ */
+import type { EnvironmentConfig } from './schema.ts';
+
+/** What the timeouts depend on: rollout deadline, health check and lock. */
+export type TimeoutInputs = Pick<EnvironmentConfig, 'rollout' | 'healthCheck' | 'lock'>;
+
+/** Timeout of every step function except the health check: Kubernetes and DynamoDB calls are short. */
+export const STEP_TIMEOUT_SECONDS = 30;
+/** Headroom of the health check's invocation over its slowest endpoint: cold start, JSON checks. */
+export const HEALTH_CHECK_MARGIN_SECONDS = 10;
+/** Slack on top of a Rollback execution's rollout and health check: retries, cold starts, Wait rounding. */
+export const ROLLBACK_MARGIN_SECONDS = 600;
+/** Slack on top of rollout, health check and rollback: step retries, cold starts, Wait rounding. */
+export const DEPLOY_MARGIN_SECONDS = 600;
+
+/**
+ * Timeout of one health-check invocation: one attempt calls every endpoint in parallel, each
+ * bounded by `timeoutMs`; the state machine's Retry makes the further attempts.
+ */
+export function healthCheckStepSeconds(env: Pick<TimeoutInputs, 'healthCheck'>): number {
+  return Math.ceil(env.healthCheck.timeoutMs / 1000) + HEALTH_CHECK_MARGIN_SECONDS;
+}
+
+/**
+ * Longest the enhanced health check can take, retries included: each attempt is one invocation
+ * (bounded by the function's timeout) followed by the Retry interval (at least 1 s).
+ */
+export function healthCheckBudgetSeconds(env: Pick<TimeoutInputs, 'healthCheck'>): number {
+  const { attempts, intervalSeconds } = env.healthCheck;
+  return attempts * (healthCheckStepSeconds(env) + Math.max(1, intervalSeconds));
+}
+
+/** Longest a Rollback execution may run: its rollout deadline, health check, and slack. */
+export function rollbackTimeoutSeconds(env: TimeoutInputs): number {
+  return env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + ROLLBACK_MARGIN_SECONDS;
+}
+
+/**
+ * Longest a Deploy execution may run: the rollout deadline and the health-check budget, then a
+ * full Rollback execution, plus slack for retries and cold starts.
+ */
+export function deployTimeoutSeconds(
+  env: TimeoutInputs,
+  rollbackSeconds: number = rollbackTimeoutSeconds(env),
+): number {
+  return (
+    env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + rollbackSeconds + DEPLOY_MARGIN_SECONDS
+  );
+}
+
+/**
+ * Why the environment lock would expire while a Deploy execution may still run (a second
+ * deployment could then start while the first rolls back), or undefined when it outlasts one.
+ */
+export function lockTtlProblem(
+  env: TimeoutInputs,
+  rollbackSeconds: number = rollbackTimeoutSeconds(env),
+): string | undefined {
+  const needed = deployTimeoutSeconds(env, rollbackSeconds);
+  if (env.lock.ttlSeconds >= needed) return undefined;
+  return (
+    `the lock expires after ${env.lock.ttlSeconds} s, but a Deploy execution may run ${needed} s = ` +
+    `rollout.deadlineSeconds ${env.rollout.deadlineSeconds} + health check ${healthCheckBudgetSeconds(env)} + ` +
+    `rollback ${rollbackSeconds} + margin ${DEPLOY_MARGIN_SECONDS}; set lock.ttlSeconds to at least ${needed} ` +
+    '(or shorten the rollout deadline or the health check)'
+  );
+}
