@@ -92,7 +92,11 @@ async function withLocal<T>(
   const apiUrl = optionalString(args, 'api-url');
   if (apiUrl && !kubeconfig) throw new UsageError('--api-url only makes sense with --kubeconfig');
   const stateDir = localStateDir(args);
-  if (kubeconfig && !json) output.err(`guardian: local state for ${kubeconfig}: ${stateDir}`);
+  if (kubeconfig) {
+    // A kubeconfig that cannot work is bad input for every command, read-only ones included.
+    (await import('../../lambdas/adapters/kubernetes.ts')).connectKubeconfig(kubeconfig);
+    if (!json) output.err(`guardian: local state for ${kubeconfig}: ${stateDir}`);
+  }
   const { LocalGuardian } = await import('../local/guardian.ts');
   const guardian = await LocalGuardian.start({
     config,

@@ -554,7 +554,9 @@ describe('deploy steps', () => {
     // A `never-ready` tag is how the simulator's pods never become Ready; production's release
     // rule (vX.Y.Z, no suffix) would refuse that tag, so this deployment is made without it.
     const stuck = `${REPO}:v1.2.0-never-ready`;
-    const deployment = await run(preflight, deployEvent({ image: stuck }), { requireVersionTag: false });
+    const deployment = await run(preflight, deployEvent({ image: stuck, version: undefined }), {
+      requireVersionTag: false,
+    });
     await run(setImage, { deployment });
     clock.advance(60);
     expect(await run(rolloutStatus, { target: deployment })).toMatchObject({
