@@ -23,7 +23,24 @@ await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // Dependencies are bundled too (loading one chunk beats resolving hundreds of CJS files of the
+  // AWS SDK), except those that must stay as installed: native modules and their users, the CDK
+  // (only a template cache miss loads it, and it reads its own files), and the build tools.
+  external: [
+    'aws-cdk-lib',
+    'aws-cdk-lib/*',
+    'constructs',
+    'cdk-nag',
+    'dynalite',
+    'level',
+    'classic-level',
+    'esbuild',
+    'tsx',
+    'tsx/*',
+  ],
+  banner: {
+    js: "import { createRequire as __guardianCreateRequire } from 'node:module'; const require = __guardianCreateRequire(import.meta.url);",
+  },
   sourcemap: 'linked',
   logLevel: 'warning',
 });
