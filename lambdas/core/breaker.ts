@@ -167,13 +167,13 @@ function openReason(state: BreakerState): string {
 /** The refusal an operator reads when the open breaker blocks a deployment. */
 export function breakerOpenMessage(state: BreakerState): string {
   const since = state.openedAt ?? state.since;
-  return `circuit breaker for ${state.environment} is open${since ? ` since ${since}` : ''}: ${openReason(state)}. Deployments are blocked until an operator investigates and runs \`guardian circuit-breaker --reset\`.`;
+  return `circuit breaker for ${state.environment} is open${since ? ` since ${since}` : ''}: ${openReason(state)}. Deployments are blocked until an operator investigates and runs \`guardian circuit-breaker --env ${state.environment} --reset\`.`;
 }
 
 /** One-line breaker summary for step outputs, e.g. "circuit breaker closed (1 of 2 consecutive failed releases: …)". */
 export function breakerSummary(state: BreakerState, threshold: number): string {
   if (state.state === 'open') {
-    return `circuit breaker OPEN (${openReason(state)}): deployments to ${state.environment} are blocked until \`guardian circuit-breaker --reset\``;
+    return `circuit breaker OPEN (${openReason(state)}): deployments to ${state.environment} are blocked until \`guardian circuit-breaker --env ${state.environment} --reset\``;
   }
   const list = countedList(state);
   return `circuit breaker closed (${state.consecutiveFailures} of ${threshold} consecutive failed releases${list ? `: ${list}` : ''})`;

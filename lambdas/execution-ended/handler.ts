@@ -53,7 +53,7 @@ export const step = defineStep('execution-ended', executionEndedEventSchema, asy
       breakerOnUnfinished(b, { id: name, ...(record && { image: record.image }) }, plan.reason, now),
     );
     done.push(
-      `opened the ${config.name} circuit breaker (check the workload, then \`guardian circuit-breaker --reset\`)`,
+      `opened the ${config.name} circuit breaker (check the workload, then \`guardian circuit-breaker --env ${config.name} --reset\`)`,
     );
   }
   if (plan.failRecord) {

@@ -137,13 +137,22 @@ async function lockHint(
 ): Promise<string | undefined> {
   const lock = await g.store(environment).getLock(environment);
   if (!lock) return undefined;
-  const flags = [
+  return `${environment} is locked by ${lock.holder} since ${lock.acquiredAt}. If that execution is no longer running, clear the lock with: guardian lock ${localFlags(args, environment)} --release --holder ${lock.holder}`;
+}
+
+/** `--env E --local [--state-dir D] [--kubeconfig K]`: the flags that reach the same local state. */
+function localFlags(args: ParsedArgs, environment: string): string {
+  return [
     `--env ${environment}`,
     '--local',
     ...(args.values['state-dir'] !== undefined ? [`--state-dir ${optionalString(args, 'state-dir')}`] : []),
     ...(args.values.kubeconfig !== undefined ? [`--kubeconfig ${optionalString(args, 'kubeconfig')}`] : []),
   ].join(' ');
-  return `${environment} is locked by ${lock.holder} since ${lock.acquiredAt}. If that execution is no longer running, clear the lock with: guardian lock ${flags} --release --holder ${lock.holder}`;
+}
+
+/** The way out of a refusal by the open breaker in local mode. */
+function breakerHint(args: ParsedArgs, environment: string): string {
+  return `When the cause is fixed, close the breaker with: guardian circuit-breaker ${localFlags(args, environment)} --reset`;
 }
 
 /** Prints a local execution's result, with the way out when a lock refused it; returns the exit code. */
@@ -154,7 +163,12 @@ async function finishLocal(
   environment: string,
   result: LocalExecutionResult,
 ): Promise<number> {
-  const hint = result.error === 'LockHeldError' ? await lockHint(args, g, environment) : undefined;
+  const hint =
+    result.error === 'LockHeldError'
+      ? await lockHint(args, g, environment)
+      : result.error === 'CircuitOpenError'
+        ? breakerHint(args, environment)
+        : undefined;
   printResult(args, output, result, hint);
   return exitCodeOf(result);
 }

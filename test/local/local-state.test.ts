@@ -129,6 +129,13 @@ describe('a killed command leaves nothing stuck', () => {
 
     // Said once: the next command finds nothing left to clean up.
     expect((await run(dir, 'history', '--env', 'staging')).err).not.toContain('abandoned');
+
+    // The open breaker refuses the next deploy and says how to close it, for this very state.
+    const refused = await run(dir, 'deploy', '--env', 'staging', '--image', `${REPO}:v1.5.1`);
+    expect(refused.code).toBe(1);
+    expect(refused.out + refused.err).toContain(
+      `guardian circuit-breaker --env staging --local --state-dir ${dir} --reset`,
+    );
   });
 });
 

@@ -379,7 +379,7 @@ describe('preflight', () => {
     await expect(run(preflight, deployEvent())).rejects.toMatchObject({
       name: 'CircuitOpenError',
       message: expect.stringMatching(
-        /circuit breaker for production is open: two bad releases.*circuit-breaker --reset/,
+        /circuit breaker for production is open: two bad releases.*circuit-breaker --env production --reset/,
       ),
     });
     await expectNothingChanged();

@@ -213,7 +213,7 @@ describe('Deploy workflow (local execution of the synthesized state machine)', (
     }));
     const blocked = await g.deploy(deployInput(`${REPO}:v1.5.0`));
     expect(blocked.error).toBe('CircuitOpenError');
-    expect(blocked.cause).toContain('circuit-breaker --reset');
+    expect(blocked.cause).toContain('circuit-breaker --env staging --reset');
     expect(mutatingCalls(g)).toEqual([]);
     expect(await store.listRecords('staging', 5)).toEqual([]);
     expect(await store.getLock('staging')).toBeUndefined();

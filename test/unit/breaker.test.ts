@@ -221,7 +221,7 @@ describe('circuit breaker messages', () => {
   it('tells the operator since when it is open, what opened it and how to unblock deployments', () => {
     const open = breakerOnRollbackFailure(closedBreaker('production'), { id: 'r1' }, 'undo timed out', t0);
     expect(breakerOpenMessage(open)).toBe(
-      'circuit breaker for production is open since 2026-05-01T00:00:00.000Z: rollback r1 failed: undo timed out. Deployments are blocked until an operator investigates and runs `guardian circuit-breaker --reset`.',
+      'circuit breaker for production is open since 2026-05-01T00:00:00.000Z: rollback r1 failed: undo timed out. Deployments are blocked until an operator investigates and runs `guardian circuit-breaker --env production --reset`.',
     );
     expect(breakerSummary(open, 2)).toMatch(/^circuit breaker OPEN \(rollback r1 failed: undo timed out\)/);
   });
@@ -237,7 +237,7 @@ describe('circuit breaker messages', () => {
     const later = breakerOnSuccess(open, 'staging-v1-5-0-0000dddd', at(40));
     const message = breakerOpenMessage(later);
     expect(message).toBe(
-      `circuit breaker for staging is open since ${at(20).toISOString()}: 2 consecutive failed releases: ${V120.id} (v1.2.0), ${V130.id} (v1.3.0) since ${at(0).toISOString()} (threshold 2); last: y. Deployments are blocked until an operator investigates and runs \`guardian circuit-breaker --reset\`.`,
+      `circuit breaker for staging is open since ${at(20).toISOString()}: 2 consecutive failed releases: ${V120.id} (v1.2.0), ${V130.id} (v1.3.0) since ${at(0).toISOString()} (threshold 2); last: y. Deployments are blocked until an operator investigates and runs \`guardian circuit-breaker --env staging --reset\`.`,
     );
     expect(message).not.toContain(at(40).toISOString());
   });
