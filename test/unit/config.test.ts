@@ -2,8 +2,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG_DIR, loadConfig } from '../../lib/config/load.ts';
+import { DEFAULT_CONFIG_DIR, loadConfig } from '../../lib/config/load.ts';
 import { environmentConfigSchema, LOG_RETENTION_DAYS } from '../../lib/config/schema.ts';
+import { problemsOf, configWith as sharedConfigWith } from '../helpers/config.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -11,17 +12,7 @@ afterEach(() => {
 });
 
 /** A copy of the shipped config folder with `edit` applied to environments.yaml. */
-function configWith(edit: (yaml: string) => string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'guardian-config-'));
-  dirs.push(dir);
-  cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
-  const file = path.join(dir, 'environments.yaml');
-  const before = readFileSync(file, 'utf8');
-  const after = edit(before);
-  if (after === before) throw new Error('the edit changed nothing in environments.yaml');
-  writeFileSync(file, after);
-  return dir;
-}
+const configWith = (edit: (yaml: string) => string): string => sharedConfigWith(dirs, edit);
 
 describe('requireVersionTag', () => {
   it('is set explicitly in the shipped config: staging accepts any tag, production needs a version', () => {
@@ -38,17 +29,6 @@ describe('requireVersionTag', () => {
     expect(loadConfig(dir).environments.production?.requireVersionTag).toBe(true);
   });
 });
-
-/** The problems `loadConfig(dir)` reports; fails the test when it loads. */
-function problemsOf(dir: string): readonly string[] {
-  try {
-    loadConfig(dir);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('the config loaded, but a problem was expected');
-}
 
 /** The line of `environments.yaml` in `dir` that contains `text` (1-based). */
 function lineOf(dir: string, text: string): number {
