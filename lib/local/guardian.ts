@@ -36,7 +36,7 @@ import { type StackTemplateInfo, stackTemplateInfo } from '../template.ts';
 import { SharedClock, SimulatedClock } from './clock.ts';
 import type { ClusterSimulator } from './cluster-sim/index.ts';
 import type { LocalEvent, LocalExecutionResult, LocalExecutor, LocalTaskHandler } from './executor.ts';
-import { processAlive, writeFileAtomic } from './state-files.ts';
+import { processAlive, processStartTime, writeFileAtomic } from './state-files.ts';
 import {
   connectStateService,
   ensureSimulator,
@@ -379,8 +379,10 @@ export class LocalGuardian {
       : undefined;
     if (runningFile) {
       mkdirSync(path.dirname(runningFile), { recursive: true });
+      const startTime = processStartTime(process.pid);
       const record: RunningExecution = {
         pid: process.pid,
+        ...(startTime !== undefined && { pidStartTime: startTime }),
         environment,
         name,
         executionArn: `${sm.arn.replace(':stateMachine:', ':execution:')}:${name}`,
@@ -410,7 +412,7 @@ export class LocalGuardian {
     if (!this.stateDir) return [];
     const lines: string[] = [];
     for (const { file, execution } of runningExecutions(this.stateDir)) {
-      if (processAlive(execution.pid)) continue;
+      if (processAlive(execution.pid, execution.pidStartTime)) continue;
       // Claim it: of two commands reaping at once, one delivers the event.
       const claimed = `${file}.reaping-${process.pid}`;
       try {

@@ -41,12 +41,31 @@ export function damaged(file: string, what: string, detail: string): LocalStateE
   );
 }
 
-/** Whether a process with this pid is running (on this machine). */
-export function processAlive(pid: number): boolean {
+/**
+ * When process `pid` started (Linux: field 22 of /proc/<pid>/stat, clock ticks since boot), or
+ * undefined where /proc cannot tell. Recorded beside a pid so a reused pid is not taken for it.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the process with this pid is running (on this machine) and, when `startTime` is given
+ * and /proc can tell, is the same process that started then — not a later one reusing the pid.
+ */
+export function processAlive(pid: number, startTime?: string): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (startTime === undefined) return true;
+  const now = processStartTime(pid);
+  return now === undefined || now === startTime;
 }

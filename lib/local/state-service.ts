@@ -57,6 +57,8 @@ export interface ServiceSimulator {
 /** A local execution in progress, recorded under `<state>/running/` while its process runs it. */
 export interface RunningExecution {
   readonly pid: number;
+  /** When that process started (see processStartTime); absent where /proc cannot tell. */
+  readonly pidStartTime?: string;
   readonly environment: string;
   readonly name: string;
   readonly executionArn: string;
@@ -449,7 +451,7 @@ export async function runStateService(stateDir: string): Promise<void> {
     if (!idle) return;
     let busy = false;
     try {
-      busy = runningExecutions(stateDir).some((r) => processAlive(r.execution.pid));
+      busy = runningExecutions(stateDir).some((r) => processAlive(r.execution.pid, r.execution.pidStartTime));
     } catch {
       busy = true; // a damaged record is the next command's to report
     }
