@@ -19,7 +19,8 @@ const output = {
 // without a second document after the one already written.
 const fatal = (err: unknown) => {
   // A crash outside any command is a bug: keep its stack for the report.
-  if (err instanceof Error && err.stack) stdio.err(err.stack);
+  // A state error (a damaged or deleted local state folder) is a sentence, not a bug.
+  if (err instanceof Error && err.stack && err.name !== 'LocalStateError') stdio.err(err.stack);
   process.exitCode = reportError(err, wrote ? { out: stdio.err, err: stdio.err } : output, json);
   process.exit();
 };

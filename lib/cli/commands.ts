@@ -2,7 +2,9 @@
  * The `guardian` commands. Each returns its exit code: 0 success, 1 the deployment/rollback
  * failed or was refused, 2 bad usage or bad input.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { breakerReset } from '../../lambdas/core/breaker.ts';
 import { NotFoundError } from '../../lambdas/core/errors.ts';
@@ -13,6 +15,7 @@ import { type BreakerState, deployInputSchema, rollbackInputSchema } from '../..
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalExecutionResult } from '../local/executor.ts';
 import type { LocalGuardian } from '../local/guardian.ts';
+import { stateFolderDeleted } from '../local/state-files.ts';
 import {
   type CommandName,
   checkInput,
@@ -109,9 +112,27 @@ async function withLocal<T>(
   });
   try {
     return await fn(guardian);
+  } catch (err) {
+    throw stateGone(stateDir) ? deletedStateError(stateDir, err) : err;
   } finally {
-    await guardian.close();
+    // With the folder gone there is nothing to write back, and the close's own failure is noise.
+    await guardian.close().catch((err: unknown) => {
+      if (!stateGone(stateDir)) throw err;
+    });
   }
+}
+
+/** Whether the local state folder disappeared (deleted by hand while a command ran). */
+function stateGone(stateDir: string): boolean {
+  return !existsSync(stateDir);
+}
+
+/** What an operator reads when the state folder was deleted under a running command. */
+function deletedStateError(stateDir: string, cause?: unknown): Error {
+  const err = stateFolderDeleted(stateDir);
+  if (cause instanceof Error)
+    err.message = err.message.replace(' ran;', ` ran (${cause.message.split('\n')[0]});`);
+  return err;
 }
 
 /**
@@ -163,6 +184,12 @@ async function finishLocal(
   environment: string,
   result: LocalExecutionResult,
 ): Promise<number> {
+  const stateDir = localStateDir(args);
+  if (stateGone(stateDir)) {
+    // One report (and, with --json, one document): the execution's end is part of the sentence.
+    const end = `execution ${result.name} ended ${result.status}${result.error ? ` with ${result.error}` : ''}`;
+    throw deletedStateError(stateDir, new Error(end));
+  }
   const hint =
     result.error === 'LockHeldError'
       ? await lockHint(args, g, environment)

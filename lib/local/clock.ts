@@ -3,9 +3,10 @@
  * sleeping, and the handlers, the lock expiry and the cluster simulator all read it, so "600 s
  * rollout deadline" is exercised in milliseconds and still means 600 s.
  */
-import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
 import type { Clock } from '../../lambdas/core/ports.ts';
-import { damaged, writeFileAtomic } from './state-files.ts';
+import { damaged, stateFolderDeleted, writeFileAtomic } from './state-files.ts';
 
 /** A clock that moves only when told to. */
 export class SimulatedClock implements Clock {
@@ -123,6 +124,9 @@ export class SharedClock extends SimulatedClock {
 
   private push(): void {
     const mine = super.now().getTime();
+    const folder = path.dirname(this.file);
+    // Deleted by hand while a command ran: never recreate half of the state, say what happened.
+    if (!existsSync(folder)) throw stateFolderDeleted(folder);
     withLockFile(`${this.file}.lock`, () => {
       const theirs = this.read();
       if (theirs === undefined || mine > theirs) {

@@ -34,6 +34,13 @@ export function readStateJson<T>(
   return value;
 }
 
+/** The error when the state folder disappears under a running command. */
+export function stateFolderDeleted(folder: string): LocalStateError {
+  return new LocalStateError(
+    `the local state folder ${folder} was deleted while this command ran; nothing was written back. Run the command again to start from a new, empty state.`,
+  );
+}
+
 /** The error for a damaged state file. */
 export function damaged(file: string, what: string, detail: string): LocalStateError {
   return new LocalStateError(

@@ -140,6 +140,23 @@ describe('a killed command leaves nothing stuck', () => {
 });
 
 describe('corrupt or missing local state is an error that names the file', () => {
+  it('says so, once, when the state folder is deleted under a running deploy', async () => {
+    const dir = stateDir();
+    const victim = start(dir, ['deploy', '--env', 'staging', '--image', `${REPO}:v1.5.0`, '--json'], {
+      GUARDIAN_TEST_PAUSE_BEFORE: 'rollout-status',
+    });
+    await paused(dir, victim.child);
+    rmSync(dir, { recursive: true, force: true });
+    const r = await victim.done;
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`the local state folder ${dir} was deleted while this command ran`);
+    expect(r.err).not.toMatch(/at .*\.(ts|mjs):\d+/);
+    // --json: still exactly one document on stdout, the error.
+    const doc = JSON.parse(r.out) as { error: { type: string; exitCode: number } };
+    expect(doc.error).toMatchObject({ type: 'LocalStateError', exitCode: 1 });
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it.each([
     ['clock.json', '{"now": "2026-'],
     ['cluster.json', '{"version": 1, "deployments": {'],
