@@ -86,7 +86,9 @@ const DEAD_LETTER_RETENTION = Duration.days(14);
  * and retried by the state machine; one health-check invocation is one attempt at every endpoint.
  */
 export function stepTimeout(step: StepId, env: EnvironmentConfig): Duration {
-  return Duration.seconds(step === 'health-check' ? healthCheckStepSeconds(env) : STEP_TIMEOUT_SECONDS);
+  return Duration.seconds(
+    step === 'health-check' || step === 'monitor-round' ? healthCheckStepSeconds(env) : STEP_TIMEOUT_SECONDS,
+  );
 }
 
 /** Properties of {@link GuardianLambdaStep}. */
