@@ -15,7 +15,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
-import type { Clock, HttpGet, Store } from '../core/ports.ts';
+import { stateMachineName } from '../core/naming.ts';
+import type { Clock, HttpGet, Store, Workflows } from '../core/ports.ts';
 import { RuntimeEnvError } from '../core/runtime-env.ts';
 import type { BuiltPlatform, WorkloadPort } from '../core/workload.ts';
 
@@ -36,6 +37,8 @@ export interface StackResources {
   };
   /** The ARN of `resource/name` of `service` in the stack's account and region. */
   arn(service: string, resource: string, name: string): string;
+  /** The ARN of the state machine `name` (`arn:…:states:…:stateMachine:name`) in the stack's account and region. */
+  stateMachineArn(name: string): string;
 }
 
 /** What an adapter is built from: its config slice, the function's variables and the clock. */
@@ -52,6 +55,8 @@ export interface LocalPortContext {
   /** The Kubernetes API: the embedded simulator or a kubeconfig's cluster. */
   readonly kubernetes: () => Promise<ClusterPort>;
   readonly clock: Clock;
+  /** The local executor's Workflows (start executions, end waiting tasks), where the runner has one. */
+  readonly workflows?: Workflows;
 }
 
 /** One port: how it is configured, granted and built. */
@@ -66,7 +71,7 @@ export interface PortSpec<T> {
   /** The config keys the adapter reads (part of the function's config slice). */
   readonly config: readonly ConfigKey[];
   /** Lambda environment variables the adapter needs, from the stack's resources. */
-  readonly environment?: (resources: StackResources) => Record<string, string>;
+  readonly environment?: (resources: StackResources, env: EnvironmentConfig) => Record<string, string>;
   /** IAM statements the adapter needs, scoped to this environment's resources. */
   readonly grants?: (resources: StackResources, env: EnvironmentConfig) => PortGrant[];
   /** The AWS adapter (undefined in a bundle whose step lacks the port). */
@@ -90,6 +95,7 @@ export function requiredVar(ctx: PortBuildContext, name: string, port: string): 
 export const ENV_VARS = {
   deploymentsTable: 'DEPLOYMENTS_TABLE',
   controlTable: 'CONTROL_TABLE',
+  rollbackStateMachine: 'ROLLBACK_STATE_MACHINE_ARN',
 } as const;
 
 /**
@@ -185,8 +191,36 @@ const http: PortSpec<HttpGet> = {
       : undefined,
 };
 
+const workflows: PortSpec<Workflows> = {
+  description: "Step Functions: start the environment's Rollback, fail a deploy's waiting task (an alarm)",
+  flag: 'GUARDIAN_PORT_WORKFLOWS',
+  config: [],
+  environment: (r, env) => ({
+    [ENV_VARS.rollbackStateMachine]: r.stateMachineArn(stateMachineName(env.name, 'rollback')),
+  }),
+  grants: (r, env) => [
+    { actions: ['states:StartExecution'], resources: [r.stateMachineArn(stateMachineName(env.name, 'rollback'))] },
+    // SendTaskFailure has no resource-level permissions: a task token is its own capability.
+    { actions: ['states:SendTaskFailure'], resources: ['*'] },
+  ],
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_WORKFLOWS !== 'off'
+      ? import('../adapters/sfn-workflows.ts').then((m) =>
+          m.sfnWorkflows({ rollback: requiredVar(ctx, ENV_VARS.rollbackStateMachine, 'workflows') }),
+        )
+      : undefined,
+  local: (_ctx, local) =>
+    process.env.GUARDIAN_PORT_WORKFLOWS !== 'off' ? Promise.resolve(localWorkflows(local)) : undefined,
+};
+
+/** The local runner's workflows; a runner without them cannot run a step that starts executions. */
+function localWorkflows(local: LocalPortContext): Workflows {
+  if (!local.workflows) throw new RuntimeEnvError('this local runner cannot start workflows or end waiting tasks');
+  return local.workflows;
+}
+
 /** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
-export const PORTS = { store, workload: workloads, http } as const;
+export const PORTS = { store, workload: workloads, http, workflows } as const;
 
 /** A port name. */
 export type PortName = keyof typeof PORTS;

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -56,7 +56,7 @@ export function stepGrants(
   const environment: Record<string, string> = {};
   const statements: PortGrant[] = [];
   for (const [, spec] of portsOf(step, env)) {
-    Object.assign(environment, spec.environment?.(resources) ?? {});
+    Object.assign(environment, spec.environment?.(resources, env) ?? {});
     statements.push(...(spec.grants?.(resources, env) ?? []));
   }
   return { environment, statements };
@@ -157,6 +157,13 @@ export class GuardianLambdaStep extends Construct {
         control: { name: tables.control.tableName, arn: tables.control.tableArn },
       },
       arn: (service, resource, resourceName) => stack.formatArn({ service, resource, resourceName }),
+      stateMachineArn: (name) =>
+        stack.formatArn({
+          service: 'states',
+          resource: 'stateMachine',
+          resourceName: name,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
     });
     if (EVENT_STEPS.includes(step)) {
       this.deadLetterQueue = new Queue(this, 'DeadLetters', {
