@@ -202,6 +202,19 @@ describe('GuardianAlarms in the environment stacks', () => {
     expect(rule.match(/ OR /g)).toHaveLength(3);
   });
 
+  it('gives the workload alarms no SNS actions: the alarm handler hears them through EventBridge', () => {
+    const t = templateOf('production');
+    for (const id of METRIC_ALARM_IDS) {
+      const [alarm] = Object.values(
+        t.findResources('AWS::CloudWatch::Alarm', {
+          Properties: { AlarmName: guardianAlarmName('production', id) },
+        }),
+      );
+      expect(alarm?.Properties.AlarmActions, id).toBeUndefined();
+      expect(alarm?.Properties.OKActions, id).toBeUndefined();
+    }
+  });
+
   it('exposes the Degraded alarm name and ARN as stack outputs for preflight', () => {
     const t = templateOf('production');
     t.hasOutput(DEGRADED_ALARM_OUTPUTS.name, { Value: 'guardian-production-Degraded' });
