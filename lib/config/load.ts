@@ -202,7 +202,8 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
       );
       continue;
     }
-    environments[name] = { ...env, name, thresholds: t };
+    // Alarms carry the service in their `service` tag; most teams name it after the workload.
+    environments[name] = { ...env, name, thresholds: t, service: env.service ?? env.workload };
   }
   for (const name of Object.keys(thresholds.data)) {
     if (!envs.data.environments[name]) {

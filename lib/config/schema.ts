@@ -4,6 +4,7 @@
  * validate the per-environment config handed to them at deploy time.
  */
 import * as z from 'zod';
+import { ALARM_SEVERITIES, METRIC_ALARM_IDS, type MetricAlarmId } from '../../lambdas/core/alarm-catalog.ts';
 import { BUILT_PLATFORMS, isBuiltPlatform, PLATFORMS } from '../../lambdas/core/workload.ts';
 
 /** Kubernetes object names (RFC 1123 labels). */
@@ -153,6 +154,165 @@ export const retentionSchema = z.strictObject({
 /** An environment's retention and removal policy. */
 export type RetentionConfig = z.infer<typeof retentionSchema>;
 
+// --- Alarms (issue 8): the environment's account, service and CloudWatch alarms ---------------
+
+/** A 12-digit AWS account id, as a string (YAML would drop the leading zeros of a number). */
+const accountId = z
+  .string({ error: 'must be a 12-digit AWS account id in quotes, e.g. "123456789012"' })
+  .regex(/^\d{12}$/, 'must be a 12-digit AWS account id, e.g. "123456789012"');
+
+/** A CloudWatch tag value (the `service` tag): letters, digits, spaces and `_ . : / = + - @`. */
+const tagValue = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(
+    /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u,
+    'must be a tag value: letters, digits, spaces and _ . : / = + - @',
+  );
+
+/** What the alarm handler does when one of the environment's alarms has too little data to decide. */
+export const INSUFFICIENT_DATA_POLICIES = ['ignore', 'notify', 'escalate'] as const;
+/** What the alarm handler does with INSUFFICIENT_DATA. */
+export type InsufficientDataPolicy = (typeof INSUFFICIENT_DATA_POLICIES)[number];
+
+/** One CloudWatch metric: namespace, name and the dimensions that select the environment's series. */
+function metricSourceSchema(defaults: { readonly namespace: string; readonly name: string }) {
+  return z.strictObject({
+    namespace: z.string().min(1).max(255).default(defaults.namespace),
+    name: z.string().min(1).max(255).default(defaults.name),
+    dimensions: z
+      .record(z.string().min(1).max(255), z.string().min(1).max(1024))
+      .refine((d) => Object.keys(d).length >= 1 && Object.keys(d).length <= 30, {
+        message: "must name 1 to 30 dimensions (name: value) that select this environment's series",
+      }),
+  });
+}
+
+/**
+ * Where the alarms read their metrics. Defaults (namespace and metric name) are for an API behind
+ * an Application Load Balancer (AWS/ApplicationELB), pods reported by Container Insights
+ * (ContainerInsights) and logs shipped to CloudWatch Logs (AWS/Logs); the dimensions select the
+ * environment's load balancer, service and log group and have no default.
+ */
+export const alarmMetricsSchema = z.strictObject({
+  /** Requests the API answered (the error rate's denominator). */
+  requests: metricSourceSchema({ namespace: 'AWS/ApplicationELB', name: 'RequestCount' }).optional(),
+  /** 5xx responses of the API (the error rate's numerator). */
+  errors: metricSourceSchema({
+    namespace: 'AWS/ApplicationELB',
+    name: 'HTTPCode_Target_5XX_Count',
+  }).optional(),
+  /** Response time whose p99 is compared with `latency_p99_threshold_ms`, and its unit. */
+  latencyP99: metricSourceSchema({ namespace: 'AWS/ApplicationELB', name: 'TargetResponseTime' })
+    .extend({ unit: z.enum(['seconds', 'milliseconds']).default('seconds') })
+    .optional(),
+  /** Health-check failures: above 0 while the health endpoint answers non-200 (ALB target health checks call /health). */
+  healthFailures: metricSourceSchema({
+    namespace: 'AWS/ApplicationELB',
+    name: 'UnHealthyHostCount',
+  }).optional(),
+  /** Running pods of the workload. */
+  runningPods: metricSourceSchema({
+    namespace: 'ContainerInsights',
+    name: 'service_number_of_running_pods',
+  }).optional(),
+  /** Log events arriving from the workload. */
+  incomingLogs: metricSourceSchema({ namespace: 'AWS/Logs', name: 'IncomingLogEvents' }).optional(),
+});
+/** Where the alarms read their metrics. */
+export type AlarmMetrics = z.infer<typeof alarmMetricsSchema>;
+
+/** The metrics each of the guardian's metric alarms reads. */
+export const METRICS_OF_ALARM: Readonly<Record<MetricAlarmId, readonly (keyof AlarmMetrics)[]>> = {
+  HighErrorRate: ['requests', 'errors'],
+  APIServiceDown: ['healthFailures'],
+  HighLatencyP99: ['latencyP99'],
+  PodsBelowReplicas: ['runningPods'],
+  NoLogsReceived: ['incomingLogs'],
+};
+
+/** An alarm a team already has: the guardian recognises it by name and, with `replaces`, creates none for that criterion. */
+export const existingAlarmSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((n) => !/[\p{Cc}]/u.test(n), 'must not contain control characters'),
+  severity: z.enum(ALARM_SEVERITIES, { error: `must be one of ${ALARM_SEVERITIES.join(', ')}` }),
+  /** The guardian alarm this one stands in for; absent, it is only recognised. */
+  replaces: z.enum(METRIC_ALARM_IDS, { error: `must be one of ${METRIC_ALARM_IDS.join(', ')}` }).optional(),
+});
+/** An alarm a team already has. */
+export type ExistingAlarm = z.infer<typeof existingAlarmSchema>;
+
+/**
+ * The environment's alarms. The guard window defaults to 30 minutes: the runbook keeps the on-call
+ * engineer "available for 30 minutes post-deployment", which covers production's 600 s of
+ * post-deployment monitoring plus the 5-minute evaluation of the rollback criteria after it.
+ */
+export const alarmsSchema = z
+  .strictObject({
+    guardWindowSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(1800),
+    insufficientData: z
+      .enum(INSUFFICIENT_DATA_POLICIES, { error: `must be one of ${INSUFFICIENT_DATA_POLICIES.join(', ')}` })
+      .default('notify'),
+    /** When the composite alarm's state cannot be read, preflight refuses (true) or goes on (false). */
+    preflightFailClosed: z.boolean().default(true),
+    /** The workload's desired replicas; PodsBelowReplicas fires below replicas - 1. */
+    replicas: z
+      .number()
+      .int()
+      .min(2, 'must be at least 2: PodsBelowReplicas fires when running pods < replicas - 1')
+      .max(10_000)
+      .optional(),
+    metrics: alarmMetricsSchema.default({}),
+    existing: z.array(existingAlarmSchema).default([]),
+  })
+  .superRefine((alarms, ctx) => {
+    const replaced = new Set(alarms.existing.flatMap((e) => (e.replaces ? [e.replaces] : [])));
+    for (const id of METRIC_ALARM_IDS) {
+      if (replaced.has(id)) continue;
+      for (const metric of METRICS_OF_ALARM[id]) {
+        if (!alarms.metrics[metric]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['metrics', metric],
+            message: `is missing: the ${id} alarm reads it (or list an existing alarm with replaces: ${id})`,
+          });
+        }
+      }
+      if (id === 'PodsBelowReplicas' && alarms.replicas === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['replicas'],
+          message:
+            'is missing: the PodsBelowReplicas alarm compares running pods with replicas - 1 (or list an existing alarm with replaces: PodsBelowReplicas)',
+        });
+      }
+    }
+    const seen = new Set<string>();
+    alarms.existing.forEach((e, i) => {
+      if (seen.has(e.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['existing', i, 'name'],
+          message: `duplicate alarm ${e.name}; list each alarm once`,
+        });
+      }
+      seen.add(e.name);
+    });
+  });
+/** The environment's alarms. */
+export type AlarmsConfig = z.infer<typeof alarmsSchema>;
+
+// --- end of the alarms block ------------------------------------------------------------------
+
 /** One environment in `environments.yaml`. */
 export const environmentSchema = z.strictObject({
   cluster: z.string().min(1),
@@ -195,6 +355,11 @@ export const environmentSchema = z.strictObject({
   changeFreezes: z.array(freezeWindowSchema).default([]),
   alarmTopic: alarmTopicSchema.default({ subscriptions: [] }),
   retention: retentionSchema.default({ logRetentionDays: 365, removalPolicy: 'retain' }),
+  /** The AWS account the environment runs in: alarms of other accounts are ignored. */
+  account: accountId,
+  /** The `service` tag of the environment's alarms. @default the workload name (set by the loader) */
+  service: tagValue.optional(),
+  alarms: alarmsSchema,
 });
 
 /** Keys of an environment only the CDK stack reads; the functions never receive them. */
@@ -219,6 +384,8 @@ export const environmentsFileSchema = z.strictObject({
 export const environmentConfigSchema = environmentSchema.omit(STACK_KEYS).extend({
   name: dnsLabel,
   thresholds: thresholdsSchema,
+  /** Always set once loaded: the configured `service`, or the workload name. */
+  service: tagValue,
 });
 /** Everything the guardian knows about one environment. */
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;

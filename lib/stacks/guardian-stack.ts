@@ -11,6 +11,7 @@ import type { AlarmTopicConfig, EnvironmentConfig, RetentionConfig } from '../co
 import { AlarmTopic } from '../constructs/alarm-topic.ts';
 import { DeadLetterAlarm } from '../constructs/dead-letter-alarm.ts';
 import { DeployWorkflow } from '../constructs/deploy-workflow.ts';
+import { GuardianAlarms } from '../constructs/guardian-alarms.ts';
 import { GuardianTables } from '../constructs/guardian-tables.ts';
 import { RollbackWorkflow } from '../constructs/rollback-workflow.ts';
 import { GuardianLambdaSteps } from '../constructs/step-function.ts';
@@ -24,6 +25,9 @@ export const EXECUTION_ENDED_DELIVERY = { retryAttempts: 8, maxEventAge: Duratio
 
 /** Stack output naming the alarm topic, for operators who subscribe by hand. */
 export const ALARM_TOPIC_OUTPUT = 'AlarmTopicArn';
+
+/** Stack outputs naming the composite `guardian-<env>-Degraded` alarm preflight reads (issue 8). */
+export const DEGRADED_ALARM_OUTPUTS = { name: 'DegradedAlarmName', arn: 'DegradedAlarmArn' } as const;
 
 const REMOVAL_POLICIES: Readonly<Record<RetentionConfig['removalPolicy'], RemovalPolicy>> = {
   retain: RemovalPolicy.RETAIN,
@@ -82,6 +86,8 @@ export class GuardianStack extends Stack {
   readonly alarmTopic: AlarmTopic;
   /** Events waiting in the janitor's dead-letter queue. */
   readonly executionEndedDeadLetterAlarm: DeadLetterAlarm;
+  /** The workload's alarms (runbook alerts and rollback criteria) and the composite Degraded alarm. */
+  readonly workloadAlarms: GuardianAlarms;
 
   constructor(scope: Construct, id: string, props: GuardianStackProps) {
     super(scope, id, props);
@@ -173,6 +179,19 @@ export class GuardianStack extends Stack {
       value: this.alarmTopic.topic.topicArn,
       description: `SNS topic the guardian's alarms notify (${env.name}); subscribe operators here or in config/environments.yaml`,
     });
+
+    // The runbook's alerts and rollback criteria; the alarm handler reacts to their state changes.
+    this.workloadAlarms = new GuardianAlarms(this, 'WorkloadAlarms', {
+      environment: env.name,
+      service: env.service,
+      thresholds: env.thresholds,
+      alarms: env.alarms,
+    });
+    new CfnOutput(this, DEGRADED_ALARM_OUTPUTS.name, {
+      value: this.workloadAlarms.degradedAlarmName,
+      description: `Composite alarm that is in ALARM while ${env.name} is degraded; preflight refuses deployments then`,
+    });
+    new CfnOutput(this, DEGRADED_ALARM_OUTPUTS.arn, { value: this.workloadAlarms.degradedAlarmArn });
 
     // CI and the `guardian` CLI find the workflows and tables by these outputs.
     const outputs: Record<keyof typeof STACK_OUTPUTS, string> = {

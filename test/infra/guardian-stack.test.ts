@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
+import { guardianAlarmName, METRIC_ALARM_IDS } from '../../lambdas/core/alarm-catalog.ts';
 import { configSlice } from '../../lambdas/shared/wiring.ts';
 import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
 import { buildApp, type GuardianApp } from '../../lib/app.ts';
@@ -697,21 +698,21 @@ describe('alarm actions', () => {
     (env) => {
       const t = templateOf(env);
       const topic = { Ref: resourceIdOf(t, 'AWS::SNS::Topic') };
-      const alarms = t.findResources('AWS::CloudWatch::Alarm');
+      // The workload's alarms (GuardianAlarms) reach people through the alarm handler, not this topic.
+      const workload = new Set(METRIC_ALARM_IDS.map((id) => guardianAlarmName(env, id)));
+      const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter(
+        (a) => !workload.has(a.Properties.AlarmName),
+      );
       // Four per workflow and the janitor's dead-letter queue.
-      expect(
-        Object.values(alarms)
-          .map((a) => a.Properties.AlarmName)
-          .sort(),
-      ).toEqual(
+      expect(alarms.map((a) => a.Properties.AlarmName).sort()).toEqual(
         [
           ...WORKFLOW_ALARMS.map((a) => `guardian-${env}-${a}`),
           `guardian-${env}-execution-ended-dead-letters`,
         ].sort(),
       );
-      t.allResources('AWS::CloudWatch::Alarm', {
-        Properties: Match.objectLike({ AlarmActions: [topic], OKActions: [topic] }),
-      });
+      for (const alarm of alarms) {
+        expect(alarm.Properties).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
+      }
     },
   );
 

@@ -363,3 +363,173 @@ describe('lock TTL versus the Deploy execution timeout', () => {
     }
   });
 });
+
+// --- Alarms (issue 8) ----------------------------------------------------------------------------
+
+/** Staging's `existing: []` replaced by the given YAML flow items. */
+const stagingExisting =
+  (...items: string[]) =>
+  (yaml: string): string =>
+    yaml.replace(
+      /^ {6}existing: \[\]\n/m,
+      `      existing:\n${items.map((i) => `        - ${i}\n`).join('')}`,
+    );
+
+/** Staging's `metrics.<key>` block (up to the next key at its indentation) removed. */
+const withoutStagingMetric =
+  (key: string) =>
+  (yaml: string): string => {
+    const start = yaml.indexOf(`        ${key}:\n`);
+    if (start < 0 || start > yaml.indexOf('  production:')) throw new Error(`no staging metric ${key}`);
+    const rest = yaml.slice(start + key.length + 10);
+    const end = rest.search(/^ {0,8}\S/m);
+    return yaml.slice(0, start) + rest.slice(end);
+  };
+
+describe('account, service and alarms', () => {
+  it('reads the shipped alarms with the runbook defaults, for each environment explicitly', () => {
+    const { environments } = loadConfig();
+    for (const env of [environments.staging, environments.production]) {
+      expect(env?.account).toBe('123456789012');
+      expect(env?.service).toBe('buywhere-api');
+      expect(env?.alarms).toMatchObject({
+        guardWindowSeconds: 1800,
+        insufficientData: 'notify',
+        preflightFailClosed: true,
+        existing: [],
+      });
+    }
+    expect(environments.production?.alarms.replicas).toBe(3);
+    expect(environments.production?.alarms.metrics.latencyP99?.unit).toBe('seconds');
+    const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
+    expect(yaml.match(/^ {4}alarms:$/gm)).toHaveLength(2);
+    expect(yaml.match(/^ {6}guardWindowSeconds: 1800$/gm)).toHaveLength(2);
+  });
+
+  it('defaults the guard window, the insufficient-data policy and fail-closed preflight when left out', () => {
+    const dir = configWith((yaml) =>
+      yaml
+        .replace(/^ {6}guardWindowSeconds: 1800\n/m, '')
+        .replace(/^ {6}insufficientData: notify\n/m, '')
+        .replace(/^ {6}preflightFailClosed: true\n/m, ''),
+    );
+    expect(loadConfig(dir).environments.staging?.alarms).toMatchObject({
+      guardWindowSeconds: 1800,
+      insufficientData: 'notify',
+      preflightFailClosed: true,
+    });
+  });
+
+  it('tags alarms with the workload name when service is left out', () => {
+    const dir = configWith((yaml) => yaml.replace(/^ {4}service: buywhere-api\n/m, ''));
+    expect(loadConfig(dir).environments.staging?.service).toBe('buywhere-api');
+    const renamed = configWith((yaml) =>
+      yaml.replace(/^ {4}service: buywhere-api\n/m, '    service: BuyWhere API\n'),
+    );
+    expect(loadConfig(renamed).environments.staging?.service).toBe('BuyWhere API');
+  });
+
+  it('refuses an account that is not 12 digits in quotes, with file, line and path', () => {
+    const unquoted = configWith((yaml) => yaml.replace('account: "123456789012"', 'account: 123456789012'));
+    expect(problemsOf(unquoted)).toEqual([
+      `${path.join(unquoted, 'environments.yaml')}:${lineOf(unquoted, 'account: 123456789012')}: ` +
+        'environments.staging.account: must be a 12-digit AWS account id in quotes, e.g. "123456789012"',
+    ]);
+    const short = configWith((yaml) => yaml.replace('account: "123456789012"', 'account: "12345"'));
+    expect(problemsOf(short)).toEqual([
+      expect.stringMatching(
+        /:\d+: environments\.staging\.account: must be a 12-digit AWS account id, e\.g\. "123456789012"$/,
+      ),
+    ]);
+  });
+
+  it('names the file, line and path of a missing account', () => {
+    const dir = configWith((yaml) => yaml.replace(/^ {4}account: "123456789012"\n/m, ''));
+    expect(problemsOf(dir)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.account: must be a 12-digit`,
+        ),
+      ),
+    ]);
+  });
+
+  it('lists the insufficient-data policies it knows', () => {
+    const dir = configWith((yaml) => yaml.replace('insufficientData: notify', 'insufficientData: page'));
+    expect(problemsOf(dir)).toEqual([
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'insufficientData: page')}: ` +
+        'environments.staging.alarms.insufficientData: must be one of ignore, notify, escalate',
+    ]);
+  });
+
+  it('refuses a guard window shorter than a minute', () => {
+    const dir = configWith((yaml) => yaml.replace('guardWindowSeconds: 1800', 'guardWindowSeconds: 30'));
+    expect(problemsOf(dir)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `:${lineOf(dir, 'guardWindowSeconds: 30')}: environments\\.staging\\.alarms\\.guardWindowSeconds: `,
+        ),
+      ),
+    ]);
+  });
+
+  it('says which alarm needs a metric that is missing, and how to do without it', () => {
+    const dir = configWith(withoutStagingMetric('errors'));
+    expect(problemsOf(dir)).toEqual([
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, '      metrics:')}: environments.staging.alarms.metrics.errors: ` +
+        'is missing: the HighErrorRate alarm reads it (or list an existing alarm with replaces: HighErrorRate)',
+    ]);
+  });
+
+  it('needs no metric for a criterion an existing alarm replaces', () => {
+    const dir = configWith((yaml) =>
+      stagingExisting(
+        '{ name: team-api-5xx, severity: critical, replaces: HighErrorRate }',
+        '{ name: team-db-connections, severity: warning }',
+      )(withoutStagingMetric('requests')(withoutStagingMetric('errors')(yaml))),
+    );
+    const staging = loadConfig(dir).environments.staging;
+    expect(staging?.alarms.metrics.errors).toBeUndefined();
+    expect(staging?.alarms.existing).toEqual([
+      { name: 'team-api-5xx', severity: 'critical', replaces: 'HighErrorRate' },
+      { name: 'team-db-connections', severity: 'warning' },
+    ]);
+  });
+
+  it('refuses replicas below 2, and an existing alarm with an unknown severity, criterion or a duplicate name', () => {
+    const replicas = configWith((yaml) => yaml.replace('      replicas: 2\n', '      replicas: 1\n'));
+    expect(problemsOf(replicas)).toEqual([
+      expect.stringMatching(
+        /environments\.staging\.alarms\.replicas: must be at least 2: PodsBelowReplicas fires when running pods < replicas - 1$/,
+      ),
+    ]);
+    const existing = configWith(
+      stagingExisting('{ name: a, severity: page }', '{ name: b, severity: critical, replaces: HighCpu }'),
+    );
+    expect(problemsOf(existing)).toEqual([
+      expect.stringMatching(
+        /:\d+: environments\.staging\.alarms\.existing\[0\]\.severity: must be one of critical, warning$/,
+      ),
+      expect.stringMatching(
+        /:\d+: environments\.staging\.alarms\.existing\[1\]\.replaces: must be one of HighErrorRate, APIServiceDown, HighLatencyP99, PodsBelowReplicas, NoLogsReceived$/,
+      ),
+    ]);
+    // Duplicates are checked once every entry is valid.
+    const duplicate = configWith(
+      stagingExisting('{ name: c, severity: warning }', '{ name: c, severity: critical }'),
+    );
+    expect(problemsOf(duplicate)).toEqual([
+      `${path.join(duplicate, 'environments.yaml')}:${lineOf(duplicate, '{ name: c, severity: critical }')}: ` +
+        'environments.staging.alarms.existing[1].name: duplicate alarm c; list each alarm once',
+    ]);
+  });
+
+  it('refuses an unknown key in a metric source', () => {
+    const dir = configWith((yaml) =>
+      yaml.replace('          name: RequestCount\n', '          name: RequestCount\n          stat: Sum\n'),
+    );
+    expect(problemsOf(dir)).toEqual([
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'stat: Sum')}: environments.staging.alarms.metrics.requests.stat: unknown key 'stat'`,
+    ]);
+  });
+});
