@@ -17,6 +17,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config/load.ts';
 import { SimulatedClock } from '../../lib/local/clock.ts';
 import {
   type LocalExecutionResult,
@@ -26,6 +27,7 @@ import {
   StopExecutionError,
   TaskTokenError,
 } from '../../lib/local/executor.ts';
+import { LocalGuardian } from '../../lib/local/guardian.ts';
 import { connectStateService, stopStateService } from '../../lib/local/state-service.ts';
 import { serveWorkflows } from '../../lib/local/task-relay.ts';
 import { localLambdaArn, stateMachineDefinitions } from '../../lib/template.ts';
@@ -394,6 +396,50 @@ describe('stopExecution in the local executor', () => {
   });
 });
 
+describe('stopExecution in the local guardian', () => {
+  let guardian: LocalGuardian | undefined;
+  afterEach(async () => {
+    await guardian?.close();
+    guardian = undefined;
+  });
+
+  it('ends a running Deploy ABORTED, and the janitor releases its lock and fails its record, as when an alarm stops it', async () => {
+    const config = loadConfig();
+    const repo = 'ghcr.io/buywhere/buywhere-api';
+    const name = 'staging-v1-5-0-0000a1a1';
+    const arn = `arn:aws:states:${config.environments.staging?.region}:000000000000:execution:guardian-staging-deploy:${name}`;
+    let stopped: Promise<unknown> | undefined;
+    guardian = await LocalGuardian.start({
+      config,
+      seedImages: { staging: `${repo}:v1.4.2`, production: `${repo}:v1.4.2` },
+      onEvent: (e) => {
+        if (!stopped && e.type === 'StateEntered' && e.state === 'Wait for rollout') {
+          stopped = guardian?.stopExecution(arn, 'AlarmFired', 'HighErrorRate is in ALARM');
+        }
+      },
+    });
+    const result = await guardian.deploy(
+      { environment: 'staging', image: `${repo}:v1.5.0`, trigger: 'ci', requestedBy: 'github-actions' },
+      name,
+    );
+    await expect(stopped).resolves.toHaveProperty('stopDate');
+    expect(result.status).toBe('ABORTED');
+    expect({ error: result.error, cause: result.cause }).toEqual({
+      error: 'AlarmFired',
+      cause: 'HighErrorRate is in ALARM',
+    });
+    const store = guardian.store('staging');
+    expect(await store.getLock('staging')).toBeUndefined();
+    expect((await store.getRecord('staging', name))?.status).toBe('failed');
+    await expect(guardian.stopExecution(arn.replace(name, 'never-ran'))).rejects.toThrow(
+      expect.objectContaining({ name: 'ExecutionDoesNotExist' }),
+    );
+    await expect(guardian.sendTaskSuccess('C'.repeat(64), {})).rejects.toThrow(
+      expect.objectContaining({ name: 'TaskDoesNotExist' }),
+    );
+  }, 60_000);
+});
+
 describe('task tokens between processes, through the local state service', () => {
   let stateDir: string | undefined;
   afterEach(async () => {
@@ -403,16 +449,18 @@ describe('task tokens between processes, through the local state service', () =>
     stateDir = undefined;
   });
 
-  /** Runs `sendThroughService` in a second Node process; returns what it printed. */
-  function sendFromAnotherProcess(controlUrl: string, request: unknown): Promise<string> {
+  /** Runs `sendThroughService` for each request, in order, in a second Node process; returns each outcome. */
+  function sendFromAnotherProcess(controlUrl: string, requests: unknown[]): Promise<string[]> {
     const relay = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lib/local/task-relay.ts');
     const script = `
       const { sendThroughService } = await import(${JSON.stringify(relay)});
-      try {
-        await sendThroughService(${JSON.stringify(controlUrl)}, ${JSON.stringify(request)});
-        console.log('accepted');
-      } catch (err) {
-        console.log(err.name);
+      for (const request of ${JSON.stringify(requests)}) {
+        try {
+          await sendThroughService(${JSON.stringify(controlUrl)}, request);
+          console.log('accepted');
+        } catch (err) {
+          console.log(err.name);
+        }
       }`;
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -424,7 +472,7 @@ describe('task tokens between processes, through the local state service', () =>
       });
       child.on('error', reject);
       child.on('close', (code) =>
-        code === 0 ? resolve(out.trim()) : reject(new Error(`exited ${code}: ${out}`)),
+        code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`exited ${code}: ${out}`)),
       );
     });
   }
@@ -450,25 +498,33 @@ describe('task tokens between processes, through the local state service', () =>
       const running = executor.run('token-test', { incident: 'inc-12' });
       const { token } = await p.page(1);
       expect(
-        await sendFromAnotherProcess(info.controlUrl, {
-          op: 'sendTaskSuccess',
-          token,
-          output: { by: 'operator' },
-        }),
-      ).toBe('accepted');
+        await sendFromAnotherProcess(info.controlUrl, [
+          { op: 'sendTaskSuccess', token, output: { by: 'operator' } },
+        ]),
+      ).toEqual(['accepted']);
       const result = await running;
       expect(result.status).toBe('SUCCEEDED');
       expect(result.output).toMatchObject({ ack: { by: 'operator' } });
+
+      // An alarm handled in another process stops an execution waiting here.
+      const monitoring = executor.run('token-test', { incident: 'inc-13' }, 'monitor-1');
+      await p.page(2);
+      const arn = 'arn:aws:states:ap-southeast-1:000000000000:execution:token-test:monitor-1';
+      const stop = { op: 'stopExecution', executionArn: arn, error: 'AlarmFired', cause: 'HighErrorRate' };
       expect(
-        await sendFromAnotherProcess(info.controlUrl, {
-          op: 'sendTaskSuccess',
-          token,
-          output: { by: 'late' },
-        }),
-      ).toBe('TaskTimedOut');
-      expect(
-        await sendFromAnotherProcess(info.controlUrl, { op: 'sendTaskHeartbeat', token: 'B'.repeat(64) }),
-      ).toBe('TaskDoesNotExist');
+        await sendFromAnotherProcess(info.controlUrl, [
+          { op: 'sendTaskSuccess', token, output: { by: 'late' } },
+          { op: 'sendTaskHeartbeat', token: 'B'.repeat(64) },
+          { op: 'sendTaskFailure', token: 'short', error: 'X' },
+          stop,
+          { ...stop, executionArn: arn.replace('monitor-1', 'monitor-2') },
+        ]),
+      ).toEqual(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken', 'accepted', 'ExecutionDoesNotExist']);
+      expect(await monitoring).toMatchObject({
+        status: 'ABORTED',
+        error: 'AlarmFired',
+        cause: 'HighErrorRate',
+      });
     } finally {
       await relay.close();
     }
