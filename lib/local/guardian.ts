@@ -85,6 +85,13 @@ export interface LocalGuardianOptions {
   readonly realTime?: boolean;
   /** Where the simulated clock starts (default: now, or the persisted time if later). */
   readonly startTime?: Date;
+  /**
+   * On the simulated clock, move it to the next time limit when every execution of this process
+   * only waits (a task token, say), as a Wait state is compressed; off, such a wait lasts until
+   * its token comes or something else moves the clock (a person acknowledging from another
+   * command). @default true
+   */
+  readonly advanceWhenIdle?: boolean;
   /** Progress callback for every state entered/exited. */
   readonly onEvent?: (event: LocalEvent) => void;
   /** Told what the runner did on its own (an abandoned execution cleaned up). */
@@ -299,6 +306,7 @@ export class LocalGuardian {
         ...(this.stateService
           ? { onTaskToken: (issued: IssuedTaskToken) => this.shareTaskToken(issued) }
           : {}),
+        ...(this.options.advanceWhenIdle === false ? { advanceWhenIdle: false } : {}),
         ...(this.stateDir ? { stateDir: this.stateDir } : {}),
         ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
       }),
@@ -725,6 +733,8 @@ interface WireStackOptions {
   readonly onEvent?: (event: LocalEvent) => void;
   /** Told of every task token before its task's function gets it. */
   readonly onTaskToken?: (issued: IssuedTaskToken) => Promise<void>;
+  /** See {@link LocalGuardianOptions.advanceWhenIdle}. */
+  readonly advanceWhenIdle?: boolean;
 }
 
 /**
@@ -806,6 +816,7 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     realTime: o.realTime,
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     ...(o.onTaskToken ? { onTaskToken: o.onTaskToken } : {}),
+    ...(o.advanceWhenIdle === false ? { advanceWhenIdle: false } : {}),
   });
   return {
     executor,
