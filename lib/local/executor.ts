@@ -618,6 +618,8 @@ function statesRuntime(message: string): Error {
 /** What an attempt needs of its execution. */
 interface AttemptContext {
   readonly executionArn: string;
+  /** States whose last attempt failed: the next attempt of one may be a retry. */
+  readonly failed: Set<string>;
   readonly stopped: AbortSignal;
   readonly timeoutError: new () => Error;
   startExecution(
@@ -799,9 +801,14 @@ export class LocalExecutor {
    */
   private attempt(task: BoundTask, input: unknown, execution: AttemptContext): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      // The library calls a retried attempt right after its pause, before the event consumer has
-      // charged the pause to the clock: start once it has, so the limits and the step see the time
-      // the attempt really starts at.
+      // A first attempt starts at once, as the state is entered: a Wait in a parallel branch must
+      // not move the clock before it. The library calls a retry right after its pause, before the
+      // event consumer has charged the pause to the clock: that one starts once it has, so its
+      // limits and its step see the time it really starts at.
+      if (!execution.failed.delete(task.stateName)) {
+        this.startAttempt(task, input, execution, resolve, reject);
+        return;
+      }
       this.busy++;
       setImmediate(() => {
         this.busy--;
@@ -869,6 +876,7 @@ export class LocalExecutor {
       settle(() => {
         const err = new execution.timeoutError();
         err.message = message;
+        execution.failed.add(stateName);
         reject(err);
       });
     const onStopped = () => settle(() => reject(namedError('ExecutionStopped', 'the execution has ended')));
@@ -947,7 +955,11 @@ export class LocalExecutor {
     };
     task.integration.run(effective, attempt).then(
       (output) => settle(() => resolve(output)),
-      (err: unknown) => settle(() => reject(err)),
+      (err: unknown) =>
+        settle(() => {
+          execution.failed.add(stateName);
+          reject(err);
+        }),
     );
   }
 
@@ -988,8 +1000,9 @@ export class LocalExecutor {
     // Aborted when this execution ends: its attempts still running stop, and so do their children.
     const stopped = new AbortController();
     const children = new Set<Promise<ExecutionEnd>>();
-    const context = {
+    const context: AttemptContext = {
       executionArn,
+      failed: new Set(),
       stopped: stopped.signal,
       timeoutError,
       startExecution: (
