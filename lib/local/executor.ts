@@ -2,7 +2,8 @@
  * Executes synthesized state machine definitions locally with aws-local-stepfunctions: Task
  * states run the real step handlers in-process, nested `startExecution.sync` tasks run the
  * child state machine here too, and Wait states and retry pauses advance the simulated clock
- * instead of sleeping.
+ * instead of sleeping (a Wait by `Seconds`/`SecondsPath`, or up to `Timestamp`/`TimestampPath`
+ * read on the simulated clock — "page the lead at 09:00 next business day" — with plain paths).
  *
  * Task resources are served by one table of integrations ({@link INTEGRATIONS}); a definition
  * using any other resource is refused when the executor is built, not when an execution gets
@@ -483,6 +484,20 @@ function prepare(sm: LocalStateMachine, handlers: Handlers): Prepared {
         throw new UnsupportedDefinitionError(
           `${where} handles States.HeartbeatTimeout, which the local runner reports as States.Timeout only; handle States.Timeout`,
         );
+      }
+    }
+    if (state.Type === 'Wait') {
+      for (const field of ['InputPath', 'SecondsPath', 'TimestampPath']) {
+        const value = state[field];
+        if (
+          value !== undefined &&
+          value !== null &&
+          !(typeof value === 'string' && SIMPLE_PATH.test(value))
+        ) {
+          throw new UnsupportedDefinitionError(
+            `${where} has ${field} ${JSON.stringify(value)}, which the local runner cannot read to move its simulated clock; use a plain path such as $.a.b`,
+          );
+        }
       }
     }
     if (state.Type !== 'Task') continue;
@@ -1093,7 +1108,8 @@ export class LocalExecutor {
         };
         if (ev.type === 'StateEntered') trace.transitions++;
         if (simulated && ev.type === 'StateEntered' && ev.state?.type === 'Wait') {
-          simulated.advance(Number(states.get(ev.state.name)?.Seconds ?? 0));
+          const entered = ev.state as { name: string; input?: unknown };
+          simulated.advance(waitSeconds(states.get(entered.name) ?? {}, entered.input, simulated.now()));
         }
         if (simulated && ev.type === 'StateRetried' && ev.state) {
           // The retry pause was overridden to 0 ms: charge its nominal length to the clock.
@@ -1164,6 +1180,35 @@ export class LocalExecutor {
       transitions: trace.transitions,
     };
   }
+}
+
+/** A plain reference path (`$` or `$.a.b`): what the local runner reads itself. */
+const SIMPLE_PATH = /^\$(\.[A-Za-z0-9_-]+)*$/;
+
+/** The value at a plain path (see {@link SIMPLE_PATH}) of `value`. */
+function valueAt(value: unknown, plainPath: string): unknown {
+  let at = value;
+  for (const key of plainPath.split('.').slice(1)) at = (at as Record<string, unknown> | undefined)?.[key];
+  return at;
+}
+
+/**
+ * How long a Wait state entered with `rawInput` waits, in seconds from `now`: `Seconds`,
+ * `SecondsPath`, or up to `Timestamp`/`TimestampPath` read on the simulated clock (never less
+ * than 0, as a timestamp in the past does not wait). A path selecting nothing usable waits 0 s;
+ * the library itself skips reading it once its wait is overridden.
+ */
+function waitSeconds(state: Json, rawInput: unknown, now: Date): number {
+  const input =
+    state.InputPath === null ? {} : valueAt(rawInput, (state.InputPath as string | undefined) ?? '$');
+  const seconds =
+    state.Seconds ?? (typeof state.SecondsPath === 'string' ? valueAt(input, state.SecondsPath) : undefined);
+  if (typeof seconds === 'number' && Number.isFinite(seconds)) return Math.max(0, seconds);
+  const timestamp =
+    state.Timestamp ??
+    (typeof state.TimestampPath === 'string' ? valueAt(input, state.TimestampPath) : undefined);
+  const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
+  return Number.isFinite(at) ? Math.max(0, (at - now.getTime()) / 1000) : 0;
 }
 
 /** The value a Task state wrote at its `ResultPath` (a plain `$.a.b` path), if any. */
