@@ -45,7 +45,9 @@
  * either so that only the rules above apply.
  */
 import './polyfills.ts';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -63,6 +65,7 @@ import {
   type StopExecutionResult,
   TaskTokenError,
 } from './task-tokens.ts';
+import { TEMPLATE_CACHE_DIR } from './template-cache.ts';
 
 export {
   type IssuedTaskToken,
@@ -529,9 +532,27 @@ function prepare(sm: LocalStateMachine, handlers: Handlers): Prepared {
     }
     tasks.push({ stateName, resource, integration, timeoutSeconds, heartbeatSeconds, limitsFromInput });
   }
-  const machine = new StateMachine(forLibrary(sm.name, sm.definition) as unknown as StateMachineDefinition, {
-    validationOptions: { checkArn: false },
+  const definition = forLibrary(sm.name, sm.definition) as unknown as StateMachineDefinition;
+  // The library validates a definition against the ASL schema each time it is built, which costs
+  // more than a whole local deployment; a definition that validated once is marked by its hash.
+  const validated = path.join(
+    TEMPLATE_CACHE_DIR,
+    '..',
+    'asl-validated',
+    createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 32),
+  );
+  const known = existsSync(validated);
+  const machine = new StateMachine(definition, {
+    validationOptions: known ? { noValidate: true } : { checkArn: false },
   });
+  if (!known) {
+    try {
+      mkdirSync(path.dirname(validated), { recursive: true });
+      writeFileSync(validated, '');
+    } catch {
+      // A read-only install validates every time.
+    }
+  }
   const timeoutSeconds = seconds(sm.definition.TimeoutSeconds, `TimeoutSeconds of state machine ${sm.name}`);
   return { sm, machine, states, tasks, timeoutSeconds };
 }
