@@ -52,6 +52,16 @@ export class SimulatedClock implements Clock {
     };
   }
 
+  /**
+   * When the earliest timer not yet fired is due, if any: where an idle executor moves the clock
+   * next, the way a Wait moves it, so a timeout nobody would otherwise reach still runs out.
+   */
+  nextTimer(): Date | undefined {
+    let at: number | undefined;
+    for (const t of this.timers) if (at === undefined || t.at < at) at = t.at;
+    return at === undefined ? undefined : new Date(at);
+  }
+
   private fireDue(): void {
     for (;;) {
       let next: (typeof this.timers)[number] | undefined;

@@ -2,7 +2,8 @@
  * Executes synthesized state machine definitions locally with aws-local-stepfunctions: Task
  * states run the real step handlers in-process, nested `startExecution.sync` tasks run the
  * child state machine here too, and Wait states and retry pauses advance the simulated clock
- * instead of sleeping.
+ * instead of sleeping (a Wait by `Seconds`/`SecondsPath`, or up to `Timestamp`/`TimestampPath`
+ * read on the simulated clock — "page the lead at 09:00 next business day" — with plain paths).
  *
  * Task resources are served by one table of integrations ({@link INTEGRATIONS}); a definition
  * using any other resource is refused when the executor is built, not when an execution gets
@@ -18,13 +19,26 @@
  *   runs on, as in AWS).
  * - A state machine's top-level `TimeoutSeconds` counts from the start of the execution; when
  *   it runs out the execution stops where it is and ends `TIMED_OUT`.
- * - Without `realTime` these are measured on the simulated clock and on nothing else: a limit
- *   runs out at the move of the clock that reaches it — a Wait or retry pause (of this or any
- *   other execution on the same clock), a handler advancing the clock, a test calling
- *   `advance`. A task waiting for its token while nothing moves the clock waits forever, as
- *   time stands still. Waits and pauses move the clock in one jump when they start, so a limit
- *   that falls inside one is noticed at that jump: the outcome is the same as in AWS, the clock
- *   may just read later than the limit. With `realTime`, limits are real timers.
+ * - `TimeoutSecondsPath` and `HeartbeatSecondsPath` are read from the state's input (before
+ *   InputPath and Parameters, as in AWS's own example) when the attempt starts; a path that does
+ *   not select a whole number ≥ 1 fails the execution with `States.Runtime`, which no Retry or
+ *   Catch handles.
+ * - Without `realTime` these are measured on the simulated clock: a limit runs out at the move of
+ *   the clock that reaches it — a Wait or retry pause (of this or any other execution on the same
+ *   clock), a handler advancing the clock, a test calling `advance`. When every execution of the
+ *   executor has nothing left to do but wait (for a task token, or a nested execution that waits)
+ *   and one of them has a limit running, the executor moves the clock to the next timer on it, as
+ *   a Wait would: a task whose token never comes times out after exactly its limit in simulated
+ *   time and in (almost) no wall time, and a test's `clock.at` timer set earlier fires first, at
+ *   its own time. Waits and pauses move the clock in one jump when they start, so a limit that
+ *   falls inside one is noticed at that jump: the outcome is the same as in AWS, the clock may
+ *   just read later than the limit. With `realTime`, limits are real timers.
+ *
+ * Task tokens (`$$.Task.Token`) are 64 URL-safe base64 characters, fresh for each attempt. Like
+ * Step Functions, `sendTask*` answers `InvalidToken` for a string that is not one,
+ * `TaskDoesNotExist` for one this executor never issued and `TaskTimedOut` for one whose task has
+ * ended (completed, failed, timed out, or its execution stopped). `stopExecution` ends a running
+ * execution ABORTED with the error and cause given, stopping its nested executions.
  *
  * aws-local-stepfunctions measures Task timeouts itself in wall time (60 s when the definition
  * gives none) and the top-level timeout too; it is handed a copy of each definition without
@@ -43,7 +57,24 @@ import {
 } from 'aws-local-stepfunctions';
 import type { Clock } from '../../lambdas/core/ports.ts';
 import type { SimulatedClock } from './clock.ts';
+import {
+  type IssuedTaskToken,
+  malformedTaskToken,
+  newTaskToken,
+  StopExecutionError,
+  type StopExecutionResult,
+  TaskTokenError,
+} from './task-tokens.ts';
 import { TEMPLATE_CACHE_DIR } from './template-cache.ts';
+
+export {
+  type IssuedTaskToken,
+  malformedTaskToken,
+  StopExecutionError,
+  type StopExecutionResult,
+  TASK_TOKEN_PATTERN,
+  TaskTokenError,
+} from './task-tokens.ts';
 
 /** One state machine as synthesized, with its resolved (token-free) ASL. */
 export interface LocalStateMachine {
@@ -79,8 +110,11 @@ export interface LocalExecutionResult {
   readonly name: string;
   readonly executionArn: string;
   readonly stateMachine: string;
-  /** TIMED_OUT: the state machine's own `TimeoutSeconds` ran out (error `States.Timeout`). */
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+  /**
+   * TIMED_OUT: the state machine's own `TimeoutSeconds` ran out (error `States.Timeout`).
+   * ABORTED: stopped by `stopExecution` (its error and cause), or, nested, by its parent task ending.
+   */
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   readonly output?: unknown;
   readonly error?: string;
   readonly cause?: string;
@@ -96,30 +130,30 @@ export class UnsupportedDefinitionError extends Error {
   override readonly name = 'UnsupportedDefinitionError';
 }
 
-/**
- * A task token the executor does not wait for: `InvalidToken` if it never issued it,
- * `TaskTimedOut` if its task has ended (succeeded, failed, timed out or stopped), as AWS answers.
- */
-export class TaskTokenError extends Error {
-  constructor(
-    override readonly name: 'InvalidToken' | 'TaskTimedOut',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 type Json = Record<string, unknown>;
 
+/** The local stand-ins Task states are served by. */
+interface Handlers {
+  readonly lambdas: ReadonlyMap<string, LocalTaskHandler>;
+  readonly services: ReadonlyMap<string, LocalTaskHandler>;
+}
+
 /** What an integration gets to run one attempt of a Task state. */
-interface TaskAttempt {
+interface TaskAttempt extends Handlers {
   readonly stateName: string;
   readonly resource: string;
-  readonly lambdas: ReadonlyMap<string, LocalTaskHandler>;
   /** Starts a nested execution and resolves with its end; it is stopped if this attempt is. */
   startExecution(stateMachineArn: string, input: unknown, name: string | undefined): Promise<ExecutionEnd>;
-  /** A new task token for this attempt and the outcome `sendTask*` will give it. */
-  issueToken(): { readonly token: string; readonly outcome: Promise<unknown> };
+  /**
+   * A new task token for this attempt and the outcome `sendTask*` will give it. Resolves once
+   * the token can be sent from anywhere it may be sent from (see `onTaskToken`).
+   */
+  issueToken(): Promise<{ readonly token: string; readonly outcome: Promise<unknown> }>;
+  /**
+   * Awaits something the executor itself moves on (a token, a nested execution): while it
+   * waits, this attempt does not keep the executor from moving an idle simulated clock.
+   */
+  waitFor<T>(promise: Promise<T>): Promise<T>;
 }
 
 /** One kind of Task resource the executor runs locally. */
@@ -127,9 +161,9 @@ interface Integration {
   /** How a refusal lists it. */
   readonly describe: string;
   /** Whether it serves `resource`. */
-  matches(resource: string, lambdas: ReadonlyMap<string, LocalTaskHandler>): boolean;
+  matches(resource: string, handlers: Handlers): boolean;
   /** Why a Task state it serves still cannot run locally, if so (checked when the executor is built). */
-  refuse?(state: Json, lambdas: ReadonlyMap<string, LocalTaskHandler>): string | undefined;
+  refuse?(state: Json, handlers: Handlers): string | undefined;
   /** Runs one attempt with the state's effective input (after InputPath and Parameters). */
   run(input: unknown, attempt: TaskAttempt): Promise<unknown>;
 }
@@ -137,6 +171,8 @@ interface Integration {
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 const LAMBDA_INVOKE_CALLBACK = `${LAMBDA_INVOKE}.waitForTaskToken`;
 const SYNC_START = /^arn:aws:states:::states:startExecution\.sync(:2)?$/;
+/** `arn:<partition>:states:::<service>:<action>`, optionally `.waitForTaskToken`. */
+const SERVICE_TASK = /^arn:[a-z-]+:states:::([a-z0-9-]+):([A-Za-z0-9]+)(\.waitForTaskToken)?$/;
 
 /**
  * What `$$.Task.Token` reads while Parameters are built (aws-local-stepfunctions has no task
@@ -158,8 +194,21 @@ function lambdaOf(
   return undefined;
 }
 
+/** The `<service>:<action>` of a service integration resource, and whether it waits for a token. */
+function serviceOf(resource: string): { readonly key: string; readonly callback: boolean } | undefined {
+  const m = SERVICE_TASK.exec(resource);
+  return m ? { key: `${m[1]}:${m[2]}`, callback: m[3] !== undefined } : undefined;
+}
+
+/** Refusal of a callback task whose Parameters never hand out `$$.Task.Token`. */
+function refuseTokenless(state: Json): string | undefined {
+  return JSON.stringify(state.Parameters ?? null).includes('$$.Task.Token')
+    ? undefined
+    : 'never passes $$.Task.Token, so nothing could complete it; put it in Parameters';
+}
+
 /** Refusal of a `lambda:invoke` state whose static FunctionName has no handler. */
-function refuseFunctionName(state: Json, lambdas: ReadonlyMap<string, LocalTaskHandler>): string | undefined {
+function refuseFunctionName(state: Json, { lambdas }: Handlers): string | undefined {
   const params = (state.Parameters ?? {}) as Json;
   if ('FunctionName.$' in params) return undefined; // known only at run time
   if (!('FunctionName' in params)) return 'has no Parameters.FunctionName';
@@ -199,7 +248,7 @@ function withToken(value: unknown, token: string): unknown {
 const INTEGRATIONS: readonly Integration[] = [
   {
     describe: 'a Lambda function ARN given in lambdas',
-    matches: (resource, lambdas) => lambdas.has(resource),
+    matches: (resource, { lambdas }) => lambdas.has(resource),
     run: (input, { resource, lambdas }) => (lambdas.get(resource) as LocalTaskHandler)(input),
   },
   {
@@ -215,30 +264,30 @@ const INTEGRATIONS: readonly Integration[] = [
   {
     describe: `${LAMBDA_INVOKE_CALLBACK} (the task waits for sendTaskSuccess/sendTaskFailure with the $$.Task.Token the function got)`,
     matches: (resource) => resource === LAMBDA_INVOKE_CALLBACK,
-    refuse: (state, lambdas) =>
-      JSON.stringify(state.Parameters ?? null).includes('$$.Task.Token')
-        ? refuseFunctionName(state, lambdas)
-        : 'never passes $$.Task.Token, so nothing could complete it; put it in Parameters',
+    refuse: (state, handlers) => refuseTokenless(state) ?? refuseFunctionName(state, handlers),
     run: async (input, attempt) => {
       // The token exists before the function runs: it may answer before it returns.
-      const { token, outcome } = attempt.issueToken();
+      const { token, outcome } = await attempt.issueToken();
       await invokeNamed(withToken(input, token), attempt.lambdas);
-      return outcome;
+      return attempt.waitFor(outcome);
     },
   },
   {
     describe:
       'arn:aws:states:::states:startExecution.sync and .sync:2 (a state machine of this executor, run nested)',
     matches: (resource) => SYNC_START.test(resource),
-    run: async (input, { resource, startExecution }) => {
+    run: async (input, { resource, startExecution, waitFor }) => {
       const p = (input ?? {}) as { StateMachineArn?: unknown; Input?: unknown; Name?: unknown };
       // Let the parent's event consumer catch up so the output reads in order.
       await new Promise((resolve) => setTimeout(resolve, 1));
       const childInput = p.Input ?? {};
-      const end = await startExecution(
-        String(p.StateMachineArn),
-        childInput,
-        typeof p.Name === 'string' ? p.Name : undefined,
+      // The child's own states count as its activity; the parent task only waits for them.
+      const end = await waitFor(
+        startExecution(
+          String(p.StateMachineArn),
+          childInput,
+          typeof p.Name === 'string' ? p.Name : undefined,
+        ),
       );
       if (end.status !== 'SUCCEEDED') {
         throw namedError(
@@ -263,12 +312,27 @@ const INTEGRATIONS: readonly Integration[] = [
       };
     },
   },
+  {
+    describe:
+      'arn:aws:states:::<service>:<action> and its .waitForTaskToken form (<service>:<action> given in services; the callback form waits for sendTaskSuccess/sendTaskFailure with the $$.Task.Token it was given)',
+    matches: (resource, { services }) => {
+      const service = serviceOf(resource);
+      return service !== undefined && services.has(service.key);
+    },
+    refuse: (state) => (serviceOf(String(state.Resource))?.callback ? refuseTokenless(state) : undefined),
+    run: async (input, attempt) => {
+      const { key, callback } = serviceOf(attempt.resource) as { key: string; callback: boolean };
+      const call = attempt.services.get(key) as LocalTaskHandler;
+      if (!callback) return call(input);
+      const { token, outcome } = await attempt.issueToken();
+      await call(withToken(input, token));
+      return attempt.waitFor(outcome);
+    },
+  },
 ];
 
-/** The end of an execution, including one stopped because its parent task stopped. */
-type ExecutionEnd = Omit<LocalExecutionResult, 'status'> & {
-  readonly status: LocalExecutionResult['status'] | 'ABORTED';
-};
+/** The end of an execution, nested or not. */
+type ExecutionEnd = LocalExecutionResult;
 
 /** A Task state bound to its integration, with its limits. */
 interface BoundTask {
@@ -277,6 +341,42 @@ interface BoundTask {
   readonly integration: Integration;
   readonly timeoutSeconds: number | undefined;
   readonly heartbeatSeconds: number | undefined;
+  /**
+   * Whether its limits come from `TimeoutSecondsPath`/`HeartbeatSecondsPath`: the library's copy
+   * then hands the attempt `{input, limits}` (see {@link withLimitsFromInput}).
+   */
+  readonly limitsFromInput: boolean;
+}
+
+/** What the library's copy of a Task with limit paths hands its attempt. */
+interface InputWithLimits {
+  readonly input: unknown;
+  readonly limits: { readonly timeout?: unknown; readonly heartbeat?: unknown };
+}
+
+/**
+ * The library's copy of a Task whose limits are paths into the state's input: its effective
+ * input becomes `{input, limits}`, the limits read from the raw state input by the library's own
+ * JSONPath (a path that selects nothing fails with States.Runtime there, as in AWS) and the
+ * original input built exactly as before. Parameters are evaluated after InputPath, so with both
+ * InputPath and Parameters the raw input is out of reach: such a state is refused.
+ */
+function withLimitsFromInput(state: Json, where: string): Json {
+  const { TimeoutSecondsPath, HeartbeatSecondsPath, InputPath, Parameters, ...copy } = state;
+  const limits: Json = {};
+  if (TimeoutSecondsPath !== undefined) limits['timeout.$'] = TimeoutSecondsPath;
+  if (HeartbeatSecondsPath !== undefined) limits['heartbeat.$'] = HeartbeatSecondsPath;
+  let input: [string, unknown];
+  if (Parameters !== undefined) {
+    if (InputPath !== undefined && InputPath !== '$') {
+      throw new UnsupportedDefinitionError(
+        `${where} has InputPath and Parameters besides TimeoutSecondsPath/HeartbeatSecondsPath, which the local runner cannot read from the raw state input then; drop InputPath and select in Parameters`,
+      );
+    }
+    input = ['input', Parameters];
+  } else if (InputPath === null) input = ['input', {}];
+  else input = ['input.$', InputPath ?? '$'];
+  return { ...copy, Parameters: { [input[0]]: input[1], limits } };
 }
 
 /** A state machine checked and prepared once, run many times. */
@@ -350,14 +450,20 @@ function seconds(value: unknown, what: string): number | undefined {
 /** Longest timer Node keeps (ms); aws-local-stepfunctions' own Task timer is set to it. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-/** The definition handed to aws-local-stepfunctions: no time limit it would enforce in wall time. */
-function forLibrary(definition: Json): Json {
+/**
+ * The definition handed to aws-local-stepfunctions: no time limit it would enforce in wall time,
+ * and limit paths turned into input the attempt reads (see {@link withLimitsFromInput}).
+ */
+function forLibrary(name: string, definition: Json): Json {
   const { TimeoutSeconds: _, ...rest } = definition;
   const withStates = (def: Json): Json => ({
     ...def,
     States: Object.fromEntries(
       Object.entries(statesOf(def)).map(([stateName, state]) => {
-        const copy: Json = { ...state };
+        let copy: Json = { ...state };
+        if (state.Type === 'Task' && ('TimeoutSecondsPath' in state || 'HeartbeatSecondsPath' in state)) {
+          copy = withLimitsFromInput(state, `state '${stateName}' of ${name}`);
+        }
         if (state.Type === 'Task') copy.TimeoutSeconds = Math.floor(MAX_TIMER_MS / 1000);
         if (Array.isArray(state.Branches)) copy.Branches = (state.Branches as Json[]).map(withStates);
         if (state.ItemProcessor) copy.ItemProcessor = withStates(state.ItemProcessor as Json);
@@ -370,7 +476,7 @@ function forLibrary(definition: Json): Json {
 }
 
 /** Checks one state machine against what runs locally and binds its Task states. */
-function prepare(sm: LocalStateMachine, lambdas: ReadonlyMap<string, LocalTaskHandler>): Prepared {
+function prepare(sm: LocalStateMachine, handlers: Handlers): Prepared {
   assertJsonPathOnly(sm.name, sm.definition);
   const states = flatStates(sm.name, sm.definition);
   const tasks: BoundTask[] = [];
@@ -383,23 +489,36 @@ function prepare(sm: LocalStateMachine, lambdas: ReadonlyMap<string, LocalTaskHa
         );
       }
     }
+    if (state.Type === 'Wait') {
+      for (const field of ['InputPath', 'SecondsPath', 'TimestampPath']) {
+        const value = state[field];
+        if (
+          value !== undefined &&
+          value !== null &&
+          !(typeof value === 'string' && SIMPLE_PATH.test(value))
+        ) {
+          throw new UnsupportedDefinitionError(
+            `${where} has ${field} ${JSON.stringify(value)}, which the local runner cannot read to move its simulated clock; use a plain path such as $.a.b`,
+          );
+        }
+      }
+    }
     if (state.Type !== 'Task') continue;
     const resource = String(state.Resource);
-    const integration = INTEGRATIONS.find((i) => i.matches(resource, lambdas));
+    const integration = INTEGRATIONS.find((i) => i.matches(resource, handlers));
     if (!integration) {
       throw new UnsupportedDefinitionError(
         `${where} uses resource ${resource}, which has no local handler; the local runner supports: ${INTEGRATIONS.map((i) => i.describe).join('; ')}`,
       );
     }
-    const problem = integration.refuse?.(state, lambdas);
+    const problem = integration.refuse?.(state, handlers);
     if (problem) throw new UnsupportedDefinitionError(`${where} (${resource}) ${problem}`);
-    for (const path of ['TimeoutSecondsPath', 'HeartbeatSecondsPath']) {
-      if (path in state) {
-        throw new UnsupportedDefinitionError(
-          `${where} uses ${path}, which the local runner cannot evaluate against the state input; use ${path.replace('Path', '')}`,
-        );
+    for (const field of ['TimeoutSeconds', 'HeartbeatSeconds']) {
+      if (field in state && `${field}Path` in state) {
+        throw new UnsupportedDefinitionError(`${where} has both ${field} and ${field}Path; AWS allows one`);
       }
     }
+    const limitsFromInput = 'TimeoutSecondsPath' in state || 'HeartbeatSecondsPath' in state;
     const timeoutSeconds = seconds(state.TimeoutSeconds, `TimeoutSeconds of ${where}`);
     const heartbeatSeconds = seconds(state.HeartbeatSeconds, `HeartbeatSeconds of ${where}`);
     if (
@@ -411,9 +530,9 @@ function prepare(sm: LocalStateMachine, lambdas: ReadonlyMap<string, LocalTaskHa
         `${where} has HeartbeatSeconds ${heartbeatSeconds} ≥ TimeoutSeconds ${timeoutSeconds}; AWS requires it to be smaller`,
       );
     }
-    tasks.push({ stateName, resource, integration, timeoutSeconds, heartbeatSeconds });
+    tasks.push({ stateName, resource, integration, timeoutSeconds, heartbeatSeconds, limitsFromInput });
   }
-  const definition = forLibrary(sm.definition) as unknown as StateMachineDefinition;
+  const definition = forLibrary(sm.name, sm.definition) as unknown as StateMachineDefinition;
   // The library validates a definition against the ASL schema each time it is built, which costs
   // more than a whole local deployment; a definition that validated once is marked by its hash.
   const validated = path.join(
@@ -473,6 +592,12 @@ export interface LocalExecutorOptions {
   /** Lambda function ARN -> local handler. */
   readonly lambdas: ReadonlyMap<string, LocalTaskHandler>;
   /**
+   * `<service>:<action>` (e.g. `sqs:sendMessage`) -> local stand-in for that API call, serving
+   * `arn:aws:states:::<service>:<action>` and its `.waitForTaskToken` form with the state's
+   * effective input (`$$.Task.Token` resolved). @default none
+   */
+  readonly services?: ReadonlyMap<string, LocalTaskHandler>;
+  /**
    * The simulated clock that Wait states and retry pauses advance (they take ~no wall time), or,
    * with `realTime`, any clock: waits and retries then really pause, as in AWS — what a real
    * cluster needs, whose controllers move in real time. Time limits are measured on the same
@@ -481,6 +606,17 @@ export interface LocalExecutorOptions {
   readonly clock: SimulatedClock | Clock;
   /** Pause for real instead of advancing a simulated clock. @default false */
   readonly realTime?: boolean;
+  /**
+   * On the simulated clock, move it to its next timer when every execution only waits and a
+   * limit is running (see the file's comment); off, such a task waits until something else moves
+   * the clock. @default true
+   */
+  readonly advanceWhenIdle?: boolean;
+  /**
+   * Told of each task token before the task's function gets it (awaited), so that it can be
+   * made reachable from elsewhere — another process, through the local state service.
+   */
+  readonly onTaskToken?: (issued: IssuedTaskToken) => Promise<void> | void;
   /** Called for every event as it happens (progress output). */
   readonly onEvent?: (event: LocalEvent) => void;
 }
@@ -500,14 +636,62 @@ interface PendingToken {
   heartbeat(): void;
 }
 
+/**
+ * How long (wall ms) an executor with nothing running must stay quiet before it moves an idle
+ * simulated clock: longer than the 1 ms pauses that stand in for Waits and retries, so a state
+ * about to start is never overtaken.
+ */
+const IDLE_SETTLE_MS = 5;
+
+/** A States.Runtime error: it fails the execution, and no Retry or Catch matches it (as in AWS). */
+function statesRuntime(message: string): Error {
+  const err = new Error(message);
+  err.name = 'States.Runtime';
+  Object.defineProperties(err, { isRetryable: { value: false }, isCatchable: { value: false } });
+  return err;
+}
+
+/** What an attempt needs of its execution. */
+interface AttemptContext {
+  readonly executionArn: string;
+  /** States whose last attempt failed: the next attempt of one may be a retry. */
+  readonly failed: Set<string>;
+  readonly stopped: AbortSignal;
+  readonly timeoutError: new () => Error;
+  startExecution(
+    arn: string,
+    input: unknown,
+    name: string | undefined,
+    stop: AbortSignal,
+  ): Promise<ExecutionEnd>;
+}
+
 /** Runs state machines of one synthesized app locally. */
 export class LocalExecutor {
   private readonly byArn = new Map<string, Prepared>();
   private readonly pending = new Map<string, PendingToken>();
   private readonly closedTokens = new Set<string>();
+  /** Running executions (nested ones included) by ARN: how to stop each. */
+  private readonly running = new Map<
+    string,
+    (error: string | undefined, cause: string | undefined) => void
+  >();
+  /** Ended executions by ARN: when they ended. */
+  private readonly ended = new Map<string, Date>();
+  /** Attempts and execution starts doing work of their own (not waiting on the executor). */
+  private busy = 0;
+  /** Counts every change; an idle check that sees it move knows something happened. */
+  private activity = 0;
+  /** The simulated-clock limits running (task, heartbeat and execution timeouts). */
+  private readonly limits = new Set<object>();
+  private idleCheck: ReturnType<typeof setTimeout> | undefined;
+  /** Keeps the process alive while a task waits for a token that only something else can send. */
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private readonly handlers: Handlers;
 
   constructor(private readonly options: LocalExecutorOptions) {
-    for (const sm of options.stateMachines) this.byArn.set(sm.arn, prepare(sm, options.lambdas));
+    this.handlers = { lambdas: options.lambdas, services: options.services ?? new Map() };
+    for (const sm of options.stateMachines) this.byArn.set(sm.arn, prepare(sm, this.handlers));
   }
 
   /** The state machine with `name`, or an error naming the known ones. */
@@ -518,7 +702,7 @@ export class LocalExecutor {
     );
   }
 
-  /** Starts an execution and waits for its end. Never throws for a failed or timed-out execution. */
+  /** Starts an execution and waits for its end. Never throws for a failed, timed-out or stopped execution. */
   async run(stateMachineName: string, input: unknown, name?: string): Promise<LocalExecutionResult> {
     const sm = this.stateMachine(stateMachineName);
     const trace: Trace = {
@@ -527,9 +711,7 @@ export class LocalExecutor {
       simStart: this.options.clock.now().getTime(),
       transitions: 0,
     };
-    const end = await this.execute(this.byArn.get(sm.arn) as Prepared, input, name, 0, trace, undefined);
-    // Only a nested execution is ever stopped (by its parent); a top-level one has none.
-    return end as LocalExecutionResult;
+    return this.execute(this.byArn.get(sm.arn) as Prepared, input, name, 0, trace, undefined);
   }
 
   /** Completes the task waiting for `taskToken` with `output` (a JSON value), as SendTaskSuccess. */
@@ -547,19 +729,71 @@ export class LocalExecutor {
     this.waiting(taskToken).heartbeat();
   }
 
+  /** Whether this executor issued `taskToken` (its task may have ended since). */
+  issuedTaskToken(taskToken: string): boolean {
+    return this.pending.has(taskToken) || this.closedTokens.has(taskToken);
+  }
+
+  /** Whether this executor ran or runs the execution `executionArn`. */
+  hasExecution(executionArn: string): boolean {
+    return this.running.has(executionArn) || this.ended.has(executionArn);
+  }
+
+  /**
+   * Stops a running execution, as StopExecution: it ends ABORTED with `error` and `cause`, its
+   * waiting tasks' tokens are no longer accepted and its nested executions are stopped too. One
+   * that has already ended is left as it ended. Resolves once it has ended.
+   */
+  async stopExecution(executionArn: string, error?: string, cause?: string): Promise<StopExecutionResult> {
+    if (!/^arn:[a-z-]+:states:[^:]*:[^:]*:execution:[^:]+:[^:]+$/.test(executionArn)) {
+      throw new StopExecutionError('InvalidArn', `${executionArn} is not an execution ARN`);
+    }
+    const stop = this.running.get(executionArn);
+    if (stop) {
+      stop(error, cause);
+      // Ends at once: an aborted execution does not wait for the Lambdas it called.
+      while (!this.ended.has(executionArn)) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const stopDate = this.ended.get(executionArn);
+    if (!stopDate) {
+      throw new StopExecutionError(
+        'ExecutionDoesNotExist',
+        `this executor runs no execution ${executionArn}`,
+      );
+    }
+    return { stopDate };
+  }
+
   private waiting(taskToken: string): PendingToken {
     const task = this.pending.get(taskToken);
     if (task) return task;
     if (this.closedTokens.has(taskToken))
       throw new TaskTokenError('TaskTimedOut', 'the task of this token has already ended');
-    throw new TaskTokenError('InvalidToken', 'this executor issued no such task token');
+    throw (
+      malformedTaskToken(taskToken) ??
+      new TaskTokenError('TaskDoesNotExist', 'no task was given this token by this executor')
+    );
+  }
+
+  private get simulated(): SimulatedClock | undefined {
+    return this.options.realTime === true ? undefined : (this.options.clock as SimulatedClock);
   }
 
   /** Calls `fire` after `seconds` on the executor's time (simulated or real); returns a canceller. */
   private after(seconds: number, fire: () => void): () => void {
-    if (this.options.realTime !== true) {
-      const clock = this.options.clock as SimulatedClock;
-      return clock.at(new Date(clock.now().getTime() + seconds * 1000), fire);
+    const clock = this.simulated;
+    if (clock) {
+      const limit = {};
+      this.limits.add(limit);
+      this.touch();
+      const cancel = clock.at(new Date(clock.now().getTime() + seconds * 1000), () => {
+        this.limits.delete(limit);
+        fire();
+      });
+      return () => {
+        this.limits.delete(limit);
+        cancel();
+      };
     }
     // A longer limit than Node's longest timer cannot run out during a local run.
     if (seconds * 1000 > MAX_TIMER_MS) return () => undefined;
@@ -567,95 +801,202 @@ export class LocalExecutor {
     return () => clearTimeout(timer);
   }
 
+  /** Something happened (or stopped happening): check for idleness again once things settle. */
+  private touch(): void {
+    this.activity++;
+    if (this.pending.size > 0) this.keepAlive ??= setInterval(() => undefined, 1 << 30);
+    else if (this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+    if (!this.simulated || this.options.advanceWhenIdle === false || this.idleCheck) return;
+    const seen = this.activity;
+    this.idleCheck = setTimeout(() => {
+      this.idleCheck = undefined;
+      if (this.activity !== seen) return this.touch();
+      this.advanceIfIdle();
+    }, IDLE_SETTLE_MS);
+    // Never what keeps a process alive: a waiting task does (keepAlive), a running step does.
+    this.idleCheck.unref();
+  }
+
+  /** Moves the simulated clock to its next timer if nothing runs and a limit is waiting to run out. */
+  private advanceIfIdle(): void {
+    const clock = this.simulated;
+    if (!clock || this.busy > 0 || this.limits.size === 0) return;
+    const next = clock.nextTimer();
+    if (next === undefined) return;
+    clock.advance(Math.max(0, next.getTime() - clock.now().getTime()) / 1000);
+    // The timer may have been someone else's: look again once its effects have settled.
+    this.touch();
+  }
+
   /**
    * One attempt of a Task state: its integration raced against its limits and the end of its
    * execution. Settles once; on settling, the work it started is told to stop.
    */
-  private attempt(
-    task: BoundTask,
-    input: unknown,
-    execution: {
-      readonly stopped: AbortSignal;
-      readonly timeoutError: new () => Error;
-      startExecution(
-        arn: string,
-        input: unknown,
-        name: string | undefined,
-        stop: AbortSignal,
-      ): Promise<ExecutionEnd>;
-    },
-  ): Promise<unknown> {
+  private attempt(task: BoundTask, input: unknown, execution: AttemptContext): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (execution.stopped.aborted) {
-        reject(namedError('ExecutionStopped', 'the execution has ended'));
+      // A first attempt starts at once, as the state is entered: a Wait in a parallel branch must
+      // not move the clock before it. The library calls a retry right after its pause, before the
+      // event consumer has charged the pause to the clock: that one starts once it has, so its
+      // limits and its step see the time it really starts at.
+      if (!execution.failed.delete(task.stateName)) {
+        this.startAttempt(task, input, execution, resolve, reject);
         return;
       }
-      const stop = new AbortController();
-      const cleanups: (() => void)[] = [];
-      let settled = false;
-      const settle = (finish: () => void) => {
-        if (settled) return;
-        settled = true;
-        for (const cleanup of cleanups) cleanup();
-        stop.abort();
-        finish();
-      };
-      const timeOut = (message: string) =>
-        settle(() => {
-          const err = new execution.timeoutError();
-          err.message = message;
-          reject(err);
-        });
-      const onStopped = () => settle(() => reject(namedError('ExecutionStopped', 'the execution has ended')));
-      execution.stopped.addEventListener('abort', onStopped, { once: true });
-      cleanups.push(() => execution.stopped.removeEventListener('abort', onStopped));
-
-      const { timeoutSeconds, heartbeatSeconds, stateName } = task;
-      if (timeoutSeconds !== undefined) {
-        cleanups.push(
-          this.after(timeoutSeconds, () =>
-            timeOut(`Task '${stateName}' ran longer than its TimeoutSeconds (${timeoutSeconds} s)`),
-          ),
-        );
-      }
-      let cancelHeartbeat: () => void = () => undefined;
-      const heartbeat = () => {
-        if (heartbeatSeconds === undefined) return;
-        cancelHeartbeat();
-        cancelHeartbeat = this.after(heartbeatSeconds, () =>
-          timeOut(`Task '${stateName}' sent no heartbeat for its HeartbeatSeconds (${heartbeatSeconds} s)`),
-        );
-      };
-      heartbeat();
-      cleanups.push(() => cancelHeartbeat());
-
-      const attempt: TaskAttempt = {
-        stateName,
-        resource: task.resource,
-        lambdas: this.options.lambdas,
-        startExecution: (arn, childInput, name) =>
-          stop.signal.aborted
-            ? Promise.reject(namedError('ExecutionStopped', 'the task has ended'))
-            : execution.startExecution(arn, childInput, name, stop.signal),
-        issueToken: () => {
-          const token = randomBytes(32).toString('base64url');
-          const outcome = new Promise<unknown>((succeed, fail) =>
-            this.pending.set(token, { succeed, fail, heartbeat }),
-          );
-          // Not awaited if the function invoked with the token fails first.
-          outcome.catch(() => undefined);
-          cleanups.push(() => {
-            this.pending.delete(token);
-            this.closedTokens.add(token);
-          });
-          return { token, outcome };
-        },
-      };
-      task.integration.run(input, attempt).then(
-        (output) => settle(() => resolve(output)),
-        (err: unknown) => settle(() => reject(err)),
-      );
+      this.busy++;
+      setImmediate(() => {
+        this.busy--;
+        this.startAttempt(task, input, execution, resolve, reject);
+      });
     });
+  }
+
+  private startAttempt(
+    task: BoundTask,
+    input: unknown,
+    execution: AttemptContext,
+    resolve: (output: unknown) => void,
+    reject: (err: unknown) => void,
+  ): void {
+    if (execution.stopped.aborted) {
+      reject(namedError('ExecutionStopped', 'the execution has ended'));
+      return;
+    }
+    const { stateName } = task;
+    let effective = input;
+    let timeoutSeconds = task.timeoutSeconds;
+    let heartbeatSeconds = task.heartbeatSeconds;
+    if (task.limitsFromInput) {
+      const wrapped = input as InputWithLimits;
+      effective = wrapped.input;
+      const read = (value: unknown, field: string): number | undefined => {
+        if (value === undefined) return undefined;
+        if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
+        throw statesRuntime(
+          `${field} of Task '${stateName}' selected ${JSON.stringify(value)}; it must be a whole number ≥ 1`,
+        );
+      };
+      try {
+        timeoutSeconds = read(wrapped.limits.timeout, 'TimeoutSecondsPath');
+        heartbeatSeconds = read(wrapped.limits.heartbeat, 'HeartbeatSecondsPath');
+      } catch (err) {
+        reject(err);
+        return;
+      }
+    }
+
+    const stop = new AbortController();
+    const cleanups: (() => void)[] = [];
+    let settled = false;
+    // Whether this attempt counts as busy: running its integration, not waiting on the executor.
+    let counted = true;
+    this.busy++;
+    this.touch();
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      this.busy--;
+      this.touch();
+    };
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      for (const cleanup of cleanups) cleanup();
+      stop.abort();
+      uncount();
+      finish();
+    };
+    const timeOut = (message: string) =>
+      settle(() => {
+        const err = new execution.timeoutError();
+        err.message = message;
+        execution.failed.add(stateName);
+        reject(err);
+      });
+    const onStopped = () => settle(() => reject(namedError('ExecutionStopped', 'the execution has ended')));
+    execution.stopped.addEventListener('abort', onStopped, { once: true });
+    cleanups.push(() => execution.stopped.removeEventListener('abort', onStopped));
+
+    if (timeoutSeconds !== undefined) {
+      const limit = timeoutSeconds;
+      cleanups.push(
+        this.after(limit, () =>
+          timeOut(`Task '${stateName}' ran longer than its TimeoutSeconds (${limit} s)`),
+        ),
+      );
+    }
+    let cancelHeartbeat: () => void = () => undefined;
+    const heartbeat = () => {
+      if (heartbeatSeconds === undefined || settled) return;
+      const limit = heartbeatSeconds;
+      cancelHeartbeat();
+      cancelHeartbeat = this.after(limit, () =>
+        timeOut(`Task '${stateName}' sent no heartbeat for its HeartbeatSeconds (${limit} s)`),
+      );
+    };
+    heartbeat();
+    cleanups.push(() => cancelHeartbeat());
+
+    const attempt: TaskAttempt = {
+      stateName,
+      resource: task.resource,
+      ...this.handlers,
+      startExecution: (arn, childInput, name) =>
+        stop.signal.aborted
+          ? Promise.reject(namedError('ExecutionStopped', 'the task has ended'))
+          : execution.startExecution(arn, childInput, name, stop.signal),
+      issueToken: async () => {
+        const token = newTaskToken();
+        // A token is used once: the first answer closes it, before the task has even moved on.
+        const close = () => {
+          if (!this.pending.delete(token)) return;
+          this.closedTokens.add(token);
+          this.touch();
+        };
+        const outcome = new Promise<unknown>((succeed, fail) =>
+          this.pending.set(token, {
+            succeed: (output) => {
+              close();
+              succeed(output);
+            },
+            fail: (err) => {
+              close();
+              fail(err);
+            },
+            heartbeat,
+          }),
+        );
+        // Not awaited if the function invoked with the token fails first.
+        outcome.catch(() => undefined);
+        cleanups.push(close);
+        if (settled) close();
+        this.touch();
+        await this.options.onTaskToken?.({ token, executionArn: execution.executionArn, stateName });
+        return { token, outcome };
+      },
+      waitFor: async (promise) => {
+        uncount();
+        try {
+          return await promise;
+        } finally {
+          if (!settled) {
+            counted = true;
+            this.busy++;
+            this.touch();
+          }
+        }
+      },
+    };
+    task.integration.run(effective, attempt).then(
+      (output) => settle(() => resolve(output)),
+      (err: unknown) =>
+        settle(() => {
+          execution.failed.add(stateName);
+          reject(err);
+        }),
+    );
   }
 
   private async execute(
@@ -668,6 +1009,15 @@ export class LocalExecutor {
   ): Promise<ExecutionEnd> {
     const { clock, onEvent } = this.options;
     const { sm, states } = prepared;
+    // Starting is work of its own until the library runs the first state.
+    this.busy++;
+    let starting = true;
+    const started = () => {
+      if (!starting) return;
+      starting = false;
+      this.busy--;
+      this.touch();
+    };
     const timeoutError = await libraryStatesTimeout();
     const name = requestedName ?? randomBytes(8).toString('hex');
     const executionArn = `${sm.arn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -686,7 +1036,9 @@ export class LocalExecutor {
     // Aborted when this execution ends: its attempts still running stop, and so do their children.
     const stopped = new AbortController();
     const children = new Set<Promise<ExecutionEnd>>();
-    const context = {
+    const context: AttemptContext = {
+      executionArn,
+      failed: new Set(),
       stopped: stopped.signal,
       timeoutError,
       startExecution: (
@@ -719,7 +1071,7 @@ export class LocalExecutor {
     // consumer (microtasks) has always moved the clock before that state runs.
     const waitTimeOverrides: Record<string, number> = {};
     const retryIntervalOverrides: Record<string, number> = {};
-    const simulated = this.options.realTime === true ? undefined : (clock as SimulatedClock);
+    const simulated = this.simulated;
     for (const [stateName, state] of simulated ? states : []) {
       if (state.Type === 'Wait') waitTimeOverrides[stateName] = 1;
       if (Array.isArray(state.Retry) && state.Retry.length > 0) retryIntervalOverrides[stateName] = 1;
@@ -746,22 +1098,28 @@ export class LocalExecutor {
         Task: { Token: TASK_TOKEN_PLACEHOLDER },
       },
     });
-    // Why the execution was aborted, if it was: its own TimeoutSeconds, or its parent task stopping.
-    let abortedFor: 'TIMED_OUT' | 'ABORTED' | undefined;
-    const abort = (why: 'TIMED_OUT' | 'ABORTED') => {
+    // Why the execution was aborted, if it was: its own TimeoutSeconds, StopExecution, or its parent task stopping.
+    let abortedFor: { why: 'TIMED_OUT' } | { why: 'ABORTED'; error?: string; cause?: string } | undefined;
+    const abort = (why: NonNullable<typeof abortedFor>) => {
       abortedFor ??= why;
       execution.abort();
     };
+    this.running.set(executionArn, (error, cause) =>
+      abort({ why: 'ABORTED', ...(error !== undefined && { error }), ...(cause !== undefined && { cause }) }),
+    );
     const cancelTimeout =
       prepared.timeoutSeconds === undefined
         ? () => undefined
-        : this.after(prepared.timeoutSeconds, () => abort('TIMED_OUT'));
-    const onParentStop = () => abort('ABORTED');
+        : this.after(prepared.timeoutSeconds, () => abort({ why: 'TIMED_OUT' }));
+    const onParentStop = () =>
+      abort({ why: 'ABORTED', error: 'States.Aborted', cause: 'the parent task stopped' });
     parentStop?.addEventListener('abort', onParentStop, { once: true });
     if (parentStop?.aborted) onParentStop();
 
     const consume = (async () => {
       for await (const e of execution.eventLogs) {
+        started();
+        this.touch();
         const ev = e as unknown as {
           type: string;
           state?: { name: string; type: string; output?: unknown };
@@ -771,7 +1129,8 @@ export class LocalExecutor {
         };
         if (ev.type === 'StateEntered') trace.transitions++;
         if (simulated && ev.type === 'StateEntered' && ev.state?.type === 'Wait') {
-          simulated.advance(Number(states.get(ev.state.name)?.Seconds ?? 0));
+          const entered = ev.state as { name: string; input?: unknown };
+          simulated.advance(waitSeconds(states.get(entered.name) ?? {}, entered.input, simulated.now()));
         }
         if (simulated && ev.type === 'StateRetried' && ev.state) {
           // The retry pause was overridden to 0 ms: charge its nominal length to the clock.
@@ -799,12 +1158,17 @@ export class LocalExecutor {
     const ended = await execution.result.then(
       (output) => ({ status: 'SUCCEEDED' as const, output }),
       (err: unknown) => {
-        if (err instanceof ExecutionAbortedError && abortedFor === 'TIMED_OUT') {
+        if (err instanceof ExecutionAbortedError && abortedFor?.why === 'TIMED_OUT') {
           const cause = `execution ${name} of ${sm.name} ran longer than its TimeoutSeconds (${prepared.timeoutSeconds} s)`;
           return { status: 'TIMED_OUT' as const, error: 'States.Timeout', cause };
         }
-        if (err instanceof ExecutionAbortedError && abortedFor === 'ABORTED') {
-          return { status: 'ABORTED' as const, error: 'States.Aborted', cause: 'the parent task stopped' };
+        if (err instanceof ExecutionAbortedError && abortedFor?.why === 'ABORTED') {
+          const { error, cause } = abortedFor;
+          return {
+            status: 'ABORTED' as const,
+            ...(error !== undefined && { error }),
+            ...(cause !== undefined && { cause }),
+          };
         }
         const cause = err instanceof ExecutionError ? (err.cause as Error) : (err as Error);
         return {
@@ -814,8 +1178,10 @@ export class LocalExecutor {
         };
       },
     );
+    started();
     cancelTimeout();
     parentStop?.removeEventListener('abort', onParentStop);
+    this.running.delete(executionArn);
     await consume.catch(() => undefined);
     // Nothing of this execution runs on, and nested ones record their end before it does.
     stopped.abort();
@@ -825,6 +1191,8 @@ export class LocalExecutor {
       const type = { FAILED: 'ExecutionFailed', TIMED_OUT: 'ExecutionTimedOut', ABORTED: 'ExecutionAborted' };
       emit({ type: type[ended.status], error: ended.error, cause: ended.cause });
     }
+    this.ended.set(executionArn, clock.now());
+    this.touch();
     return {
       ...base,
       ...ended,
@@ -833,6 +1201,35 @@ export class LocalExecutor {
       transitions: trace.transitions,
     };
   }
+}
+
+/** A plain reference path (`$` or `$.a.b`): what the local runner reads itself. */
+const SIMPLE_PATH = /^\$(\.[A-Za-z0-9_-]+)*$/;
+
+/** The value at a plain path (see {@link SIMPLE_PATH}) of `value`. */
+function valueAt(value: unknown, plainPath: string): unknown {
+  let at = value;
+  for (const key of plainPath.split('.').slice(1)) at = (at as Record<string, unknown> | undefined)?.[key];
+  return at;
+}
+
+/**
+ * How long a Wait state entered with `rawInput` waits, in seconds from `now`: `Seconds`,
+ * `SecondsPath`, or up to `Timestamp`/`TimestampPath` read on the simulated clock (never less
+ * than 0, as a timestamp in the past does not wait). A path selecting nothing usable waits 0 s;
+ * the library itself skips reading it once its wait is overridden.
+ */
+function waitSeconds(state: Json, rawInput: unknown, now: Date): number {
+  const input =
+    state.InputPath === null ? {} : valueAt(rawInput, (state.InputPath as string | undefined) ?? '$');
+  const seconds =
+    state.Seconds ?? (typeof state.SecondsPath === 'string' ? valueAt(input, state.SecondsPath) : undefined);
+  if (typeof seconds === 'number' && Number.isFinite(seconds)) return Math.max(0, seconds);
+  const timestamp =
+    state.Timestamp ??
+    (typeof state.TimestampPath === 'string' ? valueAt(input, state.TimestampPath) : undefined);
+  const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
+  return Number.isFinite(at) ? Math.max(0, (at - now.getTime()) / 1000) : 0;
 }
 
 /** The value a Task state wrote at its `ResultPath` (a plain `$.a.b` path), if any. */

@@ -35,7 +35,13 @@ import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import { type StackTemplateInfo, stackTemplateInfo } from '../template.ts';
 import { SharedClock, SimulatedClock } from './clock.ts';
 import type { ClusterSimulator } from './cluster-sim/index.ts';
-import type { LocalEvent, LocalExecutionResult, LocalExecutor, LocalTaskHandler } from './executor.ts';
+import type {
+  IssuedTaskToken,
+  LocalEvent,
+  LocalExecutionResult,
+  LocalExecutor,
+  LocalTaskHandler,
+} from './executor.ts';
 import { processAlive, processStartTime, writeFileAtomic } from './state-files.ts';
 import {
   connectStateService,
@@ -47,6 +53,13 @@ import {
   type ServiceSimulator,
   statePaths,
 } from './state-service.ts';
+import type { LocalWorkflows, WorkflowRequest, WorkflowsRelay } from './task-relay.ts';
+import {
+  malformedTaskToken,
+  StopExecutionError,
+  type StopExecutionResult,
+  TaskTokenError,
+} from './task-tokens.ts';
 import { type CachedStack, stackTemplates } from './template-cache.ts';
 
 /** Options of {@link LocalGuardian.start}. */
@@ -72,6 +85,13 @@ export interface LocalGuardianOptions {
   readonly realTime?: boolean;
   /** Where the simulated clock starts (default: now, or the persisted time if later). */
   readonly startTime?: Date;
+  /**
+   * On the simulated clock, move it to the next time limit when every execution of this process
+   * only waits (a task token, say), as a Wait state is compressed; off, such a wait lasts until
+   * its token comes or something else moves the clock (a person acknowledging from another
+   * command). @default true
+   */
+  readonly advanceWhenIdle?: boolean;
   /** Progress callback for every state entered/exited. */
   readonly onEvent?: (event: LocalEvent) => void;
   /** Told what the runner did on its own (an abandoned execution cleaned up). */
@@ -108,6 +128,8 @@ const DEFAULT_SEED_TAG = 'v1.0.0';
 /** A running local guardian. Call {@link LocalGuardian.close} when done. */
 export class LocalGuardian {
   private clusterAccess: Promise<ClusterAccess> | undefined;
+  /** This process's executions served to other processes (with a state folder), once a token is issued. */
+  private workflowsRelay: Promise<WorkflowsRelay> | undefined;
 
   private constructor(
     private readonly options: LocalGuardianOptions,
@@ -124,6 +146,8 @@ export class LocalGuardian {
     private readonly service:
       | { readonly info: ServiceInfo; readonly simulator: () => Promise<ServiceSimulator> }
       | undefined,
+    /** The state folder's service (with a state folder): the broker of task tokens between processes. */
+    private readonly stateService: ServiceInfo | undefined,
   ) {}
 
   /** The embedded simulator when it runs in this process (no state folder). */
@@ -252,6 +276,7 @@ export class LocalGuardian {
       stateDir,
       inProcess,
       simulatorService,
+      service ? await service : undefined,
     );
   }
 
@@ -278,6 +303,10 @@ export class LocalGuardian {
         local: { dynamo: this.doc, kubernetes: async () => cluster.port, clock: this.clock },
         apiUrl: this.options.apiUrl ?? cluster.apiUrls.get(environment),
         realTime: this.clock === systemClock,
+        ...(this.stateService
+          ? { onTaskToken: (issued: IssuedTaskToken) => this.shareTaskToken(issued) }
+          : {}),
+        ...(this.options.advanceWhenIdle === false ? { advanceWhenIdle: false } : {}),
         ...(this.stateDir ? { stateDir: this.stateDir } : {}),
         ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
       }),
@@ -454,15 +483,15 @@ export class LocalGuardian {
   }
 
   /**
-   * What the EventBridge rule does in AWS for a top-level execution that ended FAILED or
-   * TIMED_OUT (the unfinished ends the local executor has: it has no StopExecution).
+   * What the EventBridge rule does in AWS for a top-level execution that ended FAILED, TIMED_OUT
+   * or ABORTED (stopped by {@link LocalGuardian.stopExecution}).
    */
   private async executionEnded(
     wired: WiredStack,
     result: LocalExecutionResult,
     input: unknown,
   ): Promise<void> {
-    if (result.status !== 'FAILED' && result.status !== 'TIMED_OUT') return;
+    if (result.status === 'SUCCEEDED') return;
     const stopped = this.clock.now();
     const started = new Date(stopped.getTime() - result.simSeconds * 1000);
     await wired.executionEnded(
@@ -497,6 +526,129 @@ export class LocalGuardian {
       );
     }
   }
+
+  // --- Task tokens and StopExecution (lib/local/task-relay.ts) ---
+
+  /**
+   * Completes the task waiting for `token` with `output`, as SendTaskSuccess: in this process if
+   * one of its executions issued the token, else through the state folder's service in the
+   * process that did. Throws TaskTokenError (`InvalidToken`, `TaskDoesNotExist`, `TaskTimedOut`).
+   */
+  async sendTaskSuccess(token: string, output: unknown): Promise<void> {
+    await this.toTask(token, (w) => w.sendTaskSuccess(token, output), {
+      op: 'sendTaskSuccess',
+      token,
+      output,
+    });
+  }
+
+  /** Fails the task waiting for `token` with `error` and `cause`, as SendTaskFailure (routed as {@link LocalGuardian.sendTaskSuccess}). */
+  async sendTaskFailure(token: string, error: string, cause?: string): Promise<void> {
+    await this.toTask(token, (w) => w.sendTaskFailure(token, error, cause), {
+      op: 'sendTaskFailure',
+      token,
+      error,
+      ...(cause !== undefined && { cause }),
+    });
+  }
+
+  /** Restarts the heartbeat countdown of the task waiting for `token`, as SendTaskHeartbeat. */
+  async sendTaskHeartbeat(token: string): Promise<void> {
+    await this.toTask(token, (w) => w.sendTaskHeartbeat(token), { op: 'sendTaskHeartbeat', token });
+  }
+
+  /**
+   * Stops a running execution, as StopExecution: it ends ABORTED with `error` and `cause` and the
+   * `execution-ended` step gets its status change. In this process, else through the state
+   * folder's service in the process running it. Throws StopExecutionError (`ExecutionDoesNotExist`).
+   */
+  async stopExecution(executionArn: string, error?: string, cause?: string): Promise<StopExecutionResult> {
+    const here = await this.executorRunning(executionArn);
+    if (here) return here.stopExecution(executionArn, error, cause);
+    if (this.stateService) {
+      const { stopDate } = await (await import('./task-relay.ts')).sendThroughService(
+        this.stateService.controlUrl,
+        {
+          op: 'stopExecution',
+          executionArn,
+          ...(error !== undefined && { error }),
+          ...(cause !== undefined && { cause }),
+        },
+      );
+      return { stopDate: stopDate ?? this.clock.now() };
+    }
+    throw new StopExecutionError('ExecutionDoesNotExist', `no local execution ${executionArn}`);
+  }
+
+  /** The executors of the stacks wired so far (executions run only in those). */
+  private async executors(): Promise<LocalExecutor[]> {
+    const wired = [...this.stacks.values()].flatMap((rt) => (rt.wired ? [rt.wired] : []));
+    return (await Promise.allSettled(wired)).flatMap((w) =>
+      w.status === 'fulfilled' ? [w.value.executor] : [],
+    );
+  }
+
+  private async executorRunning(executionArn: string): Promise<LocalExecutor | undefined> {
+    return (await this.executors()).find((ex) => ex.hasExecution(executionArn));
+  }
+
+  private async toTask(
+    token: string,
+    here: (w: LocalWorkflows) => void | Promise<void>,
+    request: WorkflowRequest,
+  ): Promise<void> {
+    const malformed = malformedTaskToken(token);
+    if (malformed) throw malformed;
+    const executor = (await this.executors()).find((ex) => ex.issuedTaskToken(token));
+    if (executor) {
+      await here(executor as unknown as LocalWorkflows);
+      return;
+    }
+    if (this.stateService) {
+      await (await import('./task-relay.ts')).sendThroughService(this.stateService.controlUrl, request);
+      return;
+    }
+    throw new TaskTokenError('TaskDoesNotExist', 'no local task was given this token');
+  }
+
+  /** Registers a token with the state service so that another process's command can complete its task. */
+  private async shareTaskToken(issued: IssuedTaskToken): Promise<void> {
+    const info = this.stateService;
+    if (!info) return;
+    this.workflowsRelay ??= (async () => {
+      const { serveWorkflows } = await import('./task-relay.ts');
+      // Only this process's own executions: a request the service forwards here never goes back.
+      const own: LocalWorkflows = {
+        sendTaskSuccess: (token, output) =>
+          this.ownExecutor(token).then((ex) => ex.sendTaskSuccess(token, output)),
+        sendTaskFailure: (token, error, cause) =>
+          this.ownExecutor(token).then((ex) => ex.sendTaskFailure(token, error, cause)),
+        sendTaskHeartbeat: (token) => this.ownExecutor(token).then((ex) => ex.sendTaskHeartbeat(token)),
+        stopExecution: async (arn, error, cause) => {
+          const ex = await this.executorRunning(arn);
+          if (!ex)
+            throw new StopExecutionError('ExecutionDoesNotExist', `process ${process.pid} runs no ${arn}`);
+          return ex.stopExecution(arn, error, cause);
+        },
+      };
+      const relay = await serveWorkflows(info.controlUrl, own);
+      this.closers.push(() => relay.close());
+      return relay;
+    })();
+    await (await this.workflowsRelay).registerToken(issued.token);
+  }
+
+  /** The executor of this process that issued `token`, or the error Step Functions would give. */
+  private async ownExecutor(token: string): Promise<LocalExecutor> {
+    const executor = (await this.executors()).find((ex) => ex.issuedTaskToken(token));
+    if (executor) return executor;
+    throw (
+      malformedTaskToken(token) ??
+      new TaskTokenError('TaskDoesNotExist', 'no local task was given this token')
+    );
+  }
+
+  // --- end of task tokens and StopExecution ---
 
   /** Stops every server this runner started (the state service runs on; it persists as it goes). */
   async close(): Promise<void> {
@@ -579,6 +731,10 @@ interface WireStackOptions {
   readonly realTime: boolean;
   readonly stateDir?: string;
   readonly onEvent?: (event: LocalEvent) => void;
+  /** Told of every task token before its task's function gets it. */
+  readonly onTaskToken?: (issued: IssuedTaskToken) => Promise<void>;
+  /** See {@link LocalGuardianOptions.advanceWhenIdle}. */
+  readonly advanceWhenIdle?: boolean;
 }
 
 /**
@@ -659,6 +815,8 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     clock: o.local.clock,
     realTime: o.realTime,
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    ...(o.onTaskToken ? { onTaskToken: o.onTaskToken } : {}),
+    ...(o.advanceWhenIdle === false ? { advanceWhenIdle: false } : {}),
   });
   return {
     executor,

@@ -5,6 +5,9 @@
  * commands share them the way commands in AWS share DynamoDB and the cluster. The simulated
  * clock is the file `<state>/clock.json` ({@link SharedClock}), read and moved by every process.
  *
+ * It also relays task tokens and StopExecution between the processes running local executions
+ * (task-relay.ts), as Step Functions would between callers.
+ *
  * The first local command starts the service detached; it advertises itself in
  * `<state>/service.json` (written atomically) and exits after a while with no requests and no
  * running local execution. Two starters are kept apart by the O_EXCL file `<state>/service.start`.
@@ -265,12 +268,16 @@ export async function runStateService(stateDir: string): Promise<void> {
   if (other) fail(new Error(`a state service already runs for ${stateDir} (pid ${other.pid})`));
 
   // Everything heavy is imported here, in the service, never by a command that only connects.
-  const [{ SharedClock }, { default: dynalite }, sim, { startDemoApi }] = await Promise.all([
-    import('./clock.ts'),
-    import('dynalite'),
-    import('./cluster-sim/index.ts'),
-    import('./demo-api.ts'),
-  ]);
+  const [{ SharedClock }, { default: dynalite }, sim, { startDemoApi }, { workflowBroker }] =
+    await Promise.all([
+      import('./clock.ts'),
+      import('dynalite'),
+      import('./cluster-sim/index.ts'),
+      import('./demo-api.ts'),
+      import('./task-relay.ts'),
+    ]);
+  // Task tokens and StopExecution between the processes running executions (task-relay.ts).
+  const workflows = workflowBroker();
   let clock: InstanceType<typeof SharedClock>;
   let snapshot: unknown;
   try {
@@ -455,6 +462,8 @@ export async function runStateService(stateDir: string): Promise<void> {
     if (req.method === 'POST' && req.url === '/simulator') return ensureSimulator(body.workloads ?? []);
     if (req.method === 'POST' && req.url === '/workload') return observeWorkload(body.environment);
     if (req.method === 'POST' && req.url === '/read') return read(body as ReadRequest);
+    const workflowAnswer = req.method === 'POST' ? workflows.handle(req.url ?? '', body) : undefined;
+    if (workflowAnswer) return workflowAnswer;
     if (req.method === 'POST' && req.url === '/stop') {
       setImmediate(() => void shutdown('asked to stop'));
       return { stopping: true };

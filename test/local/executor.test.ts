@@ -559,6 +559,47 @@ describe('LocalExecutor', () => {
   });
 });
 
+describe('Wait states on the simulated clock', () => {
+  it('waits until a TimestampPath on the simulated clock and for a SecondsPath, as the P3 next-business-day page does', async () => {
+    const clock = new SimulatedClock(new Date('2026-03-06T17:30:00Z'));
+    const seen: string[] = [];
+    const ex = single(
+      {
+        StartAt: 'Until next business day',
+        States: {
+          'Until next business day': {
+            Type: 'Wait',
+            TimestampPath: '$.policy.nextBusinessDay',
+            Next: 'Page lead',
+          },
+          'Page lead': { Type: 'Task', Resource: FN, ResultPath: null, Next: 'Grace' },
+          Grace: { Type: 'Wait', InputPath: '$.policy', SecondsPath: '$.graceSeconds', Next: 'Page again' },
+          'Page again': { Type: 'Task', Resource: FN, ResultPath: null, End: true },
+        },
+      },
+      async () => {
+        seen.push(clock.now().toISOString());
+        return {};
+      },
+      { clock },
+    );
+    const result = await ex.run('sm', {
+      policy: { nextBusinessDay: '2026-03-09T09:00:00Z', graceSeconds: 900 },
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(seen).toEqual(['2026-03-09T09:00:00.000Z', '2026-03-09T09:15:00.000Z']);
+  });
+
+  it('refuses a Wait path the local runner cannot read, before any execution starts', () => {
+    expect(() =>
+      single({
+        StartAt: 'W',
+        States: { W: { Type: 'Wait', SecondsPath: '$.delays[0]', End: true } },
+      }),
+    ).toThrow(/state 'W' of sm has SecondsPath "\$\.delays\[0\]"/);
+  });
+});
+
 describe('SimulatedClock timers', () => {
   it('fire in time order once the clock reaches them, and never once cancelled', () => {
     const clock = new SimulatedClock(new Date(0));
