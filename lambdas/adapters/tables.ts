@@ -13,7 +13,8 @@ export const DEPLOYMENTS_TABLE = {
 
 /**
  * Control items: the per-environment lock (`pk = "lock"`, `sk = <env>`), the circuit breaker
- * (`pk = "breaker"`, `sk = <env>`) and ad-hoc freezes (`pk = "freeze#<env>"`, `sk = <id>`).
+ * (`pk = "breaker"`, `sk = <env>`), ad-hoc freezes (`pk = "freeze#<env>"`, `sk = <id>`) and
+ * incidents (`pk = "incident#<env>"`, `sk = <incident id>`, which sorts by opening time).
  */
 export const CONTROL_TABLE = {
   partitionKey: 'pk',

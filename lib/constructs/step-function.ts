@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -56,7 +56,7 @@ export function stepGrants(
   const environment: Record<string, string> = {};
   const statements: PortGrant[] = [];
   for (const [, spec] of portsOf(step, env)) {
-    Object.assign(environment, spec.environment?.(resources) ?? {});
+    Object.assign(environment, spec.environment?.(resources, env) ?? {});
     statements.push(...(spec.grants?.(resources, env) ?? []));
   }
   return { environment, statements };
@@ -97,6 +97,11 @@ export interface GuardianLambdaStepProps {
   readonly environment: EnvironmentConfig;
   /** The tables; granted only to steps with the store port. */
   readonly tables: GuardianTables;
+  /**
+   * The stack's alarm topic and its key, for the escalation's SNS channel (`topic: stack`).
+   * @default none: an environment whose escalation publishes to `stack` cannot be built without it
+   */
+  readonly alarmTopic?: { readonly arn: string; readonly keyArn: string };
   /**
    * Folder holding `<step>/handler.ts`.
    * @default the repository's `lambdas/`
@@ -154,7 +159,14 @@ export class GuardianLambdaStep extends Construct {
         deployments: { name: tables.deployments.tableName, arn: tables.deployments.tableArn },
         control: { name: tables.control.tableName, arn: tables.control.tableArn },
       },
-      arn: (service, resource, resourceName) => stack.formatArn({ service, resource, resourceName }),
+      arn: (service, resource, resourceName, sep) =>
+        stack.formatArn({
+          service,
+          resource,
+          resourceName,
+          arnFormat: sep === ':' ? ArnFormat.COLON_RESOURCE_NAME : ArnFormat.SLASH_RESOURCE_NAME,
+        }),
+      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
     });
     if (EVENT_STEPS.includes(step)) {
       this.deadLetterQueue = new Queue(this, 'DeadLetters', {
