@@ -26,6 +26,24 @@ export const escalationNotifyEventSchema = z.object({
 
 type Deps = StepDeps<'escalation-notify'>;
 
+/** What "Page level" and "Announce closure" return (the workflow reads `open`, `last`, `nextLevel`, `waitSeconds`). */
+export interface EscalationNotifyResult {
+  /** `page`: whether the incident was still open (false: nobody was paged, the chain ends). */
+  readonly open?: boolean;
+  /** The incident's status (`close`, or a `page` that found it closed). */
+  readonly status?: string;
+  readonly level?: number;
+  readonly contact?: string;
+  readonly last?: boolean;
+  readonly nextLevel?: number;
+  /** How long "Wait for acknowledgement" waits (its TimeoutSecondsPath). */
+  readonly waitSeconds?: number;
+  readonly waitUntil?: string;
+  /** One result per configured channel. */
+  readonly deliveries: readonly ChannelResult[];
+  readonly message: string;
+}
+
 /** Reads the channels' secrets, then delivers; a secret that cannot be read fails only its channel. */
 async function deliver(notice: EscalationNotice, deps: Deps): Promise<ChannelResult[]> {
   const { channels } = deps.config.escalation;
@@ -76,62 +94,67 @@ async function deliver(notice: EscalationNotice, deps: Deps): Promise<ChannelRes
 }
 
 /** The escalation-notify step. */
-export const step = defineStep('escalation-notify', escalationNotifyEventSchema, async (event, deps) => {
-  const { config, store, clock, logger } = deps;
-  const executionArn = event.execution.Id;
-  logger.appendKeys({ incidentId: event.incidentId, executionArn });
-  const incident = await store.getIncident(config.name, event.incidentId);
-  if (!incident) throw new NotFoundError(`no incident ${event.incidentId} in ${config.name}`);
-  const links = (i: typeof incident) => incidentLinks(i, config.region, executionArn);
+export const step = defineStep(
+  'escalation-notify',
+  escalationNotifyEventSchema,
+  async (event, deps): Promise<EscalationNotifyResult> => {
+    const { config, store, clock, logger } = deps;
+    const executionArn = event.execution.Id;
+    logger.appendKeys({ incidentId: event.incidentId, executionArn });
+    const incident = await store.getIncident(config.name, event.incidentId);
+    if (!incident) throw new NotFoundError(`no incident ${event.incidentId} in ${config.name}`);
+    const links = (i: typeof incident) => incidentLinks(i, config.region, executionArn);
 
-  if (event.action === 'close') {
-    if (incident.status === 'open') {
-      const message = `Escalation of incident ${incident.id} reached its last level and its time ran out without acknowledgement; the incident stays open (guardian ack ${incident.id}).`;
-      logger.warn(message);
-      return { status: incident.status, deliveries: [], message };
+    if (event.action === 'close') {
+      if (incident.status === 'open') {
+        const message = `Escalation of incident ${incident.id} reached its last level and its time ran out without acknowledgement; the incident stays open (guardian ack ${incident.id}).`;
+        logger.warn(message);
+        return { status: incident.status, deliveries: [], message };
+      }
+      const deliveries = await deliver({ kind: incident.status, incident, links: links(incident) }, deps);
+      return {
+        status: incident.status,
+        deliveries,
+        message: `Incident ${incident.id} ${incident.status} by ${(incident.status === 'resolved' ? incident.resolvedBy : incident.acknowledgedBy) ?? 'someone'}; the escalation ends.`,
+      };
     }
-    const deliveries = await deliver({ kind: incident.status, incident, links: links(incident) }, deps);
-    return {
-      status: incident.status,
-      deliveries,
-      message: `Incident ${incident.id} ${incident.status} by ${(incident.status === 'resolved' ? incident.resolvedBy : incident.acknowledgedBy) ?? 'someone'}; the escalation ends.`,
-    };
-  }
 
-  const level = event.level ?? 0;
-  const now = clock.now();
-  const closed = (status: string) => ({
-    open: false,
-    status,
-    message: `Incident ${incident.id} is ${status}: nobody else is paged.`,
-  });
-  if (incident.status !== 'open') return closed(incident.status);
-  const turn = levelStep(planEscalation(incident, config.escalation), level, now);
-  const written = await store.recordEscalationLevel(config.name, incident.id, {
-    level,
-    contact: turn.level.contact,
-    at: now.toISOString(),
-    executionArn,
-  });
-  // Acknowledged or resolved between the read and the write.
-  if (!written) return closed((await store.getIncident(config.name, incident.id))?.status ?? 'gone');
-  const deliveries = await deliver(
-    { kind: 'page', incident: written, step: turn, links: links(written) },
-    deps,
-  );
-  logger.info(turn.message);
-  return {
-    open: true,
-    level,
-    contact: turn.level.contact,
-    last: turn.last,
-    ...(turn.nextLevel !== undefined ? { nextLevel: turn.nextLevel } : {}),
-    waitSeconds: turn.waitSeconds,
-    waitUntil: turn.waitUntil,
-    deliveries,
-    message: turn.message,
-  };
-});
+    const level = event.level ?? 0;
+    const now = clock.now();
+    const closed = (status: string): EscalationNotifyResult => ({
+      open: false,
+      status,
+      deliveries: [],
+      message: `Incident ${incident.id} is ${status}: nobody else is paged.`,
+    });
+    if (incident.status !== 'open') return closed(incident.status);
+    const turn = levelStep(planEscalation(incident, config.escalation), level, now);
+    const written = await store.recordEscalationLevel(config.name, incident.id, {
+      level,
+      contact: turn.level.contact,
+      at: now.toISOString(),
+      executionArn,
+    });
+    // Acknowledged or resolved between the read and the write.
+    if (!written) return closed((await store.getIncident(config.name, incident.id))?.status ?? 'gone');
+    const deliveries = await deliver(
+      { kind: 'page', incident: written, step: turn, links: links(written) },
+      deps,
+    );
+    logger.info(turn.message);
+    return {
+      open: true,
+      level,
+      contact: turn.level.contact,
+      last: turn.last,
+      ...(turn.nextLevel !== undefined ? { nextLevel: turn.nextLevel } : {}),
+      waitSeconds: turn.waitSeconds,
+      waitUntil: turn.waitUntil,
+      deliveries,
+      message: turn.message,
+    };
+  },
+);
 
 /** Lambda entry point: ports and config slice from lambdas/steps.ts. */
 export const handler = lambdaHandler(step);
