@@ -247,7 +247,7 @@ describe('escalation steps', () => {
     );
     await run(notify, { action: 'close', incidentId: incident.id, execution: EXECUTION });
     expect(pdActions()).toEqual(['trigger', 'resolve']);
-    expect((receiver.received(SLACK)[1]?.json as { text: string }).text).toBe(
+    expect((receiver.received(SLACK)[1]?.json as { text?: string } | undefined)?.text).toBe(
       '[P1] Resolved by alarm HighErrorRate (OK): HighErrorRate in production after release v1.2.3',
     );
   });
