@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { closedBreaker } from '../core/breaker.ts';
 import { ConflictError, InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
-import { type Incident, type IncidentActor, planIncidentTransition } from '../core/escalation.ts';
+import { type Incident, type IncidentActor, planIncidentTransition } from '../core/incidents.ts';
 import { blocks } from '../core/lock.ts';
 import type {
   EscalationLevelReached,

@@ -4,8 +4,8 @@
  * granted and configured.
  */
 
-import type { Incident, IncidentActor } from './escalation.ts';
 import type { ChannelMessages } from './escalation-messages.ts';
+import type { Incident, IncidentActor } from './incidents.ts';
 import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo, RecordStatus } from './types.ts';
 
 export type { WorkloadPort } from './workload.ts';
