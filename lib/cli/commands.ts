@@ -11,7 +11,7 @@ import { NotFoundError } from '../../lambdas/core/errors.ts';
 import { validateRelease } from '../../lambdas/core/image.ts';
 import { deployExecutionName, releaseLabel, rollbackExecutionName } from '../../lambdas/core/naming.ts';
 import { printable, quote, shorten } from '../../lambdas/core/text.ts';
-import { type BreakerState, deployInputSchema, rollbackInputSchema } from '../../lambdas/core/types.ts';
+import type { BreakerState } from '../../lambdas/core/types.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalExecutionResult } from '../local/executor.ts';
 import type { LocalGuardian } from '../local/guardian.ts';
@@ -51,7 +51,9 @@ import { CommandRefusedError, exitCodeOfErrorName, reportError } from './report.
 
 // Only what every command needs is imported up front; the config loader, the local runner, the
 // AWS backend and the demo are loaded by the commands that use them, so `--help` stays instant.
+// A known environment is found without loading the loader (YAML, zod); an unknown one gets its error.
 const environmentOf = async (config: GuardianConfig, name: string): Promise<EnvironmentConfig> =>
+  (Object.hasOwn(config.environments, name) ? config.environments[name] : undefined) ??
   (await import('../config/load.ts')).environmentOf(config, name);
 
 const suffix = () => randomBytes(4).toString('hex');
@@ -209,6 +211,20 @@ async function withBackend<T>(
   fn: (b: GuardianBackend) => Promise<T>,
 ): Promise<T> {
   if (args.values.local === true) {
+    if (args.values.kubeconfig === undefined && args.values['api-url'] === undefined) {
+      // Reads are answered by the running state service when it can (see local-read.ts). Its store
+      // refuses a write before anything changes, and every command prints only after its reads,
+      // so falling back to the full runner never repeats or half-does anything.
+      const { localReadBackend } = await import('./local-read.ts');
+      const fast = await localReadBackend(localStateDir(args), config, env);
+      if (fast) {
+        try {
+          return await fn(fast);
+        } catch (err) {
+          if ((err as Error).name !== 'ReadPathUnavailable') throw err;
+        }
+      }
+    }
     return withLocal(args, config, output, (g) =>
       fn({
         store: g.store(env.name),
@@ -313,7 +329,7 @@ async function deploy(args: ParsedArgs, config: GuardianConfig, output: Output):
     ...(ciRunUrl ? { ciRunUrl } : {}),
     dryRun,
   };
-  checkInput(deployInputSchema, input);
+  checkInput((await import('../../lambdas/core/types.ts')).deployInputSchema, input);
   const name = deployExecutionName(env.name, releaseLabel(image, version), suffix());
   if (args.values.local !== true) return runInAws(args, config, output, env, 'deploy', input, name, dryRun);
   return withLocal(args, config, output, async (g) => {
@@ -348,7 +364,7 @@ async function rollback(args: ParsedArgs, config: GuardianConfig, output: Output
     trigger: 'operator' as const,
     requestedBy: whoAmI(args),
   };
-  checkInput(rollbackInputSchema, input);
+  checkInput((await import('../../lambdas/core/types.ts')).rollbackInputSchema, input);
   const name = rollbackExecutionName(env.name, suffix());
   if (args.values.local !== true) return runInAws(args, config, output, env, 'rollback', input, name, false);
   return withLocal(args, config, output, async (g) => {
@@ -374,7 +390,10 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
       b.store.getBreaker(env.name),
       b.store.listFreezes(env.name),
       b.store.listRecords(env.name, 1),
-      b.workload ? b.workload().catch((err: Error) => err) : Promise.resolve(undefined),
+      // A workload that cannot be read is shown as such; a read path that cannot answer is retried in full.
+      b.workload
+        ? b.workload().catch((err: Error) => (err.name === 'ReadPathUnavailable' ? Promise.reject(err) : err))
+        : Promise.resolve(undefined),
     ]);
     const last = records[0];
     if (args.values.json === true) {
@@ -571,8 +590,8 @@ export async function runCli(argv: readonly string[], output: Output = processOu
       return 0;
     }
     if (args.values.local === true) checkLocalOptions(args);
-    const { loadConfig } = await import('../config/load.ts');
-    const config = loadConfig(optionalString(args, 'config-dir'));
+    const { loadConfigCached } = await import('../config/cached.ts');
+    const config = await loadConfigCached(optionalString(args, 'config-dir'));
     return await HANDLERS[command](args, config, output);
   } catch (err) {
     return reportError(err, output, json, command);

@@ -31,7 +31,9 @@
  * either so that only the rules above apply.
  */
 import './polyfills.ts';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -41,6 +43,7 @@ import {
 } from 'aws-local-stepfunctions';
 import type { Clock } from '../../lambdas/core/ports.ts';
 import type { SimulatedClock } from './clock.ts';
+import { TEMPLATE_CACHE_DIR } from './template-cache.ts';
 
 /** One state machine as synthesized, with its resolved (token-free) ASL. */
 export interface LocalStateMachine {
@@ -410,9 +413,27 @@ function prepare(sm: LocalStateMachine, lambdas: ReadonlyMap<string, LocalTaskHa
     }
     tasks.push({ stateName, resource, integration, timeoutSeconds, heartbeatSeconds });
   }
-  const machine = new StateMachine(forLibrary(sm.definition) as unknown as StateMachineDefinition, {
-    validationOptions: { checkArn: false },
+  const definition = forLibrary(sm.definition) as unknown as StateMachineDefinition;
+  // The library validates a definition against the ASL schema each time it is built, which costs
+  // more than a whole local deployment; a definition that validated once is marked by its hash.
+  const validated = path.join(
+    TEMPLATE_CACHE_DIR,
+    '..',
+    'asl-validated',
+    createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 32),
+  );
+  const known = existsSync(validated);
+  const machine = new StateMachine(definition, {
+    validationOptions: known ? { noValidate: true } : { checkArn: false },
   });
+  if (!known) {
+    try {
+      mkdirSync(path.dirname(validated), { recursive: true });
+      writeFileSync(validated, '');
+    } catch {
+      // A read-only install validates every time.
+    }
+  }
   const timeoutSeconds = seconds(sm.definition.TimeoutSeconds, `TimeoutSeconds of state machine ${sm.name}`);
   return { sm, machine, states, tasks, timeoutSeconds };
 }

@@ -26,8 +26,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
+import type { Store } from '../../lambdas/core/ports.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
-import type { EnvironmentConfig } from '../config/schema.ts';
+import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import { damaged, LocalStateError, processAlive, readStateJson, writeFileAtomic } from './state-files.ts';
 
 /** What `<state>/service.json` says. */
@@ -242,6 +243,17 @@ export function runningExecutions(stateDir: string): { file: string; execution: 
   return out;
 }
 
+/** The store reads the read path may make through the service. */
+export const READ_METHODS = ['getLock', 'getBreaker', 'listFreezes', 'listRecords'] as const;
+
+/** A store read asked of the service: the config's stack for `environment`, one read method. */
+export interface ReadRequest {
+  readonly config: GuardianConfig;
+  readonly environment: string;
+  readonly method: (typeof READ_METHODS)[number];
+  readonly args?: readonly unknown[];
+}
+
 /** The service itself: run by `state-service-main.ts` in its own process. */
 export async function runStateService(stateDir: string): Promise<void> {
   const paths = statePaths(stateDir);
@@ -378,6 +390,27 @@ export async function runStateService(stateDir: string): Promise<void> {
     return workload.observe();
   };
 
+  // The read path of `status`, `history`, `lock`, `circuit-breaker` and `freeze`: the store reads
+  // they make, answered here, so those commands load neither the AWS SDK nor the templates.
+  const readStores = new Map<string, Promise<Store>>();
+  const readStore = (config: GuardianConfig, environment: string): Promise<Store> => {
+    const key = `${JSON.stringify(config)}\0${environment}`;
+    let store = readStores.get(key);
+    if (!store) {
+      store = import('./read-store.ts').then((m) => m.storeFor(config, environment, dynamoEndpoint));
+      store.catch(() => readStores.delete(key));
+      readStores.set(key, store);
+    }
+    return store;
+  };
+  const read = async (body: ReadRequest): Promise<unknown> => {
+    if (!(READ_METHODS as readonly string[]).includes(body.method)) {
+      throw new Error(`not a read: ${String(body.method)}`);
+    }
+    const store = await readStore(body.config, body.environment);
+    return (store[body.method] as (...a: unknown[]) => Promise<unknown>).apply(store, [...(body.args ?? [])]);
+  };
+
   const shutdown = async (why: string) => {
     if (stopped) return;
     try {
@@ -415,12 +448,13 @@ export async function runStateService(stateDir: string): Promise<void> {
       });
   });
   const handle = async (req: IncomingMessage): Promise<unknown> => {
-    if (req.url === '/ping') return { pid: process.pid };
+    if (req.url === '/ping') return { pid: process.pid, simulator: simulator !== undefined };
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
     if (req.method === 'POST' && req.url === '/simulator') return ensureSimulator(body.workloads ?? []);
     if (req.method === 'POST' && req.url === '/workload') return observeWorkload(body.environment);
+    if (req.method === 'POST' && req.url === '/read') return read(body as ReadRequest);
     if (req.method === 'POST' && req.url === '/stop') {
       setImmediate(() => void shutdown('asked to stop'));
       return { stopping: true };
