@@ -42,6 +42,12 @@ export const STEPS = {
   'set-image': { ports: ['workload'], config: [], invokedBy: 'task' },
   'rollout-status': { ports: ['workload'], config: [], invokedBy: 'task' },
   'health-check': { ports: ['http'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
+  'await-signal': { ports: ['store'], config: [], invokedBy: 'task' },
+  'monitor-round': {
+    ports: ['http'],
+    config: ['apiUrl', 'healthCheck', 'thresholds', 'monitoring'],
+    invokedBy: 'task',
+  },
   'record-deployment': { ports: ['store'], config: ['thresholds'], invokedBy: 'task' },
   'rollback-prepare': { ports: ['store', 'workload'], config: ['lock', 'rollout'], invokedBy: 'task' },
   'rollback-apply': { ports: ['workload'], config: [], invokedBy: 'task' },

@@ -42,6 +42,12 @@ function conflict(
 ): ConflictError {
   const by = current.rolledBackBy ? ` by ${current.rolledBackBy}` : '';
   const what = current.kind === 'deploy' ? 'deployment' : 'rollback';
+  const claimed = (condition.unset ?? []).filter((f) => current[f] !== undefined);
+  if (claimed.length > 0 && condition.status.includes(current.status)) {
+    return new ConflictError(
+      `cannot update ${what} ${current.environment}/${current.id}: its ${claimed.join(', ')} is already set; another writer claimed it first`,
+    );
+  }
   return new ConflictError(
     `cannot mark ${what} ${current.environment}/${current.id} as ${patch.status ?? 'updated'}: it is ${current.status}${by} (allowed only from ${condition.status.join(' or ')}); another execution changed it`,
   );
@@ -150,6 +156,7 @@ export class DynamoStore implements Store {
       const current = await this.getRecord(environment, id);
       if (!current) throw new NotFoundError(`no record ${id} in the ${environment} history`);
       if (condition && !condition.status.includes(current.status)) throw conflict(current, patch, condition);
+      if (condition?.unset?.some((f) => current[f] !== undefined)) throw conflict(current, patch, condition);
       return current;
     }
     const names: Record<string, string> = { '#sk': DEPLOYMENTS_TABLE.sortKey };
@@ -167,6 +174,10 @@ export class DynamoStore implements Store {
         return `:c${i}`;
       });
       conditionExpression += ` AND #status IN (${allowed.join(', ')})`;
+      for (const [i, field] of (condition.unset ?? []).entries()) {
+        names[`#u${i}`] = field;
+        conditionExpression += ` AND attribute_not_exists(#u${i})`;
+      }
     }
     try {
       const out = await this.#doc.send(
@@ -372,6 +383,28 @@ export class DynamoStore implements Store {
         }),
       ),
     );
+  }
+
+  /** Remembers a handled event (`pk = "event#<env>"`, `sk = <event id>`); false when it was handled already. */
+  async markEventHandled(environment: string, eventId: string, expiresAt: Date): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#tables.controlTable,
+          Item: {
+            [CONTROL_TABLE.partitionKey]: `event#${environment}`,
+            [CONTROL_TABLE.sortKey]: eventId,
+            [CONTROL_TABLE.ttlAttribute]: Math.floor(expiresAt.getTime() / 1000),
+          },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': CONTROL_TABLE.partitionKey },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      return translate(err, 'PutItem (event)');
+    }
   }
 
   /** Deletes an ad-hoc freeze; false when there was none with that id. */

@@ -84,6 +84,16 @@ export const REFUSAL_ERRORS = [
 ] as const;
 
 /** A record with the same id already exists for a different execution (ids are execution names). */
+/** A critical alarm fired for the environment while this deployment was in progress or being monitored. */
+export class AlarmFiredError extends GuardianError {
+  override readonly name = 'AlarmFiredError';
+}
+
+/** Post-deployment monitoring judged the release bad (consecutive failed rounds, or a 5xx). */
+export class MonitoringFailedError extends GuardianError {
+  override readonly name = 'MonitoringFailedError';
+}
+
 export class ConflictError extends GuardianError {
   override readonly name = 'ConflictError';
 }

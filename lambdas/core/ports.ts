@@ -27,6 +27,11 @@ export type LockResult =
 export interface RecordCondition {
   /** The record's current status must be one of these. */
   readonly status: readonly RecordStatus[];
+  /**
+   * These fields must not be set yet: a claim only one writer wins (the alarm that fails or rolls
+   * back a release is written once, however many alarms and duplicate deliveries race for it).
+   */
+  readonly unset?: readonly (keyof DeploymentRecord)[];
 }
 
 /** Durable guardian state: records, lock, circuit breaker, freezes (DynamoDB; dynalite locally). */
@@ -60,6 +65,12 @@ export interface Store {
    * Returning the current object unchanged writes nothing. Resolves to the state written.
    */
   updateBreaker(environment: string, change: (current: BreakerState) => BreakerState): Promise<BreakerState>;
+
+  /**
+   * Remembers that event `eventId` was handled (conditional put, expiring at `expiresAt`);
+   * resolves false when it was already, so an at-least-once delivery acts once.
+   */
+  markEventHandled(environment: string, eventId: string, expiresAt: Date): Promise<boolean>;
 
   listFreezes(environment: string): Promise<AdHocFreeze[]>;
   putFreeze(freeze: AdHocFreeze): Promise<void>;
@@ -156,3 +167,22 @@ export type HttpGet = (
   url: string,
   timeoutMs: number,
 ) => Promise<{ status: number; body: string; elapsedMs: number }>;
+
+/** A workflow the guardian starts from an event (the alarm handler). */
+export type StartableWorkflow = 'rollback';
+
+/**
+ * Step Functions as the alarm handler drives it: start the environment's workflows and end tasks
+ * waiting for a task token (a deploy's rollout or monitoring wait). Executions are named by the
+ * caller, so an at-least-once event that starts the same one twice gets the first one back.
+ */
+export interface Workflows {
+  /** Starts `kind` named `name`; an execution of that name that exists already is returned with `started: false`. */
+  start(
+    kind: StartableWorkflow,
+    name: string,
+    input: unknown,
+  ): Promise<{ readonly executionArn: string; readonly started: boolean }>;
+  /** Fails the task waiting for `token`; false when nothing waits for it any more (it timed out or ended). */
+  failTask(token: string, error: string, cause: string): Promise<boolean>;
+}

@@ -193,6 +193,29 @@ export interface DeploymentRecord {
   readonly annotation?: string;
   readonly startedAt: string;
   readonly finishedAt?: string;
+  /**
+   * While a deploy waits (for its rollout, or for its next post-deployment monitoring round): the
+   * Step Functions task token an alarm fails to end the wait at once, and which phase it is.
+   */
+  readonly signal?: DeploymentSignal;
+  /** The critical alarm that failed this deployment (set by the alarm handler, read at every wait). */
+  readonly alarm?: AlarmMark;
+}
+
+/** The wait a deploy is in, and the task token that ends it. */
+export interface DeploymentSignal {
+  readonly token: string;
+  readonly phase: 'rollout' | 'monitoring';
+  readonly since: string;
+}
+
+/** A critical alarm recorded on the deployment it fails. */
+export interface AlarmMark {
+  readonly name: string;
+  readonly reason: string;
+  readonly at: string;
+  /** The EventBridge event that carried it. */
+  readonly eventId?: string;
 }
 
 /** The per-environment lock. */

@@ -16,7 +16,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
 import type { SnsPublish } from '../adapters/notifier.ts';
-import type { Clock, HttpGet, Notifier, Secrets, Store } from '../core/ports.ts';
+import { stateMachineName } from '../core/naming.ts';
+import type { Clock, HttpGet, Notifier, Secrets, Store, Workflows } from '../core/ports.ts';
 import { RuntimeEnvError } from '../core/runtime-env.ts';
 import type { BuiltPlatform, WorkloadPort } from '../core/workload.ts';
 
@@ -42,6 +43,8 @@ export interface StackResources {
   arn(service: string, resource: string, name: string, sep?: '/' | ':'): string;
   /** The stack's `guardian-<env>-alarms` topic and its KMS key (escalation's SNS channel). */
   readonly alarmTopic?: { readonly arn: string; readonly keyArn: string };
+  /** The ARN of the state machine `name` (`arn:…:states:…:stateMachine:name`) in the stack's account and region. */
+  stateMachineArn(name: string): string;
 }
 
 /** What an adapter is built from: its config slice, the function's variables and the clock. */
@@ -58,6 +61,8 @@ export interface LocalPortContext {
   /** The Kubernetes API: the embedded simulator or a kubeconfig's cluster. */
   readonly kubernetes: () => Promise<ClusterPort>;
   readonly clock: Clock;
+  /** The local executor's Workflows (start executions, end waiting tasks), where the runner has one. */
+  readonly workflows?: Workflows;
   /** Secret values by name or ARN, standing in for Secrets Manager. @default none */
   readonly secrets?: Readonly<Record<string, string>>;
   /** Publishes what the SNS channel sends (a recorder, or an SNS client on a local endpoint). @default none */
@@ -100,6 +105,7 @@ export function requiredVar(ctx: PortBuildContext, name: string, port: string): 
 export const ENV_VARS = {
   deploymentsTable: 'DEPLOYMENTS_TABLE',
   controlTable: 'CONTROL_TABLE',
+  rollbackStateMachine: 'ROLLBACK_STATE_MACHINE_ARN',
   /** The SNS topic escalations publish to when `escalation.channels.sns.topic` is `stack`. */
   escalationTopic: 'ESCALATION_TOPIC_ARN',
 } as const;
@@ -196,6 +202,38 @@ const http: PortSpec<HttpGet> = {
       ? import('../adapters/http.ts').then((m) => m.httpGet)
       : undefined,
 };
+
+const workflows: PortSpec<Workflows> = {
+  description: "Step Functions: start the environment's Rollback, fail a deploy's waiting task (an alarm)",
+  flag: 'GUARDIAN_PORT_WORKFLOWS',
+  config: [],
+  environment: (r, env) => ({
+    [ENV_VARS.rollbackStateMachine]: r.stateMachineArn(stateMachineName(env.name, 'rollback')),
+  }),
+  grants: (r, env) => [
+    {
+      actions: ['states:StartExecution'],
+      resources: [r.stateMachineArn(stateMachineName(env.name, 'rollback'))],
+    },
+    // SendTaskFailure has no resource-level permissions: a task token is its own capability.
+    { actions: ['states:SendTaskFailure'], resources: ['*'] },
+  ],
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_WORKFLOWS !== 'off'
+      ? import('../adapters/sfn-workflows.ts').then((m) =>
+          m.sfnWorkflows({ rollback: requiredVar(ctx, ENV_VARS.rollbackStateMachine, 'workflows') }),
+        )
+      : undefined,
+  local: (_ctx, local) =>
+    process.env.GUARDIAN_PORT_WORKFLOWS !== 'off' ? Promise.resolve(localWorkflows(local)) : undefined,
+};
+
+/** The local runner's workflows; a runner without them cannot run a step that starts executions. */
+function localWorkflows(local: LocalPortContext): Workflows {
+  if (!local.workflows)
+    throw new RuntimeEnvError('this local runner cannot start workflows or end waiting tasks');
+  return local.workflows;
+}
 
 // --- Escalation ports (issue 8): secrets and notifier. ---
 
@@ -331,7 +369,7 @@ const notifier: PortSpec<Notifier> = {
 // --- end escalation ports ---
 
 /** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
-export const PORTS = { store, workload: workloads, http, secrets, notifier } as const;
+export const PORTS = { store, workload: workloads, http, workflows, secrets, notifier } as const;
 
 /** A port name. */
 export type PortName = keyof typeof PORTS;
@@ -343,6 +381,7 @@ export interface PortTypes {
   readonly store: Store;
   readonly workload: WorkloadPort;
   readonly http: HttpGet;
+  readonly workflows: Workflows;
   readonly secrets: Secrets;
   readonly notifier: Notifier;
 }

@@ -188,10 +188,10 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
   const stacks: Record<string, StackConfig> = {};
   for (const [name, { alarmTopic, retention, ...env }] of Object.entries(envs.data.environments)) {
     stacks[name] = { alarmTopic, retention };
-    // A lock that expires mid-deployment lets a second one in while the first may roll back.
-    const ttl = lockTtlProblem(env);
-    if (ttl) problems.push(problemAt(envs.yaml, ['environments', name, 'lock', 'ttlSeconds'], ttl));
     const t = thresholds.data[name];
+    // A lock that expires mid-deployment lets a second one in while the first may roll back.
+    const ttl = lockTtlProblem(t ? { ...env, thresholds: t } : env);
+    if (ttl) problems.push(problemAt(envs.yaml, ['environments', name, 'lock', 'ttlSeconds'], ttl));
     if (!t) {
       problems.push(
         problemAt(

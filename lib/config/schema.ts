@@ -412,6 +412,14 @@ export const environmentSchema = z.strictObject({
     endpoints: z.array(healthEndpointSchema).min(1),
   }),
   lock: z.strictObject({ ttlSeconds: z.number().int().min(300).max(86_400) }).default({ ttlSeconds: 3600 }),
+  /**
+   * Post-deployment monitoring (runbook: `deployment-monitor.sh monitor --check-interval 30`): one
+   * round of the enhanced health check every `intervalSeconds`, for the thresholds file's
+   * `monitoring_duration_seconds`.
+   */
+  monitoring: z
+    .strictObject({ intervalSeconds: z.number().int().min(5).max(600) })
+    .default({ intervalSeconds: 30 }),
   changeFreezes: z.array(freezeWindowSchema).default([]),
   alarmTopic: alarmTopicSchema.default({ subscriptions: [] }),
   retention: retentionSchema.default({ logRetentionDays: 365, removalPolicy: 'retain' }),

@@ -6,8 +6,14 @@
  */
 import type { EnvironmentConfig } from './schema.ts';
 
-/** What the timeouts depend on: rollout deadline, health check and lock. */
-export type TimeoutInputs = Pick<EnvironmentConfig, 'rollout' | 'healthCheck' | 'lock'>;
+/**
+ * What the timeouts depend on: rollout deadline, health check and lock, and the post-deployment
+ * monitoring (its duration from the thresholds file, its interval) where known.
+ */
+export type TimeoutInputs = Pick<EnvironmentConfig, 'rollout' | 'healthCheck' | 'lock'> &
+  Partial<Pick<EnvironmentConfig, 'monitoring'>> & {
+    readonly thresholds?: Pick<EnvironmentConfig['thresholds'], 'monitoring_duration_seconds'>;
+  };
 
 /** Timeout of every step function except the health check: Kubernetes and DynamoDB calls are short. */
 export const STEP_TIMEOUT_SECONDS = 30;
@@ -35,21 +41,37 @@ export function healthCheckBudgetSeconds(env: Pick<TimeoutInputs, 'healthCheck'>
   return attempts * (healthCheckStepSeconds(env) + Math.max(1, intervalSeconds));
 }
 
+/**
+ * Longest post-deployment monitoring can take: each round waits the interval, then runs one
+ * health-check invocation (bounded by its timeout). 0 when the inputs have no monitoring.
+ */
+export function monitoringBudgetSeconds(env: TimeoutInputs): number {
+  const duration = env.thresholds?.monitoring_duration_seconds;
+  const interval = env.monitoring?.intervalSeconds;
+  if (duration === undefined || interval === undefined) return 0;
+  const rounds = Math.max(1, Math.floor(duration / interval));
+  return rounds * (interval + healthCheckStepSeconds(env));
+}
+
 /** Longest a Rollback execution may run: its rollout deadline, health check, and slack. */
 export function rollbackTimeoutSeconds(env: TimeoutInputs): number {
   return env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + ROLLBACK_MARGIN_SECONDS;
 }
 
 /**
- * Longest a Deploy execution may run: the rollout deadline and the health-check budget, then a
- * full Rollback execution, plus slack for retries and cold starts.
+ * Longest a Deploy execution may run: the rollout deadline, the health-check budget and
+ * post-deployment monitoring, then a full Rollback execution, plus slack for retries and cold starts.
  */
 export function deployTimeoutSeconds(
   env: TimeoutInputs,
   rollbackSeconds: number = rollbackTimeoutSeconds(env),
 ): number {
   return (
-    env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + rollbackSeconds + DEPLOY_MARGIN_SECONDS
+    env.rollout.deadlineSeconds +
+    healthCheckBudgetSeconds(env) +
+    monitoringBudgetSeconds(env) +
+    rollbackSeconds +
+    DEPLOY_MARGIN_SECONDS
   );
 }
 
@@ -66,7 +88,8 @@ export function lockTtlProblem(
   return (
     `the lock expires after ${env.lock.ttlSeconds} s, but a Deploy execution may run ${needed} s = ` +
     `rollout.deadlineSeconds ${env.rollout.deadlineSeconds} + health check ${healthCheckBudgetSeconds(env)} + ` +
+    `monitoring ${monitoringBudgetSeconds(env)} + ` +
     `rollback ${rollbackSeconds} + margin ${DEPLOY_MARGIN_SECONDS}; set lock.ttlSeconds to at least ${needed} ` +
-    '(or shorten the rollout deadline or the health check)'
+    '(or shorten the rollout deadline, the health check or the monitoring)'
   );
 }

@@ -1,7 +1,7 @@
 /**
  * The Deploy workflow (docs/workflows.md): preflight, set image, wait for the rollout, enhanced
- * health check, record; any failure after the rollout began runs the Rollback workflow as a
- * linked child execution.
+ * health check, post-deployment monitoring, record; any failure after the rollout began (an
+ * alarm that ends a wait included) runs the Rollback workflow as a linked child execution.
  */
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -13,6 +13,8 @@ import {
   IntegrationPattern,
   type IStateMachine,
   JsonPath,
+  Pass,
+  Result,
   Succeed,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
@@ -27,6 +29,7 @@ import {
   FAILURE_PATH,
   GuardianStateMachine,
   lambdaStepTask,
+  signalWait,
   watchRollout,
 } from './guardian-state-machine.ts';
 import { platformStates } from './platform-states.ts';
@@ -148,6 +151,37 @@ export class DeployWorkflow extends Construct {
       resultPath: '$.record',
     });
 
+    // Post-deployment monitoring (deployment-monitor.sh monitor): a round every interval for the
+    // configured duration; the wait between rounds is one an alarm ends at once.
+    const succeeded = record.next(new Succeed(this, 'Deployment succeeded'));
+    const round = lambdaStepTask(this, 'Monitoring round', fn['monitor-round'], {
+      payload: { 'deployment.$': '$.deployment', 'monitoring.$': '$.monitoring.state' },
+      resultPath: '$.monitoring',
+    });
+    round.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
+    const monitoringFailed = new Pass(this, 'Monitoring failed', {
+      parameters: { Error: 'MonitoringFailedError', 'Cause.$': '$.monitoring.reason' },
+      resultPath: FAILURE_PATH,
+    }).next(rollBack);
+    const waitForRound = signalWait(this, 'Wait for next monitoring round', {
+      awaitSignal: fn['await-signal'],
+      deploymentPath: '$.deployment',
+      phase: 'monitoring',
+      seconds: env.monitoring.intervalSeconds,
+      next: round,
+      onFailure: rollBack,
+    });
+    round.next(
+      new Choice(this, 'Monitoring verdict?')
+        .when(Condition.stringEquals('$.monitoring.verdict', 'rollback'), monitoringFailed)
+        .when(Condition.stringEquals('$.monitoring.verdict', 'complete'), succeeded)
+        .otherwise(waitForRound),
+    );
+    const monitor = new Pass(this, 'Post-deployment monitoring', {
+      result: Result.fromObject({ state: null }),
+      resultPath: '$.monitoring',
+    }).next(waitForRound);
+
     const watch = watchRollout(this, {
       names: {
         wait: 'Wait for rollout',
@@ -161,7 +195,8 @@ export class DeployWorkflow extends Construct {
       healthCheck: fn['health-check'],
       environment: env,
       onFailure: rollBack,
-      onHealthy: record.next(new Succeed(this, 'Deployment succeeded')),
+      onHealthy: monitor,
+      awaitSignal: fn['await-signal'],
     });
 
     const definition = preflight.next(

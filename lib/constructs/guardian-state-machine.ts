@@ -11,11 +11,14 @@ import {
   Condition,
   DefinitionBody,
   type IChainable,
+  IntegrationPattern,
+  JsonPath,
   LogLevel,
   Pass,
   StateMachine,
   StateMachineType,
   TaskInput,
+  Timeout,
   Wait,
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
@@ -152,6 +155,52 @@ export function addHealthCheckRetry(
 }
 
 /** Console names of a watched rollout's states, as the runbook words them. */
+/** Options of {@link signalWait}. */
+export interface SignalWaitOptions {
+  /** The `await-signal` step's function. */
+  readonly awaitSignal: IFunction;
+  /** JSONPath of the deployment context (`$.deployment`). */
+  readonly deploymentPath: string;
+  /** Which wait it is, kept on the record beside the token. */
+  readonly phase: 'rollout' | 'monitoring';
+  /** How long it waits when nothing ends it sooner. */
+  readonly seconds: number;
+  /** Where the wait goes when its time is up (and when a token is sent back as success). */
+  readonly next: IChainable;
+  /** Where any failure goes (an alarm fails the token with AlarmFiredError), with `$.failure` set. */
+  readonly onFailure: IChainable;
+}
+
+/**
+ * A wait an alarm can end at once: a `.waitForTaskToken` Lambda task whose step keeps the task
+ * token on the deployment record and whose TimeoutSeconds is the wait. The alarm handler fails the
+ * token (AlarmFiredError); the timeout (States.Timeout) is the normal way out.
+ */
+export function signalWait(scope: Construct, stateName: string, o: SignalWaitOptions): LambdaInvoke {
+  const task = new LambdaInvoke(scope, stateName, {
+    lambdaFunction: o.awaitSignal,
+    integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: TaskInput.fromObject({
+      'deployment.$': o.deploymentPath,
+      token: JsonPath.taskToken,
+      phase: o.phase,
+    }),
+    taskTimeout: Timeout.duration(Duration.seconds(o.seconds)),
+    resultPath: JsonPath.DISCARD,
+    retryOnServiceExceptions: true,
+  });
+  task.addRetry({
+    errors: ['TransientError'],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 5,
+  });
+  task.addCatch(o.next, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+  task.addCatch(o.onFailure, { errors: ['States.ALL'], resultPath: FAILURE_PATH });
+  task.next(o.next);
+  return task;
+}
+
 export interface WatchRolloutNames {
   readonly wait: string;
   readonly check: string;
@@ -172,6 +221,11 @@ export interface WatchRolloutProps {
   readonly onFailure: IChainable;
   /** What follows a complete, healthy rollout. */
   readonly onHealthy: IChainable;
+  /**
+   * The `await-signal` step: when given, the poll wait is a {@link signalWait} an alarm can end.
+   * @default a plain Wait state
+   */
+  readonly awaitSignal?: IFunction;
 }
 
 /**
@@ -179,15 +233,24 @@ export interface WatchRolloutProps {
  * check: Wait → check status → complete? → health check → `onHealthy`; a failed rollout, a step
  * failure or a failed health check go to `onFailure`. Returns the Wait, where the loop starts.
  */
-export function watchRollout(scope: Construct, p: WatchRolloutProps): Wait {
+export function watchRollout(scope: Construct, p: WatchRolloutProps): Wait | LambdaInvoke {
   const catchAll = { errors: ['States.ALL'], resultPath: FAILURE_PATH };
-  const wait = new Wait(scope, p.names.wait, {
-    time: WaitTime.duration(Duration.seconds(p.environment.rollout.pollIntervalSeconds)),
-  });
   const status = lambdaStepTask(scope, p.names.check, p.rolloutStatus, {
     payload: { 'target.$': p.targetPath },
     resultPath: '$.rollout',
   });
+  const seconds = p.environment.rollout.pollIntervalSeconds;
+  const wait = p.awaitSignal
+    ? signalWait(scope, p.names.wait, {
+        awaitSignal: p.awaitSignal,
+        deploymentPath: p.targetPath,
+        phase: 'rollout',
+        seconds,
+        next: status,
+        onFailure: p.onFailure,
+      })
+    : new Wait(scope, p.names.wait, { time: WaitTime.duration(Duration.seconds(seconds)) });
+  if (wait instanceof Wait) wait.next(status);
   status.addCatch(p.onFailure, catchAll);
   const failed = new Pass(scope, p.names.failed, {
     parameters: { Error: 'RolloutFailedError', 'Cause.$': '$.rollout.message' },
@@ -200,13 +263,11 @@ export function watchRollout(scope: Construct, p: WatchRolloutProps): Wait {
   });
   addHealthCheckRetry(health, p.environment.healthCheck);
   health.addCatch(p.onFailure, catchAll);
-  wait
-    .next(status)
-    .next(
-      new Choice(scope, p.names.complete)
-        .when(Condition.stringEquals('$.rollout.phase', 'complete'), health.next(p.onHealthy))
-        .when(Condition.stringEquals('$.rollout.phase', 'failed'), failed)
-        .otherwise(wait),
-    );
+  status.next(
+    new Choice(scope, p.names.complete)
+      .when(Condition.stringEquals('$.rollout.phase', 'complete'), health.next(p.onHealthy))
+      .when(Condition.stringEquals('$.rollout.phase', 'failed'), failed)
+      .otherwise(wait),
+  );
   return wait;
 }

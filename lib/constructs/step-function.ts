@@ -86,7 +86,9 @@ const DEAD_LETTER_RETENTION = Duration.days(14);
  * and retried by the state machine; one health-check invocation is one attempt at every endpoint.
  */
 export function stepTimeout(step: StepId, env: EnvironmentConfig): Duration {
-  return Duration.seconds(step === 'health-check' ? healthCheckStepSeconds(env) : STEP_TIMEOUT_SECONDS);
+  return Duration.seconds(
+    step === 'health-check' || step === 'monitor-round' ? healthCheckStepSeconds(env) : STEP_TIMEOUT_SECONDS,
+  );
 }
 
 /** Properties of {@link GuardianLambdaStep}. */
@@ -165,6 +167,13 @@ export class GuardianLambdaStep extends Construct {
           resource,
           resourceName,
           arnFormat: sep === ':' ? ArnFormat.COLON_RESOURCE_NAME : ArnFormat.SLASH_RESOURCE_NAME,
+        }),
+      stateMachineArn: (name) =>
+        stack.formatArn({
+          service: 'states',
+          resource: 'stateMachine',
+          resourceName: name,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
         }),
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
     });

@@ -110,6 +110,8 @@ export class GuardianStack extends Stack {
       'set-image': this.steps.functionOf('set-image'),
       'rollout-status': this.steps.functionOf('rollout-status'),
       'health-check': this.steps.functionOf('health-check'),
+      'await-signal': this.steps.functionOf('await-signal'),
+      'monitor-round': this.steps.functionOf('monitor-round'),
       'record-deployment': this.steps.functionOf('record-deployment'),
       'rollback-prepare': this.steps.functionOf('rollback-prepare'),
       'rollback-apply': this.steps.functionOf('rollback-apply'),

@@ -32,6 +32,11 @@ const DEPLOY_STATES = [
   'Rollout complete?',
   'Rollout failed',
   'Enhanced health check',
+  'Post-deployment monitoring',
+  'Wait for next monitoring round',
+  'Monitoring round',
+  'Monitoring verdict?',
+  'Monitoring failed',
   'Record deployment',
   'Deployment succeeded',
   'Roll back to previous revision',
@@ -144,7 +149,10 @@ describe('state machines', () => {
     // Step Functions waits at least 1 s between attempts.
     expect(healthCheckBudgetSeconds(noInterval)).toBe(2 * (15 + 1));
     expect(rollbackTimeoutOf(staging).toSeconds()).toBe(300 + 75 + 600);
-    expect(deployTimeoutOf(staging, rollbackTimeoutOf(staging)).toSeconds()).toBe(300 + 75 + 975 + 600);
+    // + monitoring: 300 s / 30 s = 10 rounds of (30 s wait + 15 s health-check invocation).
+    expect(deployTimeoutOf(staging, rollbackTimeoutOf(staging)).toSeconds()).toBe(
+      300 + 75 + 10 * (30 + 15) + 975 + 600,
+    );
   });
 
   it.each(ENVIRONMENTS)('keeps the %s lock for longer than a Deploy execution may run', (env) => {
@@ -160,10 +168,10 @@ describe('state machines', () => {
         bundle: false,
         nag: false,
       });
-    expect(withTtl(1949)).toThrow(
-      /environments\.staging\.lock\.ttlSeconds: the lock expires after 1949 s.*at least 1950/,
+    expect(withTtl(2399)).toThrow(
+      /environments\.staging\.lock\.ttlSeconds: the lock expires after 2399 s.*at least 2400/,
     );
-    expect(withTtl(1950)).not.toThrow();
+    expect(withTtl(2400)).not.toThrow();
   });
 
   it('refuses a state machine name Step Functions would reject', () => {
@@ -234,9 +242,11 @@ describe('definitions', () => {
   it('puts every caught failure in $.failure (the failed-rollback record keeps the original one)', () => {
     for (const env of ENVIRONMENTS) {
       for (const kind of ['deploy', 'rollback'] as const) {
+        // A signal wait's States.Timeout is its normal end, not a failure: it carries nothing.
         const catches = Object.entries(definitionOf(env, kind).States)
           .filter(([name]) => name !== 'Record failed rollback')
-          .flatMap(([, s]) => (s.Catch as { ResultPath: string }[] | undefined) ?? []);
+          .flatMap(([, s]) => (s.Catch as { ErrorEquals: string[]; ResultPath: string }[] | undefined) ?? [])
+          .filter((c) => c.ErrorEquals.join() !== 'States.Timeout');
         expect(catches.length).toBeGreaterThan(3);
         for (const c of catches) expect(c.ResultPath).toBe('$.failure');
       }
@@ -343,7 +353,12 @@ describe('definitions', () => {
     ['staging', 10],
     ['production', 15],
   ] as const)('waits the configured poll interval between rollout checks in %s (%i s)', (env, seconds) => {
-    expect(stateOf(definitionOf(env, 'deploy'), 'Wait for rollout').Seconds).toBe(seconds);
+    // The Deploy's wait is one an alarm can end: the await-signal task, timing out after the interval.
+    expect(stateOf(definitionOf(env, 'deploy'), 'Wait for rollout')).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      TimeoutSeconds: seconds,
+    });
     expect(stateOf(definitionOf(env, 'rollback'), 'Wait for rollback').Seconds).toBe(seconds);
   });
 
@@ -365,11 +380,26 @@ describe('definitions', () => {
   it('hands each step exactly its documented event and binds the task to that step', () => {
     const t = templateOf('staging');
     const stepOf = stepFunctionsOfTemplate(t);
-    const expected: Record<string, [string, Record<string, unknown>, string]> = {
+    const expected: Record<string, [string, Record<string, unknown>, string | undefined]> = {
       'Preflight checks': ['preflight', { 'input.$': '$', 'execution.$': '$$.Execution' }, '$.deployment'],
       'Set image': ['set-image', { 'deployment.$': '$.deployment' }, '$.setImage'],
       'Check rollout status': ['rollout-status', { 'target.$': '$.deployment' }, '$.rollout'],
       'Enhanced health check': ['health-check', { 'target.$': '$.deployment' }, '$.health'],
+      'Wait for rollout': [
+        'await-signal',
+        { 'deployment.$': '$.deployment', 'token.$': '$$.Task.Token', phase: 'rollout' },
+        undefined,
+      ],
+      'Wait for next monitoring round': [
+        'await-signal',
+        { 'deployment.$': '$.deployment', 'token.$': '$$.Task.Token', phase: 'monitoring' },
+        undefined,
+      ],
+      'Monitoring round': [
+        'monitor-round',
+        { 'deployment.$': '$.deployment', 'monitoring.$': '$.monitoring.state' },
+        '$.monitoring',
+      ],
       'Record deployment': [
         'record-deployment',
         { 'deployment.$': '$.deployment', 'rollout.$': '$.rollout', 'health.$': '$.health' },
@@ -411,10 +441,13 @@ describe('definitions', () => {
     expect(tasks.map(([n]) => n).sort()).toEqual(Object.keys(expected).sort());
     for (const [name, task] of tasks) {
       const [step, parameters, resultPath] = expected[name] ?? [];
-      const logicalId = String(task.Resource).split(':function:')[1] ?? '';
+      // A `.waitForTaskToken` task names its function and payload in Parameters; its result is discarded.
+      const waits = String(task.Resource).endsWith('.waitForTaskToken');
+      const p = task.Parameters as { FunctionName?: string; Payload?: unknown } | undefined;
+      const logicalId = String(waits ? p?.FunctionName : task.Resource).split(':function:')[1] ?? '';
       expect(stepOf[logicalId], name).toBe(step);
-      expect(task.Parameters, name).toEqual(parameters);
-      expect(task.ResultPath, name).toBe(resultPath);
+      expect(waits ? p?.Payload : task.Parameters, name).toEqual(parameters);
+      expect(task.ResultPath ?? undefined, name).toBe(resultPath);
     }
   });
 });
@@ -527,7 +560,7 @@ describe('template helpers', () => {
         .filter((s) => s.Type === 'Task')
         .map((s) => String(s.Resource)),
     );
-    for (const r of resources.filter((x) => x.includes(':lambda:'))) expect(arns).toContain(r);
+    for (const r of resources.filter((x) => x.includes(':function:'))) expect(arns).toContain(r);
     expect(info.stateMachines.map((m) => m.name).sort()).toEqual([
       'guardian-production-deploy',
       'guardian-production-rollback',

@@ -253,3 +253,63 @@ describe('DynamoStore failures', () => {
     dead.destroy();
   });
 });
+
+describe('alarm claims and event dedupe', () => {
+  const mark = (name: string) => ({ name, reason: `${name} is in ALARM`, at: at(5).toISOString() });
+
+  it('lets exactly one of many concurrent alarms claim a release', async () => {
+    const store = new DynamoStore(db.doc, db.tables);
+    await store.putRecord(record('claims', 'rel-1', at(0).toISOString(), { status: 'succeeded' }));
+    const names = [
+      'HighErrorRate',
+      'APIServiceDown',
+      'LatencyP99',
+      'HealthCheckFailing',
+      'PodsBelowReplicas',
+    ];
+    const results = await Promise.allSettled(
+      names.map((n) =>
+        store.updateRecord(
+          'claims',
+          'rel-1',
+          { alarm: mark(n) },
+          { status: ['succeeded'], unset: ['alarm'] },
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const losers = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const l of losers) {
+      expect(l.reason).toBeInstanceOf(ConflictError);
+      expect((l.reason as Error).message).toMatch(
+        /its alarm is already set; another writer claimed it first/,
+      );
+    }
+    const won = (await store.getRecord('claims', 'rel-1'))?.alarm?.name;
+    expect(names).toContain(won);
+  });
+
+  it('still refuses a claim on a record in another status, naming that status', async () => {
+    const store = new DynamoStore(db.doc, db.tables);
+    await store.putRecord(record('claims', 'rel-2', at(0).toISOString(), { status: 'rolled-back' }));
+    await expect(
+      store.updateRecord(
+        'claims',
+        'rel-2',
+        { alarm: mark('X') },
+        { status: ['succeeded'], unset: ['alarm'] },
+      ),
+    ).rejects.toThrow(/it is rolled-back/);
+  });
+
+  it('handles an event id once, however often it is delivered', async () => {
+    const store = new DynamoStore(db.doc, db.tables);
+    const firsts = await Promise.all(
+      Array.from({ length: 20 }, () => store.markEventHandled('claims', 'evt-1', at(60))),
+    );
+    expect(firsts.filter(Boolean)).toHaveLength(1);
+    expect(await store.markEventHandled('claims', 'evt-2', at(60))).toBe(true);
+    // Event ids are per environment: the same id elsewhere is another event.
+    expect(await store.markEventHandled('claims-other', 'evt-1', at(60))).toBe(true);
+  });
+});

@@ -327,15 +327,15 @@ describe('every config problem names the file, the exact line and the path', () 
 
 describe('lock TTL versus the Deploy execution timeout', () => {
   it('refuses a lock that expires before a Deploy execution may end, at the line of lock.ttlSeconds', () => {
-    const dir = configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 1949'));
+    const dir = configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 2399'));
     expect(problemsOf(dir)).toEqual([
-      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'ttlSeconds: 1949')}: environments.staging.lock.ttlSeconds: ` +
-        'the lock expires after 1949 s, but a Deploy execution may run 1950 s = rollout.deadlineSeconds 300 + ' +
-        'health check 75 + rollback 975 + margin 600; set lock.ttlSeconds to at least 1950 ' +
-        '(or shorten the rollout deadline or the health check)',
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'ttlSeconds: 2399')}: environments.staging.lock.ttlSeconds: ` +
+        'the lock expires after 2399 s, but a Deploy execution may run 2400 s = rollout.deadlineSeconds 300 + ' +
+        'health check 75 + monitoring 450 + rollback 975 + margin 600; set lock.ttlSeconds to at least 2400 ' +
+        '(or shorten the rollout deadline, the health check or the monitoring)',
     ]);
     expect(() =>
-      loadConfig(configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 1950'))),
+      loadConfig(configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 2400'))),
     ).not.toThrow();
   });
 
@@ -348,7 +348,7 @@ describe('lock TTL versus the Deploy execution timeout', () => {
     expect(problemsOf(dir)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.lock\\.ttlSeconds: the lock expires after 3600 s, .* at least 8550 `,
+          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.lock\\.ttlSeconds: the lock expires after 3600 s, .* at least 9000 `,
         ),
       ),
     ]);
