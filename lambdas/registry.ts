@@ -21,4 +21,6 @@ export const STEP_MODULES: Record<StepId, StepModule> = {
   'rollback-apply': () => import('./rollback-apply/handler.ts'),
   'rollback-finish': () => import('./rollback-finish/handler.ts'),
   'execution-ended': () => import('./execution-ended/handler.ts'),
+  'escalation-notify': () => import('./escalation-notify/handler.ts'),
+  'escalation-wait': () => import('./escalation-wait/handler.ts'),
 };

@@ -53,6 +53,13 @@ export const STEPS = {
   'rollback-apply': { ports: ['workload'], config: [], invokedBy: 'task' },
   'rollback-finish': { ports: ['store'], config: ['thresholds'], invokedBy: 'task' },
   'execution-ended': { ports: ['store'], config: [], invokedBy: 'event' },
+  // Escalation (issue 8): page a level on every channel / announce the end; park the task token.
+  'escalation-notify': {
+    ports: ['store', 'secrets', 'notifier'],
+    config: ['region', 'escalation'],
+    invokedBy: 'task',
+  },
+  'escalation-wait': { ports: ['store'], config: [], invokedBy: 'task' },
 } as const satisfies Record<string, StepSpec>;
 
 /** A step id: `lambdas/<id>/handler.ts`, and the `guardian:step` metadata on its function. */

@@ -76,7 +76,8 @@ const onlyOnWildcard =
     unexpectedWildcardActions(construct, allowed).length === 0;
 
 const STEP_POLICY = /^Steps\/[A-Za-z]+\/Role\/DefaultPolicy\/Resource$/;
-const WORKFLOW_POLICY = /^(Deploy|Rollback)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
+const WORKFLOW_POLICY =
+  /^(Deploy|Rollback|Escalation)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
 const STEP_FUNCTION = /^Steps\/[A-Za-z]+\/Function\/Resource$/;
 const STEP_DEAD_LETTERS = /^Steps\/[A-Za-z]+\/DeadLetters\/Resource$/;
 const ALARM_TOPIC_DEAD_LETTERS = /^AlarmTopic\/DeliveryDeadLetters\/Resource$/;

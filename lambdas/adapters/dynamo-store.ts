@@ -12,8 +12,15 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { closedBreaker } from '../core/breaker.ts';
 import { ConflictError, InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
+import { type Incident, type IncidentActor, planIncidentTransition } from '../core/incidents.ts';
 import { blocks } from '../core/lock.ts';
-import type { LockResult, RecordCondition, Store } from '../core/ports.ts';
+import type {
+  EscalationLevelReached,
+  IncidentTransitionResult,
+  LockResult,
+  RecordCondition,
+  Store,
+} from '../core/ports.ts';
 import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo } from '../core/types.ts';
 import { CONTROL_TABLE, DEPLOYMENTS_TABLE } from './tables.ts';
 import { isTransientAwsError } from './transient.ts';
@@ -67,6 +74,9 @@ function translate(err: unknown, what: string): never {
 const LOCK_PK = 'lock';
 const BREAKER_PK = 'breaker';
 const freezePk = (environment: string) => `freeze#${environment}`;
+const incidentPk = (environment: string) => `incident#${environment}`;
+/** Conditional incident writes tried before giving up (each re-reads the incident). */
+const INCIDENT_WRITE_ATTEMPTS = 3;
 
 function stripKeys<T>(item: Record<string, unknown> | undefined, keys: readonly string[]): T | undefined {
   if (!item) return undefined;
@@ -410,6 +420,167 @@ export class DynamoStore implements Store {
     );
     return out.Attributes !== undefined;
   }
+
+  // --- Incidents (issue 8): Control items `pk = "incident#<env>"`, `sk = <incident id>`. ---
+
+  /** Creates an incident once; a second put of the same id (a redelivered alarm) returns the stored one. */
+  async putIncident(incident: Incident): Promise<{ created: boolean; incident: Incident }> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#tables.controlTable,
+          Item: item({
+            ...incident,
+            [CONTROL_TABLE.partitionKey]: incidentPk(incident.environment),
+            [CONTROL_TABLE.sortKey]: incident.id,
+          }),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': CONTROL_TABLE.partitionKey },
+        }),
+      );
+      return { created: true, incident };
+    } catch (err) {
+      if (!isConditionFailed(err)) return translate(err, 'PutItem (incident)');
+    }
+    const existing = await this.getIncident(incident.environment, incident.id);
+    if (!existing) {
+      throw new TransientError(`incident ${incident.id} exists but could not be read back; retrying is safe`);
+    }
+    return { created: false, incident: existing };
+  }
+
+  /** Reads one incident (strongly consistent). */
+  async getIncident(environment: string, id: string): Promise<Incident | undefined> {
+    return stripKeys<Incident>(await this.#getControl(incidentPk(environment), id), CONTROL_KEYS);
+  }
+
+  /** Newest first: ids start with the environment and the opening time, so the sort key orders them. */
+  async listIncidents(environment: string, limit: number): Promise<Incident[]> {
+    if (limit <= 0) return [];
+    const out = await this.#send('Query (incidents)', () =>
+      this.#doc.send(
+        new QueryCommand({
+          TableName: this.#tables.controlTable,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': CONTROL_TABLE.partitionKey },
+          ExpressionAttributeValues: { ':pk': incidentPk(environment) },
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).flatMap((i) => stripKeys<Incident>(i, CONTROL_KEYS) ?? []);
+  }
+
+  /**
+   * Open → acknowledged → resolved, never backwards: the write holds only while the stored status
+   * is one the transition starts from; a concurrent change makes it re-read and decide again.
+   */
+  async transitionIncident(
+    environment: string,
+    id: string,
+    to: 'acknowledged' | 'resolved',
+    actor: IncidentActor,
+    now: Date,
+  ): Promise<IncidentTransitionResult> {
+    for (let attempt = 0; attempt < INCIDENT_WRITE_ATTEMPTS; attempt++) {
+      const current = await this.getIncident(environment, id);
+      if (!current) throw new NotFoundError(`no incident ${id} in ${environment}`);
+      const plan = planIncidentTransition(current, to, actor, now);
+      if (plan.kind === 'no-op') return { changed: false, incident: current, message: plan.message };
+      const written = await this.#updateIncident(environment, id, plan.patch, {
+        expression: `#status IN (${plan.from.map((_, i) => `:from${i}`).join(', ')})`,
+        values: Object.fromEntries(plan.from.map((status, i) => [`:from${i}`, status])),
+      });
+      if (written) return { changed: true, incident: written, message: plan.message };
+    }
+    throw new TransientError(`incident ${id} kept changing while it was ${to}; retrying is safe`);
+  }
+
+  /** Records the paged level while the incident is open; undefined when it is not (nothing written). */
+  async recordEscalationLevel(
+    environment: string,
+    id: string,
+    level: EscalationLevelReached,
+  ): Promise<Incident | undefined> {
+    return this.#updateIncident(
+      environment,
+      id,
+      {
+        levelReached: level.level,
+        levelReachedAt: level.at,
+        levelContact: level.contact,
+        escalationExecutionArn: level.executionArn,
+        updatedAt: level.at,
+      },
+      { expression: '#status = :open', values: { ':open': 'open' } },
+      // The previous level's token is dead once its wait timed out: drop it with the new level.
+      ['taskToken'],
+    );
+  }
+
+  /** Stores the waiting task's token while the incident is open at `level`; false otherwise. */
+  async setEscalationToken(
+    environment: string,
+    id: string,
+    level: number,
+    taskToken: string,
+  ): Promise<boolean> {
+    const written = await this.#updateIncident(
+      environment,
+      id,
+      { taskToken },
+      {
+        expression: '#status = :open AND levelReached = :level',
+        values: { ':open': 'open', ':level': level },
+      },
+    );
+    return written !== undefined;
+  }
+
+  /** A conditional SET (and REMOVE) on an incident; undefined when the condition does not hold. */
+  async #updateIncident(
+    environment: string,
+    id: string,
+    patch: Partial<Incident>,
+    condition: { readonly expression: string; readonly values: Record<string, unknown> },
+    remove: readonly string[] = [],
+  ): Promise<Incident | undefined> {
+    const names: Record<string, string> = { '#pk': CONTROL_TABLE.partitionKey, '#status': 'status' };
+    const values: Record<string, unknown> = { ...condition.values };
+    const sets = Object.entries(patch)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v], i) => {
+        names[`#f${i}`] = k;
+        values[`:v${i}`] = v;
+        return `#f${i} = :v${i}`;
+      });
+    const removes = remove.map((k, i) => {
+      names[`#r${i}`] = k;
+      return `#r${i}`;
+    });
+    const update = `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`;
+    try {
+      const out = await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tables.controlTable,
+          Key: { [CONTROL_TABLE.partitionKey]: incidentPk(environment), [CONTROL_TABLE.sortKey]: id },
+          UpdateExpression: update,
+          ConditionExpression: `attribute_exists(#pk) AND ${condition.expression}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys<Incident>(out.Attributes, CONTROL_KEYS);
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      return translate(err, 'UpdateItem (incident)');
+    }
+  }
+
+  // --- end incidents ---
 
   async #getControl(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
     const out = await this.#send('GetItem (control)', () =>

@@ -8,17 +8,20 @@ import {
   TaskDoesNotExist,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import type { StartableWorkflow, Workflows } from '../core/ports.ts';
 import { TransientError } from '../core/errors.ts';
+import type { StartableWorkflow, Workflows } from '../core/ports.ts';
 import { isTransientAwsError } from './transient.ts';
 
 /** Throttles, 5xx and network errors become TransientError (retried by EventBridge / the state machine). */
 function classifyAwsError(err: unknown, what: string): unknown {
   if (!isTransientAwsError(err)) return err;
   const e = err as { name?: string; message?: string };
-  return new TransientError(`Step Functions: ${what} failed (${e.name}): ${e.message ?? ''}; retrying is safe`, {
-    cause: err,
-  });
+  return new TransientError(
+    `Step Functions: ${what} failed (${e.name}): ${e.message ?? ''}; retrying is safe`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** The ARN an execution named `name` of `stateMachineArn` has (or will have). */
@@ -59,7 +62,8 @@ export class SfnWorkflows implements Workflows {
       );
       return true;
     } catch (err) {
-      if (err instanceof TaskDoesNotExist || err instanceof TaskTimedOut || err instanceof InvalidToken) return false;
+      if (err instanceof TaskDoesNotExist || err instanceof TaskTimedOut || err instanceof InvalidToken)
+        return false;
       throw classifyAwsError(err, 'failing a waiting task');
     }
   }

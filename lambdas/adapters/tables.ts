@@ -13,8 +13,9 @@ export const DEPLOYMENTS_TABLE = {
 
 /**
  * Control items: the per-environment lock (`pk = "lock"`, `sk = <env>`), the circuit breaker
- * (`pk = "breaker"`, `sk = <env>`), ad-hoc freezes (`pk = "freeze#<env>"`, `sk = <id>`) and the
- * events the alarm handler has handled (`pk = "event#<env>"`, `sk = <event id>`, expiring).
+ * (`pk = "breaker"`, `sk = <env>`), ad-hoc freezes (`pk = "freeze#<env>"`, `sk = <id>`), the
+ * events the alarm handler has handled (`pk = "event#<env>"`, `sk = <event id>`, expiring) and
+ * incidents (`pk = "incident#<env>"`, `sk = <incident id>`, which sorts by opening time).
  */
 export const CONTROL_TABLE = {
   partitionKey: 'pk',

@@ -97,3 +97,11 @@ export class MonitoringFailedError extends GuardianError {
 export class ConflictError extends GuardianError {
   override readonly name = 'ConflictError';
 }
+
+/**
+ * The incident was acknowledged or resolved before the Escalation execution started waiting on
+ * it: "Wait for acknowledgement" fails with this and the workflow announces the closure.
+ */
+export class IncidentClosedError extends GuardianError {
+  override readonly name = 'IncidentClosedError';
+}

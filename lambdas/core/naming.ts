@@ -18,8 +18,8 @@ const SUFFIX_RE = /^[0-9a-f]{8}$/;
 const PLACEHOLDER_LABEL = 'release';
 const ROLLBACK_INFIX = '-rollback-';
 
-/** The two workflows of an environment. */
-export type WorkflowKind = 'deploy' | 'rollback';
+/** The workflows of an environment (escalation: one execution per incident, issue 8). */
+export type WorkflowKind = 'deploy' | 'rollback' | 'escalation';
 
 /**
  * Physical name of an environment's Deploy or Rollback state machine, `guardian-<environment>-<kind>`:

@@ -3,6 +3,9 @@
  * Each has an AWS adapter and a local one; `lambdas/ports/table.ts` declares how each is built,
  * granted and configured.
  */
+
+import type { ChannelMessages } from './escalation-messages.ts';
+import type { Incident, IncidentActor } from './incidents.ts';
 import type { AdHocFreeze, BreakerState, DeploymentRecord, LockInfo, RecordStatus } from './types.ts';
 
 export type { WorkloadPort } from './workload.ts';
@@ -72,6 +75,91 @@ export interface Store {
   listFreezes(environment: string): Promise<AdHocFreeze[]>;
   putFreeze(freeze: AdHocFreeze): Promise<void>;
   deleteFreeze(environment: string, id: string): Promise<boolean>;
+
+  // Incidents (issue 8: the escalation chain).
+  /** Creates an incident; one per id: a second put returns the stored one with `created: false`. */
+  putIncident(incident: Incident): Promise<{ readonly created: boolean; readonly incident: Incident }>;
+  getIncident(environment: string, id: string): Promise<Incident | undefined>;
+  /** Newest first (ids sort by opening time). */
+  listIncidents(environment: string, limit: number): Promise<Incident[]>;
+  /**
+   * Moves an incident forward (open → acknowledged → resolved) with a conditional write; a
+   * transition that no longer applies is a no-op that says why. NotFoundError when there is none.
+   * The result carries the incident as written, with the task token to send SendTaskSuccess to.
+   */
+  transitionIncident(
+    environment: string,
+    id: string,
+    to: 'acknowledged' | 'resolved',
+    actor: IncidentActor,
+    now: Date,
+  ): Promise<IncidentTransitionResult>;
+  /**
+   * Records that `level` was paged, while the incident is open; returns the incident as written,
+   * or undefined when it is no longer open (nothing is written).
+   */
+  recordEscalationLevel(
+    environment: string,
+    id: string,
+    level: EscalationLevelReached,
+  ): Promise<Incident | undefined>;
+  /**
+   * Stores the waiting task's token while the incident is open and still at `level`; false when
+   * it was acknowledged or resolved meanwhile (the caller ends the wait itself).
+   */
+  setEscalationToken(environment: string, id: string, level: number, taskToken: string): Promise<boolean>;
+}
+
+/** What {@link Store.transitionIncident} did. */
+export interface IncidentTransitionResult {
+  /** Whether this call changed the status (false: a no-op, see `message`). */
+  readonly changed: boolean;
+  readonly incident: Incident;
+  readonly message: string;
+}
+
+/** One paged level, as the incident keeps it. */
+export interface EscalationLevelReached {
+  readonly level: number;
+  readonly contact: string;
+  readonly at: string;
+  readonly executionArn: string;
+}
+
+/** Secret values by name or ARN: Secrets Manager in AWS (cached per container), a dict locally. */
+export interface Secrets {
+  /** The secret's string value; NotFoundError naming the secret when there is none. */
+  get(nameOrArn: string): Promise<string>;
+}
+
+/** The escalation channels. */
+export type ChannelName = 'pagerduty' | 'slack' | 'sns';
+
+/** What delivering one notice to one channel came to. */
+export interface ChannelResult {
+  readonly channel: ChannelName;
+  readonly delivered: boolean;
+  /** Attempts made (retries of 429, 5xx and network errors included). */
+  readonly attempts: number;
+  /** The last HTTP status, when there was one. */
+  readonly status?: number;
+  /** Why it was not delivered, for the operator. */
+  readonly error?: string;
+}
+
+/** The secret values a delivery needs (read through the Secrets port by the step). */
+export interface ChannelSecrets {
+  readonly pagerdutyRoutingKey?: string;
+  readonly slackWebhookUrl?: string;
+}
+
+/**
+ * Delivers rendered messages to every channel in parallel, each with bounded retries; one
+ * channel's failure is reported in its result and never stops the others. Never throws for a
+ * delivery problem.
+ */
+export interface Notifier {
+  deliver(messages: ChannelMessages, secrets: ChannelSecrets): Promise<ChannelResult[]>;
 }
 
 /** A plain HTTP GET used by health checks (global `fetch` in AWS and locally). */

@@ -15,8 +15,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
+import type { SnsPublish } from '../adapters/notifier.ts';
 import { stateMachineName } from '../core/naming.ts';
-import type { Clock, HttpGet, Store, Workflows } from '../core/ports.ts';
+import type { Clock, HttpGet, Notifier, Secrets, Store, Workflows } from '../core/ports.ts';
 import { RuntimeEnvError } from '../core/runtime-env.ts';
 import type { BuiltPlatform, WorkloadPort } from '../core/workload.ts';
 
@@ -35,8 +36,13 @@ export interface StackResources {
     readonly deployments: { readonly name: string; readonly arn: string };
     readonly control: { readonly name: string; readonly arn: string };
   };
-  /** The ARN of `resource/name` of `service` in the stack's account and region. */
-  arn(service: string, resource: string, name: string): string;
+  /**
+   * The ARN of `resource/name` (or `resource:name` with `sep` ':', e.g. Secrets Manager) of
+   * `service` in the stack's account and region.
+   */
+  arn(service: string, resource: string, name: string, sep?: '/' | ':'): string;
+  /** The stack's `guardian-<env>-alarms` topic and its KMS key (escalation's SNS channel). */
+  readonly alarmTopic?: { readonly arn: string; readonly keyArn: string };
   /** The ARN of the state machine `name` (`arn:…:states:…:stateMachine:name`) in the stack's account and region. */
   stateMachineArn(name: string): string;
 }
@@ -57,6 +63,10 @@ export interface LocalPortContext {
   readonly clock: Clock;
   /** The local executor's Workflows (start executions, end waiting tasks), where the runner has one. */
   readonly workflows?: Workflows;
+  /** Secret values by name or ARN, standing in for Secrets Manager. @default none */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** Publishes what the SNS channel sends (a recorder, or an SNS client on a local endpoint). @default none */
+  readonly snsPublish?: SnsPublish;
 }
 
 /** One port: how it is configured, granted and built. */
@@ -96,6 +106,8 @@ export const ENV_VARS = {
   deploymentsTable: 'DEPLOYMENTS_TABLE',
   controlTable: 'CONTROL_TABLE',
   rollbackStateMachine: 'ROLLBACK_STATE_MACHINE_ARN',
+  /** The SNS topic escalations publish to when `escalation.channels.sns.topic` is `stack`. */
+  escalationTopic: 'ESCALATION_TOPIC_ARN',
 } as const;
 
 /**
@@ -199,7 +211,10 @@ const workflows: PortSpec<Workflows> = {
     [ENV_VARS.rollbackStateMachine]: r.stateMachineArn(stateMachineName(env.name, 'rollback')),
   }),
   grants: (r, env) => [
-    { actions: ['states:StartExecution'], resources: [r.stateMachineArn(stateMachineName(env.name, 'rollback'))] },
+    {
+      actions: ['states:StartExecution'],
+      resources: [r.stateMachineArn(stateMachineName(env.name, 'rollback'))],
+    },
     // SendTaskFailure has no resource-level permissions: a task token is its own capability.
     { actions: ['states:SendTaskFailure'], resources: ['*'] },
   ],
@@ -215,12 +230,146 @@ const workflows: PortSpec<Workflows> = {
 
 /** The local runner's workflows; a runner without them cannot run a step that starts executions. */
 function localWorkflows(local: LocalPortContext): Workflows {
-  if (!local.workflows) throw new RuntimeEnvError('this local runner cannot start workflows or end waiting tasks');
+  if (!local.workflows)
+    throw new RuntimeEnvError('this local runner cannot start workflows or end waiting tasks');
   return local.workflows;
 }
 
+// --- Escalation ports (issue 8): secrets and notifier. ---
+
+/** The secrets the escalation channels name in config (names or ARNs). */
+export function escalationSecretRefs(env: Pick<EnvironmentConfig, 'escalation'>): string[] {
+  const c = env.escalation.channels;
+  return [c.pagerduty?.routingKeySecret, c.slack?.webhookSecret].filter((r): r is string => r !== undefined);
+}
+
+/**
+ * The IAM resource of a secret named in config: an ARN as given; a name as its ARN with
+ * Secrets Manager's six random characters matched (`name-??????`), so a secret `guardian/x` does
+ * not also grant `guardian/x-other`.
+ */
+export function secretResource(r: StackResources, ref: string): string {
+  return ref.startsWith('arn:') ? ref : r.arn('secretsmanager', 'secret', `${ref}-??????`, ':');
+}
+
+const secrets: PortSpec<Secrets> = {
+  description:
+    "Secrets Manager GetSecretValue (cached per container) for the escalation channels' keys and URLs",
+  flag: 'GUARDIAN_PORT_SECRETS',
+  config: ['escalation'],
+  grants: (r, env) => {
+    const refs = escalationSecretRefs(env);
+    return refs.length
+      ? [{ actions: ['secretsmanager:GetSecretValue'], resources: refs.map((ref) => secretResource(r, ref)) }]
+      : [];
+  },
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_SECRETS !== 'off'
+      ? Promise.all([import('@aws-sdk/client-secrets-manager'), import('../adapters/secrets.ts')]).then(
+          ([sm, m]) => new m.SecretsManagerSecrets(new sm.SecretsManagerClient({}), ctx.clock),
+        )
+      : undefined,
+  local: (_ctx, local) =>
+    process.env.GUARDIAN_PORT_SECRETS !== 'off'
+      ? import('../adapters/secrets.ts').then((m) => m.localSecrets(local.secrets ?? {}))
+      : undefined,
+};
+
+/** The topic ARN and KMS key of the escalation's SNS channel, if configured. */
+function snsTarget(
+  r: StackResources,
+  env: Pick<EnvironmentConfig, 'escalation'>,
+): { readonly topicArn: string; readonly keyArn?: string } | undefined {
+  const sns = env.escalation.channels.sns;
+  if (!sns) return undefined;
+  if (sns.topic !== 'stack')
+    return { topicArn: sns.topic, ...(sns.kmsKeyArn ? { keyArn: sns.kmsKeyArn } : {}) };
+  if (!r.alarmTopic) {
+    throw new RuntimeEnvError(
+      "escalation.channels.sns.topic is 'stack' but the stack passed no alarm topic to its functions",
+    );
+  }
+  return { topicArn: r.alarmTopic.arn, keyArn: r.alarmTopic.keyArn };
+}
+
+const notifier: PortSpec<Notifier> = {
+  description:
+    'PagerDuty Events API v2 and Slack incoming webhook (fetch), SNS Publish: the escalation channels',
+  flag: 'GUARDIAN_PORT_NOTIFIER',
+  config: ['escalation'],
+  environment: (r, env): Record<string, string> => {
+    const target = env.escalation.channels.sns?.topic === 'stack' ? snsTarget(r, env) : undefined;
+    return target ? { [ENV_VARS.escalationTopic]: target.topicArn } : {};
+  },
+  grants: (r, env) => {
+    const target = snsTarget(r, env);
+    if (!target) return [];
+    return [
+      { actions: ['sns:Publish'], resources: [target.topicArn] },
+      // An encrypted topic: the publisher needs the key to encrypt the message.
+      ...(target.keyArn
+        ? [{ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [target.keyArn] }]
+        : []),
+    ];
+  },
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_NOTIFIER !== 'off'
+      ? Promise.all([import('@aws-sdk/client-sns'), import('../adapters/notifier.ts')]).then(
+          ([snsSdk, m]) => {
+            const channels = ctx.config.escalation.channels;
+            const topicArn =
+              channels.sns?.topic === 'stack'
+                ? requiredVar(ctx, ENV_VARS.escalationTopic, 'notifier')
+                : channels.sns?.topic;
+            // One retry policy (escalation.delivery), not the SDK's on top of ours.
+            const client = new snsSdk.SNSClient({ maxAttempts: 1 });
+            return new m.HttpNotifier({
+              ...(channels.pagerduty ? { pagerdutyUrl: channels.pagerduty.eventsUrl } : {}),
+              ...(topicArn
+                ? {
+                    sns: {
+                      topicArn,
+                      publish: async (arn, msg) => {
+                        await client.send(
+                          new snsSdk.PublishCommand({
+                            TopicArn: arn,
+                            Subject: msg.subject,
+                            Message: msg.message,
+                          }),
+                        );
+                      },
+                    },
+                  }
+                : {}),
+              delivery: ctx.config.escalation.delivery,
+            });
+          },
+        )
+      : undefined,
+  local: (ctx, local) =>
+    process.env.GUARDIAN_PORT_NOTIFIER !== 'off'
+      ? import('../adapters/notifier.ts').then((m) => {
+          const channels = ctx.config.escalation.channels;
+          const topicArn =
+            channels.sns?.topic === 'stack' ? `guardian-${ctx.config.name}-alarms` : channels.sns?.topic;
+          const publish: SnsPublish =
+            local.snsPublish ??
+            (async () => {
+              throw new Error('the local runner provides no SNS publisher');
+            });
+          return new m.HttpNotifier({
+            ...(channels.pagerduty ? { pagerdutyUrl: channels.pagerduty.eventsUrl } : {}),
+            ...(topicArn ? { sns: { topicArn, publish } } : {}),
+            delivery: ctx.config.escalation.delivery,
+          });
+        })
+      : undefined,
+};
+
+// --- end escalation ports ---
+
 /** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
-export const PORTS = { store, workload: workloads, http, workflows } as const;
+export const PORTS = { store, workload: workloads, http, workflows, secrets, notifier } as const;
 
 /** A port name. */
 export type PortName = keyof typeof PORTS;
@@ -232,6 +381,9 @@ export interface PortTypes {
   readonly store: Store;
   readonly workload: WorkloadPort;
   readonly http: HttpGet;
+  readonly workflows: Workflows;
+  readonly secrets: Secrets;
+  readonly notifier: Notifier;
 }
 
 /** The spec of `port` for `env` (the workload port of its platform). */

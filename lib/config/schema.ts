@@ -312,6 +312,233 @@ export const alarmsSchema = z
 export type AlarmsConfig = z.infer<typeof alarmsSchema>;
 
 // --- end of the alarms block ------------------------------------------------------------------
+// --- Escalation (issue 8): policy, contacts, business hours and channels of an environment. ---
+
+/** Longest one message may take on one channel, retries included: inside the step's 30 s timeout. */
+export const ESCALATION_DELIVERY_BUDGET_MS = 25_000;
+
+/** The incident priorities of the runbook's escalation path. */
+export const PRIORITIES = ['P1', 'P2', 'P3'] as const;
+
+/** Weekday names as config spells them (lowercase, three letters). */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+/** A Secrets Manager secret: its name (`guardian/production/slack-webhook`) or full ARN. */
+const secretRef = z
+  .string()
+  .regex(
+    /^(arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$/,
+    'must be the name or ARN of a Secrets Manager secret (the secret holds the value; config never does)',
+  );
+
+/** An IANA time zone the runtime's Intl knows, e.g. Asia/Singapore. */
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Asia/Singapore');
+
+/** One level of an escalation path: who is paged and when, counted from the incident's opening. */
+export const escalationLevelSchema = z.union([
+  z.strictObject({
+    contact: z.string().min(1),
+    /** Minutes after the incident opened (not after the previous level). */
+    afterMinutes: z.number().int().min(0).max(10_080),
+  }),
+  z.strictObject({
+    contact: z.string().min(1),
+    /** The start of the next business day after the day the incident opened (business hours below). */
+    at: z.literal('next-business-day'),
+  }),
+]);
+/** One level of an escalation path. */
+export type EscalationLevelConfig = z.infer<typeof escalationLevelSchema>;
+
+/** Someone the guardian pages. */
+export const contactSchema = z.strictObject({
+  /** How messages name them, e.g. "DevOps Lead (Bolt)". */
+  name: z.string().min(1),
+  /** How Slack mentions them: `<@U0123ABCD>`, `<!subteam^S0123>` or plain text such as `@bolt`. */
+  slack: z.string().min(1).optional(),
+});
+
+/** When a "business day" starts and ends (P3's lead is paged at the start of the next one). */
+export const businessHoursSchema = z
+  .strictObject({
+    timeZone,
+    startHour: z.number().int().min(0).max(23),
+    endHour: z.number().int().min(1).max(24),
+    days: z
+      .array(z.enum(WEEKDAYS))
+      .min(1)
+      .refine((d) => new Set(d).size === d.length, 'lists a day twice'),
+  })
+  .refine((b) => b.endHour > b.startHour, { message: 'endHour must be after startHour', path: ['endHour'] });
+/** Business hours of an environment's escalation. */
+export type BusinessHours = z.infer<typeof businessHoursSchema>;
+
+/** How hard a channel is tried: attempts per message, each bounded, with jittered exponential backoff. */
+export const deliverySchema = z
+  .strictObject({
+    attempts: z.number().int().min(1).max(6).default(3),
+    timeoutMs: z.number().int().min(100).max(10_000).default(5000),
+    initialDelayMs: z.number().int().min(1).max(10_000).default(500),
+    maxDelayMs: z.number().int().min(1).max(10_000).default(4000),
+  })
+  .refine(
+    (d) => d.attempts * d.timeoutMs + (d.attempts - 1) * d.maxDelayMs <= ESCALATION_DELIVERY_BUDGET_MS,
+    {
+      message: `attempts × timeoutMs + (attempts − 1) × maxDelayMs must fit in ${ESCALATION_DELIVERY_BUDGET_MS} ms, inside the step's 30 s Lambda timeout`,
+    },
+  );
+
+/** Where escalations are delivered. Each channel is optional; secrets hold keys and URLs. */
+export const escalationChannelsSchema = z.strictObject({
+  pagerduty: z
+    .strictObject({
+      /** Secret holding the Events API v2 integration (routing) key as its plain string. */
+      routingKeySecret: secretRef,
+      /** The Events API v2 enqueue URL (tests and the local runner point it at a loopback receiver). */
+      eventsUrl: z.url({ protocol: /^https?$/ }).default('https://events.pagerduty.com/v2/enqueue'),
+    })
+    .optional(),
+  slack: z
+    .strictObject({
+      /** Secret holding the incoming-webhook URL as its plain string. */
+      webhookSecret: secretRef,
+    })
+    .optional(),
+  sns: z
+    .strictObject({
+      /** `stack`: the environment's own `guardian-<env>-alarms` topic; or a topic ARN. */
+      topic: z.union([
+        z.literal('stack'),
+        z
+          .string()
+          .regex(
+            /^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+            "must be 'stack' or the ARN of a standard SNS topic",
+          ),
+      ]),
+      /** The KMS key of a topic ARN encrypted with a customer managed key (the stack's own is known). */
+      kmsKeyArn: z
+        .string()
+        .regex(
+          /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key\/[A-Za-z0-9-]+$/,
+          'must be a KMS key ARN',
+        )
+        .optional(),
+    })
+    .optional(),
+});
+/** An environment's escalation channels. */
+export type EscalationChannels = z.infer<typeof escalationChannelsSchema>;
+
+/** The runbook's contacts ("Emergency Contacts"). */
+export const DEFAULT_CONTACTS = {
+  'on-call': { name: 'Primary on-call' },
+  'devops-lead': { name: 'DevOps Lead (Bolt)', slack: '@bolt' },
+  cto: { name: 'CTO (Rex)', slack: '@cto' },
+} as const;
+
+/**
+ * The runbook's escalation path. "10 min" and "20 min" both count from the moment the incident
+ * opened: the CTO is paged 20 minutes after the incident, 10 after the lead.
+ */
+export const DEFAULT_POLICY = {
+  P1: [
+    { contact: 'on-call', afterMinutes: 0 },
+    { contact: 'devops-lead', afterMinutes: 10 },
+    { contact: 'cto', afterMinutes: 20 },
+  ],
+  P2: [
+    { contact: 'on-call', afterMinutes: 0 },
+    { contact: 'devops-lead', afterMinutes: 30 },
+  ],
+  P3: [
+    { contact: 'on-call', afterMinutes: 0 },
+    { contact: 'devops-lead', at: 'next-business-day' },
+  ],
+} as const;
+
+/** BuyWhere works from Singapore (ap-southeast-1): 09:00–18:00, Monday to Friday, no DST there. */
+export const DEFAULT_BUSINESS_HOURS = {
+  timeZone: 'Asia/Singapore',
+  startHour: 9,
+  endHour: 18,
+  days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+} as const;
+
+/** An environment's escalation: who is paged when, through which channels. */
+export const escalationSchema = z
+  .strictObject({
+    policy: z
+      .strictObject({
+        P1: z.array(escalationLevelSchema).min(1),
+        P2: z.array(escalationLevelSchema).min(1),
+        P3: z.array(escalationLevelSchema).min(1),
+      })
+      .default(structuredClone(DEFAULT_POLICY) as never),
+    contacts: z.record(z.string().min(1), contactSchema).default(structuredClone(DEFAULT_CONTACTS) as never),
+    businessHours: businessHoursSchema.default(structuredClone(DEFAULT_BUSINESS_HOURS) as never),
+    /** After the last level, the chain waits this long for ack/resolve, then ends (the incident stays open). */
+    maxOpenHours: z.number().int().min(1).max(720).default(168),
+    channels: escalationChannelsSchema.default({}),
+    delivery: deliverySchema.default({ attempts: 3, timeoutMs: 5000, initialDelayMs: 500, maxDelayMs: 4000 }),
+  })
+  .superRefine((e, ctx) => {
+    for (const priority of PRIORITIES) {
+      let previous = -1;
+      const first = e.policy[priority][0];
+      if (first && !('afterMinutes' in first && first.afterMinutes === 0)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', priority, 0],
+          message: 'the first level is paged when the incident opens: give it afterMinutes: 0',
+        });
+      }
+      e.policy[priority].forEach((level, i) => {
+        if (!e.contacts[level.contact]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policy', priority, i, 'contact'],
+            message: `unknown contact '${level.contact}'; contacts: ${Object.keys(e.contacts).join(', ')}`,
+          });
+        }
+        if ('afterMinutes' in level) {
+          if (level.afterMinutes < previous) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['policy', priority, i, 'afterMinutes'],
+              message: `levels must be in order: ${level.afterMinutes} comes after ${previous}`,
+            });
+          }
+          previous = level.afterMinutes;
+        } else if (i !== e.policy[priority].length - 1) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policy', priority, i, 'at'],
+            message: 'next-business-day can only be the last level',
+          });
+        }
+      });
+      const last = e.policy[priority].at(-1);
+      if (last && 'afterMinutes' in last && last.afterMinutes >= e.maxOpenHours * 60) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['maxOpenHours'],
+          message: `must be longer than the last ${priority} level (${last.afterMinutes} min)`,
+        });
+      }
+    }
+  });
+/** An environment's escalation config. */
+export type EscalationConfig = z.infer<typeof escalationSchema>;
+
+// --- end escalation ---
 
 /** One environment in `environments.yaml`. */
 export const environmentSchema = z.strictObject({
@@ -360,6 +587,8 @@ export const environmentSchema = z.strictObject({
   /** The `service` tag of the environment's alarms. @default the workload name (set by the loader) */
   service: tagValue.optional(),
   alarms: alarmsSchema,
+  /** Who is paged, when and how (issue 8); defaults are the runbook's path without channels. */
+  escalation: escalationSchema.prefault({}),
 });
 
 /** Keys of an environment only the CDK stack reads; the functions never receive them. */

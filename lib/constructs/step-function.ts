@@ -100,6 +100,11 @@ export interface GuardianLambdaStepProps {
   /** The tables; granted only to steps with the store port. */
   readonly tables: GuardianTables;
   /**
+   * The stack's alarm topic and its key, for the escalation's SNS channel (`topic: stack`).
+   * @default none: an environment whose escalation publishes to `stack` cannot be built without it
+   */
+  readonly alarmTopic?: { readonly arn: string; readonly keyArn: string };
+  /**
    * Folder holding `<step>/handler.ts`.
    * @default the repository's `lambdas/`
    */
@@ -156,7 +161,13 @@ export class GuardianLambdaStep extends Construct {
         deployments: { name: tables.deployments.tableName, arn: tables.deployments.tableArn },
         control: { name: tables.control.tableName, arn: tables.control.tableArn },
       },
-      arn: (service, resource, resourceName) => stack.formatArn({ service, resource, resourceName }),
+      arn: (service, resource, resourceName, sep) =>
+        stack.formatArn({
+          service,
+          resource,
+          resourceName,
+          arnFormat: sep === ':' ? ArnFormat.COLON_RESOURCE_NAME : ArnFormat.SLASH_RESOURCE_NAME,
+        }),
       stateMachineArn: (name) =>
         stack.formatArn({
           service: 'states',
@@ -164,6 +175,7 @@ export class GuardianLambdaStep extends Construct {
           resourceName: name,
           arnFormat: ArnFormat.COLON_RESOURCE_NAME,
         }),
+      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
     });
     if (EVENT_STEPS.includes(step)) {
       this.deadLetterQueue = new Queue(this, 'DeadLetters', {

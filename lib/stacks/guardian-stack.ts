@@ -97,9 +97,16 @@ export class GuardianStack extends Stack {
     const logRetention = logRetentionOf(props.retention);
 
     this.tables = new GuardianTables(this, 'Tables', { environment: env.name, removalPolicy });
+    // Created before the steps: the escalation's SNS channel may publish to it (`topic: stack`).
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      environment: env.name,
+      subscriptions: props.alarmTopic.subscriptions,
+      removalPolicy,
+    });
     this.steps = new GuardianLambdaSteps(this, 'Steps', {
       environment: env,
       tables: this.tables,
+      alarmTopic: { arn: this.alarmTopic.topic.topicArn, keyArn: this.alarmTopic.key.keyArn },
       logRetention,
       removalPolicy,
       ...(props.handlersDir ? { handlersDir: props.handlersDir } : {}),
@@ -115,6 +122,8 @@ export class GuardianStack extends Stack {
       'rollback-prepare': this.steps.functionOf('rollback-prepare'),
       'rollback-apply': this.steps.functionOf('rollback-apply'),
       'rollback-finish': this.steps.functionOf('rollback-finish'),
+      'escalation-notify': this.steps.functionOf('escalation-notify'),
+      'escalation-wait': this.steps.functionOf('escalation-wait'),
     };
     this.rollback = new RollbackWorkflow(this, 'Rollback', {
       environment: env,
@@ -157,11 +166,6 @@ export class GuardianStack extends Stack {
       }),
     );
 
-    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
-      environment: env.name,
-      subscriptions: props.alarmTopic.subscriptions,
-      removalPolicy,
-    });
     for (const workflow of [this.deploy.workflow, this.rollback.workflow]) {
       for (const alarm of Object.values(workflow.alarms)) this.alarmTopic.notify(alarm);
     }

@@ -56,10 +56,12 @@ describe('bundling', () => {
       // zod's non-English locales stay out (import * as z), and whatwg-url's IDNA tables (alias).
       expect(code, step).not.toContain(ZOD_LOCALE_MARKER);
       expect(code, step).not.toContain(TR46_MARKER);
-      // The budget: 1 MB minified with the Kubernetes client; 310 KB without (Powertools Tracer and
-      // the X-Ray SDK it wraps are ~120 KB of that, zod ~95 KB, the config schema every function
-      // parses its slice with ~8 KB since it validates the alarms too).
-      const budget = access.cluster ? 1_000_000 : 310_000;
+      // The budget: 1 MB minified with the Kubernetes client; 325 KB without (Powertools Tracer and
+      // the X-Ray SDK it wraps are ~120 KB of that, zod ~95 KB). Issue 8 added ~12 KB to every store
+      // bundle (escalation config schema, incident and alarm-claim store methods, the new ports) and
+      // escalation-notify carries ~18 KB of its own (channel messages, notifier, business hours); the
+      // alarms schema ~8 KB.
+      const budget = access.cluster ? 1_000_000 : 325_000;
       expect(code.length, `${step} bundle bytes`).toBeLessThan(budget);
       const mod = (await import(pathToFileURL(path.join(assetDir, 'index.mjs')).href)) as {
         handler?: { step?: unknown };
