@@ -124,7 +124,8 @@ async function runningService(stateDir: string): Promise<ServiceInfo | undefined
 function serviceCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts'))
-    return ['--import', 'tsx', path.join(path.dirname(here), 'state-service-main.ts')];
+    // tsx by its resolved URL: a bare `tsx` would be looked up from the command's working folder.
+    return ['--import', import.meta.resolve('tsx'), path.join(path.dirname(here), 'state-service-main.ts')];
   return [path.join(path.dirname(here), 'state-service.mjs')];
 }
 
