@@ -3,6 +3,7 @@ import {
   ExecutionAlreadyExists,
   InvalidToken,
   SendTaskFailureCommand,
+  SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
   TaskDoesNotExist,
@@ -65,6 +66,16 @@ export class SfnWorkflows implements Workflows {
       if (err instanceof TaskDoesNotExist || err instanceof TaskTimedOut || err instanceof InvalidToken)
         return false;
       throw classifyAwsError(err, 'failing a waiting task');
+    }
+  }
+
+  async succeedTask(token: string, output: unknown): Promise<boolean> {
+    try {
+      await this.client.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }));
+      return true;
+    } catch (err) {
+      if (err instanceof TaskDoesNotExist || err instanceof TaskTimedOut || err instanceof InvalidToken) return false;
+      throw classifyAwsError(err, 'ending a waiting task');
     }
   }
 }

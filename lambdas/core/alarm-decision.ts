@@ -19,6 +19,7 @@ import {
   METRIC_ALARMS,
 } from './alarm-catalog.ts';
 import type { AlarmEvent } from './alarm-event.ts';
+import { incidentId } from './escalation.ts';
 import { quote, shorten } from './text.ts';
 
 // --- Keys for the handler's conditional writes ----------------------------------------------------
@@ -43,9 +44,25 @@ export function releaseRollbackClaimKey(environment: string, recordId: string): 
   return `rollback-claim#${environment}#${recordId}`;
 }
 
-/** Id of the incident an alarm event opens: the same for every delivery of that event (PagerDuty's dedup_key). */
+/** FNV-1a, 32 bits, as 8 hex digits: a stable suffix, not a secret. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/**
+ * Id of the incident an alarm event opens (`<env>-<yyyymmddThhmmssZ>-<8 hex>`, the escalation's
+ * execution name and PagerDuty's dedup_key): the alarm's transition time and a hash of its name
+ * and that time, so every delivery of the event, and every alarm handler, names the same incident.
+ */
 export function incidentIdOf(environment: string, event: Pick<AlarmEvent, 'alarmName' | 'state'>): string {
-  return `${environment}:${event.alarmName}:${event.state.at}`;
+  const at = new Date(event.state.at);
+  const when = Number.isNaN(at.getTime()) ? new Date(0) : at;
+  return incidentId(environment, when, fnv1a(`${event.alarmName}\0${event.state.at}`));
 }
 
 // --- Which environment an alarm belongs to ----------------------------------------------------------

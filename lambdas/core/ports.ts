@@ -169,7 +169,7 @@ export type HttpGet = (
 ) => Promise<{ status: number; body: string; elapsedMs: number }>;
 
 /** A workflow the guardian starts from an event (the alarm handler). */
-export type StartableWorkflow = 'rollback';
+export type StartableWorkflow = 'rollback' | 'escalation';
 
 /**
  * Step Functions as the alarm handler drives it: start the environment's workflows and end tasks
@@ -185,4 +185,6 @@ export interface Workflows {
   ): Promise<{ readonly executionArn: string; readonly started: boolean }>;
   /** Fails the task waiting for `token`; false when nothing waits for it any more (it timed out or ended). */
   failTask(token: string, error: string, cause: string): Promise<boolean>;
+  /** Ends the task waiting for `token` with `output`; false when nothing waits for it any more. */
+  succeedTask(token: string, output: unknown): Promise<boolean>;
 }

@@ -106,6 +106,7 @@ export const ENV_VARS = {
   deploymentsTable: 'DEPLOYMENTS_TABLE',
   controlTable: 'CONTROL_TABLE',
   rollbackStateMachine: 'ROLLBACK_STATE_MACHINE_ARN',
+  escalationStateMachine: 'ESCALATION_STATE_MACHINE_ARN',
   /** The SNS topic escalations publish to when `escalation.channels.sns.topic` is `stack`. */
   escalationTopic: 'ESCALATION_TOPIC_ARN',
 } as const;
@@ -204,24 +205,32 @@ const http: PortSpec<HttpGet> = {
 };
 
 const workflows: PortSpec<Workflows> = {
-  description: "Step Functions: start the environment's Rollback, fail a deploy's waiting task (an alarm)",
+  description:
+    "Step Functions: start the environment's Rollback or Escalation, end a waiting task (an alarm, an acknowledgement)",
   flag: 'GUARDIAN_PORT_WORKFLOWS',
   config: [],
   environment: (r, env) => ({
     [ENV_VARS.rollbackStateMachine]: r.stateMachineArn(stateMachineName(env.name, 'rollback')),
+    [ENV_VARS.escalationStateMachine]: r.stateMachineArn(stateMachineName(env.name, 'escalation')),
   }),
   grants: (r, env) => [
     {
       actions: ['states:StartExecution'],
-      resources: [r.stateMachineArn(stateMachineName(env.name, 'rollback'))],
+      resources: [
+        r.stateMachineArn(stateMachineName(env.name, 'rollback')),
+        r.stateMachineArn(stateMachineName(env.name, 'escalation')),
+      ],
     },
-    // SendTaskFailure has no resource-level permissions: a task token is its own capability.
-    { actions: ['states:SendTaskFailure'], resources: ['*'] },
+    // SendTask* have no resource-level permissions: a task token is its own capability.
+    { actions: ['states:SendTaskFailure', 'states:SendTaskSuccess'], resources: ['*'] },
   ],
   aws: (ctx) =>
     process.env.GUARDIAN_PORT_WORKFLOWS !== 'off'
       ? import('../adapters/sfn-workflows.ts').then((m) =>
-          m.sfnWorkflows({ rollback: requiredVar(ctx, ENV_VARS.rollbackStateMachine, 'workflows') }),
+          m.sfnWorkflows({
+            rollback: requiredVar(ctx, ENV_VARS.rollbackStateMachine, 'workflows'),
+            escalation: requiredVar(ctx, ENV_VARS.escalationStateMachine, 'workflows'),
+          }),
         )
       : undefined,
   local: (_ctx, local) =>
