@@ -4,7 +4,16 @@
  * wrong, never a stack trace or a hang; `--json` leaves one document on stdout and nothing else.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +97,25 @@ function configWith(file: string, edit: (text: string) => string): string {
   const p = path.join(dir, file);
   writeFileSync(p, edit(readFileSync(p, 'utf8')));
   return dir;
+}
+
+/**
+ * Lets another user reach the checkout's files (search permission on each folder above them that
+ * lacks it, as a clone into a `mktemp -d` folder does), and gives back a function that undoes it.
+ */
+function letOthersReach(dir: string): () => void {
+  const changed: { dir: string; mode: number }[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, mode | 0o001);
+      changed.push({ dir: d, mode });
+    }
+    if (path.dirname(d) === d) break;
+  }
+  return () => {
+    for (const { dir: d, mode } of changed) chmodSync(d, mode);
+  };
 }
 
 beforeAll(() => {
@@ -182,22 +210,27 @@ describe.concurrent('guardian (process): every bad argument exits 2 with a sente
     chmodSync(parent, 0o755);
     chmodSync(locked, 0o000);
     const asUser = process.getuid?.() === 0 ? 65_534 : undefined;
-    const r = await guardian(['status', '--env', 'staging', '--local', '--state-dir', locked, '--json'], {
-      ...(asUser !== undefined && { asUser }),
-    });
-    expect(r.code).toBe(2);
-    expect(onlyDocument(r).error?.message).toBe(
-      `--state-dir '${locked}' is not readable and writable by you (EACCES): fix its permissions or give another folder`,
-    );
-    const below = await guardian(
-      ['history', '--env', 'staging', '--local', '--state-dir', path.join(locked, 'x')],
-      {
+    const restore = asUser === undefined ? undefined : letOthersReach(ROOT);
+    try {
+      const r = await guardian(['status', '--env', 'staging', '--local', '--state-dir', locked, '--json'], {
         ...(asUser !== undefined && { asUser }),
-      },
-    );
-    expect(below.code).toBe(2);
-    expect(below.stderr).toMatch(/cannot be created: no permission to write in .*locked \(EACCES\)/);
-    chmodSync(locked, 0o755);
+      });
+      expect(r.code).toBe(2);
+      expect(onlyDocument(r).error?.message).toBe(
+        `--state-dir '${locked}' is not readable and writable by you (EACCES): fix its permissions or give another folder`,
+      );
+      const below = await guardian(
+        ['history', '--env', 'staging', '--local', '--state-dir', path.join(locked, 'x')],
+        {
+          ...(asUser !== undefined && { asUser }),
+        },
+      );
+      expect(below.code).toBe(2);
+      expect(below.stderr).toMatch(/cannot be created: no permission to write in .*locked \(EACCES\)/);
+    } finally {
+      chmodSync(locked, 0o755);
+      restore?.();
+    }
   });
 
   it('a version that is not the image tag, refused before anything runs', async () => {
