@@ -26,7 +26,8 @@ export const BASE_CONFIG_KEYS = ['name', 'platform'] as const satisfies readonly
  */
 export const STEPS = {
   preflight: {
-    ports: ['store', 'workload'],
+    // alarms (issue 8): refuse while the environment's composite alarm is in ALARM.
+    ports: ['store', 'workload', 'alarms'],
     config: [
       'image',
       'requireVersionTag',
@@ -36,6 +37,7 @@ export const STEPS = {
       'rollout',
       'apiUrl',
       'healthCheck',
+      'alarms',
     ],
     invokedBy: 'task',
   },

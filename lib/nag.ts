@@ -11,6 +11,8 @@ import { CfnSubscription } from 'aws-cdk-lib/aws-sns';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { STEP_IDS, STEPS } from '../lambdas/steps.ts';
+import { pascalCase } from './constructs/step-function.ts';
 
 /** A finding the guardian accepts: which rule, on which constructs, and why. */
 export interface AcceptedFinding {
@@ -34,6 +36,9 @@ export const XRAY_ACTIONS: readonly string[] = [
   'xray:GetSamplingRules',
   'xray:GetSamplingTargets',
 ];
+
+/** What the alarms port may do on `*`: read alarm states (composite alarms need `*`). */
+export const ALARM_READ_ACTIONS: readonly string[] = ['cloudwatch:DescribeAlarms'];
 
 /** Actions a state machine needs to deliver its execution logs to CloudWatch Logs. */
 export const LOG_DELIVERY_ACTIONS: readonly string[] = [
@@ -76,6 +81,12 @@ const onlyOnWildcard =
     unexpectedWildcardActions(construct, allowed).length === 0;
 
 const STEP_POLICY = /^Steps\/[A-Za-z]+\/Role\/DefaultPolicy\/Resource$/;
+/** Policies of the steps with the alarms port (the only ones that may read alarms on `*`). */
+const ALARMS_STEP_POLICY = new RegExp(
+  `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('alarms'))
+    .map(pascalCase)
+    .join('|')})/Role/DefaultPolicy/Resource$`,
+);
 const WORKFLOW_POLICY =
   /^(Deploy|Rollback|Escalation)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
 const STEP_FUNCTION = /^Steps\/[A-Za-z]+\/Function\/Resource$/;
@@ -119,6 +130,14 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     reason:
       'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permissions.',
     holds: onlyOnWildcard(XRAY_ACTIONS),
+  },
+  // Alarms port (issue 8): preflight reads the composite alarm's state.
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
+    path: ALARMS_STEP_POLICY,
+    reason:
+      'cloudwatch:DescribeAlarms returns composite alarms only to a caller granted it on * (CloudWatch API reference, DescribeAlarms); preflight reads the state of the environment composite alarm with it, and it changes nothing. X-Ray tracing actions support no resource-level permissions.',
+    holds: onlyOnWildcard([...XRAY_ACTIONS, ...ALARM_READ_ACTIONS]),
   },
   {
     rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,

@@ -15,6 +15,8 @@ import { ConflictError, InvalidInputError, NotFoundError, TransientError } from 
 import { type Incident, type IncidentActor, planIncidentTransition } from '../core/incidents.ts';
 import { blocks } from '../core/lock.ts';
 import type {
+  AlarmState,
+  AlarmStateValue,
   EscalationLevelReached,
   IncidentTransitionResult,
   LockResult,
@@ -75,6 +77,7 @@ const LOCK_PK = 'lock';
 const BREAKER_PK = 'breaker';
 const freezePk = (environment: string) => `freeze#${environment}`;
 const incidentPk = (environment: string) => `incident#${environment}`;
+const alarmPk = (environment: string) => `alarm#${environment}`;
 /** Conditional incident writes tried before giving up (each re-reads the incident). */
 const INCIDENT_WRITE_ATTEMPTS = 3;
 
@@ -581,6 +584,56 @@ export class DynamoStore implements Store {
   }
 
   // --- end incidents ---
+
+  // --- Alarm states (issue 8): Control items `pk = "alarm#<env>"`, `sk = <alarm name>`. ---
+
+  /** The stored state of an alarm (strongly consistent); undefined when none was stored. */
+  async getAlarmState(environment: string, name: string): Promise<AlarmState | undefined> {
+    const stored = await this.#getControl(alarmPk(environment), name);
+    if (!stored) return undefined;
+    const { value, reason, updatedAt } = stored as {
+      value: AlarmStateValue;
+      reason?: string;
+      updatedAt?: string;
+    };
+    return { value, ...(reason !== undefined && { reason }), ...(updatedAt !== undefined && { updatedAt }) };
+  }
+
+  /**
+   * Stores an alarm's state unless a later one is stored: replayed or redelivered events arrive in
+   * any order, and the alarm is in the state of its latest transition. A state without a readable
+   * `updatedAt` cannot be ordered and is written as the latest.
+   */
+  async putAlarmState(environment: string, name: string, state: AlarmState): Promise<boolean> {
+    const at = state.updatedAt === undefined ? Number.NaN : Date.parse(state.updatedAt);
+    const dated = Number.isFinite(at);
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#tables.controlTable,
+          Item: item({
+            [CONTROL_TABLE.partitionKey]: alarmPk(environment),
+            [CONTROL_TABLE.sortKey]: name,
+            value: state.value,
+            reason: state.reason,
+            updatedAt: state.updatedAt,
+            updatedAtMs: dated ? at : undefined,
+          }),
+          ...(dated && {
+            ConditionExpression: 'attribute_not_exists(#ms) OR #ms <= :ms',
+            ExpressionAttributeNames: { '#ms': 'updatedAtMs' },
+            ExpressionAttributeValues: { ':ms': at },
+          }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      return translate(err, 'PutItem (alarm state)');
+    }
+  }
+
+  // --- end alarm states ---
 
   async #getControl(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
     const out = await this.#send('GetItem (control)', () =>

@@ -16,6 +16,8 @@ export const DEPLOYMENTS_TABLE = {
  * (`pk = "breaker"`, `sk = <env>`), ad-hoc freezes (`pk = "freeze#<env>"`, `sk = <id>`), the
  * events the alarm handler has handled (`pk = "event#<env>"`, `sk = <event id>`, expiring) and
  * incidents (`pk = "incident#<env>"`, `sk = <incident id>`, which sorts by opening time).
+ * Locally only, alarm states (`pk = "alarm#<env>"`, `sk = <alarm name>`: value, reason,
+ * updatedAt), the last replayed state of each alarm; in AWS, CloudWatch keeps them.
  */
 export const CONTROL_TABLE = {
   partitionKey: 'pk',

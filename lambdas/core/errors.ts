@@ -70,6 +70,14 @@ export class RolledBackReleaseError extends GuardianError {
 }
 
 /**
+ * The environment's composite alarm is in ALARM, or its state could not be read and preflight
+ * fails closed: the deployment is refused before anything changes (`guardian` exits 1).
+ */
+export class AlarmActiveError extends GuardianError {
+  override readonly name = 'AlarmActiveError';
+}
+
+/**
  * Errors that refuse a deployment (preflight) or a rollback (Prepare rollback) before anything
  * changed; both state machines route them to their "refused" state.
  */
@@ -81,6 +89,7 @@ export const REFUSAL_ERRORS = [
   'NotFoundError',
   'NothingToRollBackError',
   'RolledBackReleaseError',
+  'AlarmActiveError',
 ] as const;
 
 /** A record with the same id already exists for a different execution (ids are execution names). */

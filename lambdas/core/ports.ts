@@ -108,6 +108,16 @@ export interface Store {
    * it was acknowledged or resolved meanwhile (the caller ends the wait itself).
    */
   setEscalationToken(environment: string, id: string, level: number, taskToken: string): Promise<boolean>;
+
+  // Alarm states (issue 8: preflight's alarm check, locally). The local Alarms adapter reads them;
+  // the local runner's alarm replay writes them. In AWS, CloudWatch keeps them (DescribeAlarms).
+  /** The last stored state of alarm `name` of `environment`; undefined when none was stored. */
+  getAlarmState(environment: string, name: string): Promise<AlarmState | undefined>;
+  /**
+   * Stores the state of alarm `name`, unless a state with a later `updatedAt` is stored already
+   * (events arrive out of order); resolves whether it was written.
+   */
+  putAlarmState(environment: string, name: string, state: AlarmState): Promise<boolean>;
 }
 
 /** What {@link Store.transitionIncident} did. */
@@ -187,4 +197,29 @@ export interface Workflows {
   failTask(token: string, error: string, cause: string): Promise<boolean>;
   /** Ends the task waiting for `token` with `output`; false when nothing waits for it any more. */
   succeedTask(token: string, output: unknown): Promise<boolean>;
+}
+
+// --- Alarm states (issue 8): preflight refuses while the environment's composite alarm fires. ---
+
+/** The states of a CloudWatch alarm. */
+export const ALARM_STATE_VALUES = ['OK', 'ALARM', 'INSUFFICIENT_DATA'] as const;
+/** A CloudWatch alarm state. */
+export type AlarmStateValue = (typeof ALARM_STATE_VALUES)[number];
+
+/** An alarm's current state as CloudWatch reports it. */
+export interface AlarmState {
+  readonly value: AlarmStateValue;
+  /** CloudWatch's StateReason: why the alarm is in this state. */
+  readonly reason?: string;
+  /** When the alarm entered this state (ISO 8601). */
+  readonly updatedAt?: string;
+}
+
+/**
+ * Reads alarm states: CloudWatch DescribeAlarms in AWS; locally the last state the alarm replay
+ * stored (no stored state reads as OK).
+ */
+export interface AlarmStates {
+  /** The state of alarm `alarmName` (metric or composite); undefined when there is no such alarm. */
+  stateOf(alarmName: string): Promise<AlarmState | undefined>;
 }

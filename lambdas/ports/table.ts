@@ -17,7 +17,7 @@ import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
 import type { SnsPublish } from '../adapters/notifier.ts';
 import { stateMachineName } from '../core/naming.ts';
-import type { Clock, HttpGet, Notifier, Secrets, Store, Workflows } from '../core/ports.ts';
+import type { AlarmStates, Clock, HttpGet, Notifier, Secrets, Store, Workflows } from '../core/ports.ts';
 import { RuntimeEnvError } from '../core/runtime-env.ts';
 import type { BuiltPlatform, WorkloadPort } from '../core/workload.ts';
 
@@ -377,8 +377,45 @@ const notifier: PortSpec<Notifier> = {
 
 // --- end escalation ports ---
 
+// --- Alarms port (issue 8): preflight reads the environment's composite alarm. ---
+
+/** Locally, alarm states are Control items of the store, so a step with this port needs the store's tables. */
+function localAlarmTables(ctx: PortBuildContext) {
+  if (!ctx.vars[ENV_VARS.controlTable]) {
+    throw new RuntimeEnvError(
+      `locally, alarm states live in the store's Control table, but ${ENV_VARS.controlTable} is not set: a step with the alarms port needs the store port too`,
+    );
+  }
+  return storeTables(ctx);
+}
+
+const alarms: PortSpec<AlarmStates> = {
+  description: 'CloudWatch DescribeAlarms: the state of an alarm (composite or metric) by name',
+  flag: 'GUARDIAN_PORT_ALARMS',
+  config: [],
+  // DescribeAlarms returns composite alarms only to a caller allowed it on `*` (CloudWatch API
+  // reference); it only reads alarm configuration and state. Acknowledged in lib/nag.ts.
+  grants: () => [{ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }],
+  aws: () =>
+    process.env.GUARDIAN_PORT_ALARMS !== 'off'
+      ? import('../adapters/cloudwatch-alarms.ts').then((m) => m.cloudWatchAlarmStates())
+      : undefined,
+  local: (ctx, local) =>
+    process.env.GUARDIAN_PORT_ALARMS !== 'off'
+      ? Promise.all([import('../adapters/dynamo-store.ts'), import('../adapters/stored-alarms.ts')]).then(
+          ([store, m]) =>
+            new m.StoredAlarmStates(
+              new store.DynamoStore(local.dynamo, localAlarmTables(ctx)),
+              ctx.config.name,
+            ),
+        )
+      : undefined,
+};
+
+// --- end alarms port ---
+
 /** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
-export const PORTS = { store, workload: workloads, http, workflows, secrets, notifier } as const;
+export const PORTS = { store, workload: workloads, http, workflows, secrets, notifier, alarms } as const;
 
 /** A port name. */
 export type PortName = keyof typeof PORTS;
@@ -393,6 +430,7 @@ export interface PortTypes {
   readonly workflows: Workflows;
   readonly secrets: Secrets;
   readonly notifier: Notifier;
+  readonly alarms: AlarmStates;
 }
 
 /** The spec of `port` for `env` (the workload port of its platform). */

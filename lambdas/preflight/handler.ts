@@ -1,16 +1,19 @@
 /**
- * "Preflight checks": validate the request, refuse during a change freeze or with the breaker
- * open, take the environment lock, capture the rollback point and record the deployment.
+ * "Preflight checks": validate the request, refuse during a change freeze, with the breaker
+ * open or while the environment's composite alarm is in ALARM (or unreadable, failing closed),
+ * take the environment lock, capture the rollback point and record the deployment.
  * A dry run makes the same checks (the lock must be free) and changes nothing. A paused workload
  * is refused before anything changes (the lock taken for the check is given back).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
+import { DEGRADED_ALARM_ID, guardianAlarmName } from '../core/alarm-catalog.ts';
+import { type AlarmRead, preflightAlarmCheck } from '../core/alarm-preflight.ts';
 import { breakerOpenMessage } from '../core/breaker.ts';
 import { compensateOnFailure } from '../core/compensation.ts';
 import { checkEnvironment, checkNotPaused } from '../core/context.ts';
 import { deploymentContext, deploymentRecord } from '../core/deploy.ts';
-import { ChangeFreezeError, CircuitOpenError, LockHeldError } from '../core/errors.ts';
+import { AlarmActiveError, ChangeFreezeError, CircuitOpenError, LockHeldError } from '../core/errors.ts';
 import { activeFreeze, freezeMessage } from '../core/freeze.ts';
 import { validateRelease } from '../core/image.ts';
 import { blocks, buildLock, lockHeldMessage } from '../core/lock.ts';
@@ -40,6 +43,17 @@ export const step = defineStep('preflight', preflightEventSchema, async ({ input
   if (freeze) refuse(new ChangeFreezeError(freezeMessage(config.name, freeze)));
   const breaker = await store.getBreaker(config.name);
   if (breaker.state === 'open') refuse(new CircuitOpenError(breakerOpenMessage(breaker)));
+  const alarmName = guardianAlarmName(config.name, DEGRADED_ALARM_ID);
+  const alarmRead: AlarmRead = await deps.alarms.stateOf(alarmName).then(
+    (state) => ({ ok: true, state }),
+    (err: unknown) => ({
+      ok: false,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    }),
+  );
+  const alarm = preflightAlarmCheck(alarmRead, config.alarms.preflightFailClosed, alarmName, now);
+  if (alarm.verdict === 'refuse') refuse(new AlarmActiveError(alarm.message));
+  if (alarm.verdict === 'warn') logger.warn(alarm.message);
 
   const lock = buildLock(config.name, deploymentId, execution.Id, now, config.lock.ttlSeconds);
   if (input.dryRun) {

@@ -12,6 +12,7 @@ import { synthesized } from './fixtures.ts';
 /** Strings only the bundled clients contain (the AWS SDK is the runtime's: imported, not bundled). */
 const DYNAMODB_MARKER = '@aws-sdk/lib-dynamodb';
 const EKS_MARKER = '@aws-sdk/client-eks';
+const CLOUDWATCH_MARKER = '@aws-sdk/client-cloudwatch';
 const KUBERNETES_MARKER = '/apis/apps/v1/namespaces/{namespace}/deployments/{name}';
 const ZOD_LOCALE_MARKER = 'Ongeldige invoer';
 const TR46_MARKER = 'xn--';
@@ -48,6 +49,8 @@ describe('bundling', () => {
       expect(code.includes(DYNAMODB_MARKER), `${step} DynamoDB client`).toBe(access.tables);
       expect(code.includes(KUBERNETES_MARKER), `${step} Kubernetes client`).toBe(access.cluster);
       expect(code.includes(EKS_MARKER), `${step} EKS client`).toBe(access.cluster);
+      // The alarms port (issue 8): only its steps import the CloudWatch client.
+      expect(code.includes(CLOUDWATCH_MARKER), `${step} CloudWatch client`).toBe(ports.includes('alarms'));
       // Its config slice is baked in; the Lambda environment carries none.
       const baked = code.includes('"name":"staging"') || code.includes('\\"name\\":\\"staging\\"');
       expect(baked, `${step} config slice baked in`).toBe(true);

@@ -7,8 +7,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CloudWatchAlarmStates } from '../../lambdas/adapters/cloudwatch-alarms.ts';
 import type { RevisionInfo, WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
 import { deploymentRollout } from '../../lambdas/adapters/kubernetes-workload.ts';
@@ -383,6 +385,57 @@ describe('preflight', () => {
       ),
     });
     await expectNothingChanged();
+  });
+
+  // Preflight's alarm check (issue 8): the composite alarm in ALARM, or unreadable.
+  it('refuses while the composite alarm is in ALARM and changes nothing', async () => {
+    await db.store.putAlarmState(ENV, 'guardian-production-Degraded', {
+      value: 'ALARM',
+      reason: 'guardian-production-APIServiceDown transitioned to ALARM',
+      updatedAt: '2026-05-01T01:48:00Z',
+    });
+    await expect(run(preflight, deployEvent())).rejects.toMatchObject({
+      name: 'AlarmActiveError',
+      message: expect.stringMatching(
+        /^guardian-production-Degraded is in ALARM since 2026-05-01T01:48:00Z \(12 min ago\): guardian-production-APIServiceDown/,
+      ),
+    });
+    await expectNothingChanged();
+  });
+
+  /** Preflight's deps with the real CloudWatch adapter on a port nothing listens on: the state cannot be read. */
+  async function unreadableAlarmDeps(over: Partial<EnvironmentConfig> = {}) {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const client = new CloudWatchClient({
+      endpoint: `http://127.0.0.1:${closed}`,
+      region: 'ap-southeast-1',
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      maxAttempts: 1,
+    });
+    return { ...(await depsFor('preflight', over)), alarms: new CloudWatchAlarmStates(client) };
+  }
+
+  it('refuses when the composite alarm cannot be read, failing closed by default, and changes nothing', async () => {
+    const deps = await unreadableAlarmDeps();
+    await expect(preflight.run(deployEvent(), deps)).rejects.toMatchObject({
+      name: 'AlarmActiveError',
+      message: expect.stringMatching(
+        /^the state of guardian-production-Degraded could not be read \(TransientError: CloudWatch: DescribeAlarms.*alarms\.preflightFailClosed is true/,
+      ),
+    });
+    await expectNothingChanged();
+  });
+
+  it('goes on when the composite alarm cannot be read and alarms.preflightFailClosed is false', async () => {
+    const deps = await unreadableAlarmDeps({ alarms: { ...prod.alarms, preflightFailClosed: false } });
+    const ctx = await preflight.run(deployEvent({}, 'production-v1-2-0-failopen'), deps);
+    expect(ctx.deploymentId).toBe('production-v1-2-0-failopen');
+    expect(await db.store.getLock(ENV)).toMatchObject({ holder: 'production-v1-2-0-failopen' });
   });
 
   it('refuses while another deployment holds the lock, naming it, and leaves its lock alone', async () => {

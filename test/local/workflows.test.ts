@@ -4,7 +4,9 @@
  * demo API. Assertions are on the execution history, the cluster and the store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEGRADED_ALARM_ID, guardianAlarmName } from '../../lambdas/core/alarm-catalog.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
+import { exitCodeOfErrorName } from '../../lib/cli/report.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { LocalEvent, LocalExecutionResult } from '../../lib/local/executor.ts';
 import { executionStatusChangeEvent, LocalGuardian } from '../../lib/local/guardian.ts';
@@ -217,6 +219,35 @@ describe('Deploy workflow (local execution of the synthesized state machine)', (
     expect(mutatingCalls(g)).toEqual([]);
     expect(await store.listRecords('staging', 5)).toEqual([]);
     expect(await store.getLock('staging')).toBeUndefined();
+  });
+
+  // Preflight's alarm check (issue 8): the composite alarm's state as the local alarm replay stores it.
+  it('refuses while the composite alarm is in ALARM before anything changes, and deploys once it is OK', async () => {
+    const g = await start();
+    const store = g.store('staging');
+    const now = g.clock.now();
+    const degraded = guardianAlarmName('staging', DEGRADED_ALARM_ID);
+    await store.putAlarmState('staging', degraded, {
+      value: 'ALARM',
+      reason: 'guardian-staging-HighErrorRate transitioned to ALARM',
+      updatedAt: new Date(now.getTime() - 5 * 60_000).toISOString(),
+    });
+    const refused = await g.deploy(deployInput(`${REPO}:v1.5.0`));
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toBe('AlarmActiveError');
+    expect(exitCodeOfErrorName(refused.error)).toBe(1);
+    expect(refused.cause).toContain('guardian-staging-Degraded is in ALARM since');
+    expect(refused.cause).toContain('(5 min ago): guardian-staging-HighErrorRate transitioned to ALARM');
+    expect(statesOf(refused)).toEqual(['Preflight checks', 'Deployment refused']);
+    expect(mutatingCalls(g)).toEqual([]);
+    expect(await imageOf(g)).toBe(STABLE);
+    expect(await store.listRecords('staging', 5)).toEqual([]);
+    expect(await store.getLock('staging')).toBeUndefined();
+
+    await store.putAlarmState('staging', degraded, { value: 'OK', updatedAt: now.toISOString() });
+    const deployed = await g.deploy(deployInput(`${REPO}:v1.5.0`));
+    expect(deployed.status).toBe('SUCCEEDED');
+    expect(await imageOf(g)).toBe(`${REPO}:v1.5.0`);
   });
 
   it('refuses invalid input before any cluster call', async () => {

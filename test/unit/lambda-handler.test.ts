@@ -216,7 +216,7 @@ describe('wiring', () => {
     expect(portsOf('health-check', staging).map(([name]) => name)).toEqual(['http']);
     expect(portsOf('execution-ended', staging).map(([name]) => name)).toEqual(['store']);
     const preflight = portsOf('preflight', staging);
-    expect(preflight.map(([name]) => name)).toEqual(['store', 'workload']);
+    expect(preflight.map(([name]) => name)).toEqual(['store', 'workload', 'alarms']);
     expect(preflight[1]?.[1]).toMatchObject({
       flag: 'GUARDIAN_PORT_WORKLOAD_KUBERNETES',
       config: ['cluster', 'region', 'namespace', 'workload', 'container'],
