@@ -23,4 +23,5 @@ export const STEP_MODULES: Record<StepId, StepModule> = {
   'execution-ended': () => import('./execution-ended/handler.ts'),
   'escalation-notify': () => import('./escalation-notify/handler.ts'),
   'escalation-wait': () => import('./escalation-wait/handler.ts'),
+  'alarm-handler': () => import('./alarm-handler/handler.ts'),
 };

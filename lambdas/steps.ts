@@ -62,6 +62,12 @@ export const STEPS = {
     invokedBy: 'task',
   },
   'escalation-wait': { ports: ['store'], config: [], invokedBy: 'task' },
+  // The alarm handler (issue 8): EventBridge delivers CloudWatch alarm state changes.
+  'alarm-handler': {
+    ports: ['store', 'workflows', 'secrets', 'notifier'],
+    config: ['account', 'region', 'service', 'alarms', 'escalation'],
+    invokedBy: 'event',
+  },
 } as const satisfies Record<string, StepSpec>;
 
 /** A step id: `lambdas/<id>/handler.ts`, and the `guardian:step` metadata on its function. */

@@ -410,6 +410,17 @@ export class DynamoStore implements Store {
     }
   }
 
+  async forgetEvent(environment: string, eventId: string): Promise<void> {
+    await this.#send('DeleteItem (event)', () =>
+      this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#tables.controlTable,
+          Key: { [CONTROL_TABLE.partitionKey]: `event#${environment}`, [CONTROL_TABLE.sortKey]: eventId },
+        }),
+      ),
+    );
+  }
+
   /** Deletes an ad-hoc freeze; false when there was none with that id. */
   async deleteFreeze(environment: string, id: string): Promise<boolean> {
     const out = await this.#send('DeleteItem (freeze)', () =>

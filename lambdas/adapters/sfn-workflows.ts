@@ -71,10 +71,13 @@ export class SfnWorkflows implements Workflows {
 
   async succeedTask(token: string, output: unknown): Promise<boolean> {
     try {
-      await this.client.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }));
+      await this.client.send(
+        new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }),
+      );
       return true;
     } catch (err) {
-      if (err instanceof TaskDoesNotExist || err instanceof TaskTimedOut || err instanceof InvalidToken) return false;
+      if (err instanceof TaskDoesNotExist || err instanceof TaskTimedOut || err instanceof InvalidToken)
+        return false;
       throw classifyAwsError(err, 'ending a waiting task');
     }
   }

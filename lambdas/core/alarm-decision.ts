@@ -219,6 +219,8 @@ export interface AlarmDecisionInput {
   readonly duplicate: boolean;
   readonly deployment?: CurrentDeployment;
   readonly promoted?: PromotedRelease;
+  /** Why no release counts as promoted, when there is more to say than "none on record". */
+  readonly noPromotion?: string;
   readonly now: Date;
   readonly guardWindowSeconds: number;
   readonly openIncidents: readonly OpenIncident[];
@@ -419,7 +421,9 @@ export function decideAlarm(input: AlarmDecisionInput): AlarmAction {
   };
   const promoted = input.promoted;
   if (!promoted)
-    return escalate(`no release of ${environment} is on record, so there is nothing to roll back`);
+    return escalate(
+      input.noPromotion ?? `no release of ${environment} is on record, so there is nothing to roll back`,
+    );
 
   const promotedAt = Date.parse(promoted.promotedAt);
   const firedAt = Date.parse(event.state.at);

@@ -262,3 +262,63 @@ export function channelMessages(notice: EscalationNotice, channels: EscalationCh
     ...(channels.sns ? { sns: snsMessage(notice) } : {}),
   };
 }
+
+/** An alarm the guardian tells people about without paging anyone (a warning, an OK, a rollback of a running deployment). */
+export interface AlarmNotice {
+  readonly environment: string;
+  readonly alarm: string;
+  readonly severity?: string;
+  readonly state: string;
+  /** The guardian's sentence: what it did and why. */
+  readonly reason: string;
+  /** CloudWatch's reason for the state. */
+  readonly alarmReason?: string;
+  readonly links: readonly NoticeLink[];
+}
+
+/** Slack and SNS messages of an alarm notice; PagerDuty only ever gets incidents (pages). */
+export function alarmNoticeMessages(n: AlarmNotice, channels: EscalationChannels): ChannelMessages {
+  const title = cut(`[${n.environment}] ${n.alarm} is ${n.state}`, SLACK_HEADER_MAX);
+  const blocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: title } },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: `*Environment*\n${esc(n.environment)}` },
+        { type: 'mrkdwn', text: `*Alarm*\n${esc(n.alarm)}` },
+        { type: 'mrkdwn', text: `*State*\n${esc(n.state)}` },
+        { type: 'mrkdwn', text: `*Severity*\n${esc(n.severity ?? 'unknown')}` },
+      ],
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: cut(`*Guardian*\n${esc(n.reason)}`, SLACK_TEXT_MAX) } },
+  ];
+  if (n.alarmReason) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: cut(`*CloudWatch*\n${esc(n.alarmReason)}`, SLACK_TEXT_MAX) },
+    });
+  }
+  const links = n.links.map((l) => `<${l.href}|${esc(l.text)}>`);
+  if (links.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: links.join(' · ') }] });
+  const lines = [
+    title,
+    '',
+    `Environment: ${n.environment}`,
+    `Alarm:       ${n.alarm} (${n.severity ?? 'unknown severity'})`,
+    `State:       ${n.state}`,
+    `Guardian:    ${n.reason}`,
+    ...(n.alarmReason ? [`CloudWatch:  ${n.alarmReason}`] : []),
+    ...n.links.map((l) => `${l.text}: ${l.href}`),
+  ];
+  return {
+    ...(channels.slack ? { slack: { text: title, blocks } } : {}),
+    ...(channels.sns
+      ? {
+          sns: {
+            subject: cut(title.replace(/[^\x20-\x7e]/g, '?'), SNS_SUBJECT_MAX),
+            message: lines.join('\n'),
+          },
+        }
+      : {}),
+  };
+}

@@ -71,6 +71,8 @@ export interface Store {
    * resolves false when it was already, so an at-least-once delivery acts once.
    */
   markEventHandled(environment: string, eventId: string, expiresAt: Date): Promise<boolean>;
+  /** Forgets that `eventId` was handled (its handling failed), so that EventBridge's retry acts on it. */
+  forgetEvent(environment: string, eventId: string): Promise<void>;
 
   listFreezes(environment: string): Promise<AdHocFreeze[]>;
   putFreeze(freeze: AdHocFreeze): Promise<void>;

@@ -5,12 +5,12 @@
  * was acknowledged or resolved (PagerDuty acknowledge/resolve with the incident's dedup key). A
  * channel that fails is reported in the result and never stops the others or the chain.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
 import { NotFoundError } from '../core/errors.ts';
 import { levelStep, planEscalation } from '../core/escalation.ts';
 import { channelMessages, type EscalationNotice, incidentLinks } from '../core/escalation-messages.ts';
 import type { ChannelResult } from '../core/ports.ts';
+import { deliverMessages } from '../shared/deliver.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep, type StepDeps } from '../shared/step.ts';
 
@@ -44,53 +44,13 @@ export interface EscalationNotifyResult {
   readonly message: string;
 }
 
-/** Reads the channels' secrets, then delivers; a secret that cannot be read fails only its channel. */
-async function deliver(notice: EscalationNotice, deps: Deps): Promise<ChannelResult[]> {
-  const { channels } = deps.config.escalation;
-  const messages = { ...channelMessages(notice, channels) };
-  const read = async (ref: string | undefined) => (ref ? deps.secrets.get(ref) : undefined);
-  const [routingKey, webhook] = await Promise.allSettled([
-    read(channels.pagerduty?.routingKeySecret),
-    read(channels.slack?.webhookSecret),
-  ]);
-  const unread: ChannelResult[] = [];
-  if (routingKey.status === 'rejected' && messages.pagerduty) {
-    delete messages.pagerduty;
-    unread.push({
-      channel: 'pagerduty',
-      delivered: false,
-      attempts: 0,
-      error: (routingKey.reason as Error).message,
-    });
-  }
-  if (webhook.status === 'rejected' && messages.slack) {
-    delete messages.slack;
-    unread.push({
-      channel: 'slack',
-      delivered: false,
-      attempts: 0,
-      error: (webhook.reason as Error).message,
-    });
-  }
-  const results = await deps.notifier.deliver(messages, {
-    ...(routingKey.status === 'fulfilled' && routingKey.value
-      ? { pagerdutyRoutingKey: routingKey.value }
-      : {}),
-    ...(webhook.status === 'fulfilled' && webhook.value ? { slackWebhookUrl: webhook.value } : {}),
-  });
-  const all = [...unread, ...results];
-  const failed = all.filter((r) => !r.delivered);
-  deps.metrics.addMetric('EscalationDeliveryFailed', MetricUnit.Count, failed.length);
-  if (all.length === 0) {
-    deps.logger.error(
-      `no escalation channel is configured for ${deps.config.name}: nobody was told about incident ${notice.incident.id}`,
-    );
-  } else if (failed.length) {
-    deps.logger.warn(
-      `incident ${notice.incident.id}: ${failed.map((r) => `${r.channel} not delivered (${r.error})`).join('; ')}`,
-    );
-  }
-  return all;
+/** Delivers a notice about an incident to every configured channel (lambdas/shared/deliver.ts). */
+function deliver(notice: EscalationNotice, deps: Deps): Promise<ChannelResult[]> {
+  return deliverMessages(
+    channelMessages(notice, deps.config.escalation.channels),
+    deps,
+    `incident ${notice.incident.id}`,
+  );
 }
 
 /** The escalation-notify step. */
