@@ -34,7 +34,8 @@ export const step = defineStep(
         config.name,
         deployment.deploymentId,
         { signal: { token, phase, since: clock.now().toISOString() } },
-        { status: ['in-progress'] },
+        // Not over an alarm the handler put there since the read above: that ends the deployment.
+        { status: ['in-progress'], unset: ['alarm'] },
       );
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

@@ -67,6 +67,8 @@ export interface LocalPortContext {
   readonly secrets?: Readonly<Record<string, string>>;
   /** Publishes what the SNS channel sends (a recorder, or an SNS client on a local endpoint). @default none */
   readonly snsPublish?: SnsPublish;
+  /** Where PagerDuty's Events API is reached locally (a receiver on loopback). @default the configured eventsUrl */
+  readonly pagerdutyEventsUrl?: string;
 }
 
 /** One port: how it is configured, granted and built. */
@@ -367,7 +369,9 @@ const notifier: PortSpec<Notifier> = {
               throw new Error('the local runner provides no SNS publisher');
             });
           return new m.HttpNotifier({
-            ...(channels.pagerduty ? { pagerdutyUrl: channels.pagerduty.eventsUrl } : {}),
+            ...(channels.pagerduty
+              ? { pagerdutyUrl: local.pagerdutyEventsUrl ?? channels.pagerduty.eventsUrl }
+              : {}),
             ...(topicArn ? { sns: { topicArn, publish } } : {}),
             delivery: ctx.config.escalation.delivery,
           });

@@ -9,8 +9,9 @@ import * as z from 'zod';
 import { breakerOnRollbackFailure, breakerOnSuccess, breakerSummary } from '../core/breaker.ts';
 import { compensateOnFailure } from '../core/compensation.ts';
 import { failureText, secondsSince } from '../core/context.ts';
+import { AlarmFiredError, ConflictError } from '../core/errors.ts';
 import { finishableFrom } from '../core/records.ts';
-import { deploymentContextSchema, failureSchema } from '../core/types.ts';
+import { type AlarmMark, deploymentContextSchema, failureSchema } from '../core/types.ts';
 import { describePoint } from '../core/workload.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
@@ -65,17 +66,30 @@ export const step = defineStep(
       return { message };
     }
     const revision = rollout?.revision;
+    // A critical alarm the handler put on the record fails the deployment, even now: the
+    // deployment keeps its lock and rolls back through its own path.
+    let alarmed: AlarmMark | undefined;
     await compensateOnFailure(
-      () =>
-        store.updateRecord(
-          config.name,
-          d.deploymentId,
-          { status: 'succeeded', ...(revision !== undefined && { revision }), finishedAt },
-          { status: finishableFrom('succeeded') },
-        ),
+      async () => {
+        try {
+          await store.updateRecord(
+            config.name,
+            d.deploymentId,
+            { status: 'succeeded', ...(revision !== undefined && { revision }), finishedAt },
+            { status: finishableFrom('succeeded'), unset: ['alarm'] },
+          );
+        } catch (err) {
+          if (err instanceof ConflictError) {
+            alarmed = (await store.getRecord(config.name, d.deploymentId))?.alarm;
+            if (alarmed) return;
+          }
+          throw err;
+        }
+      },
       () => store.releaseLock(config.name, d.deploymentId),
       'unless-retried',
     );
+    if (alarmed) throw new AlarmFiredError(`alarm ${alarmed.name} fired: ${alarmed.reason}`);
     await store.updateBreaker(config.name, (b) => breakerOnSuccess(b, d.deploymentId, now));
     const released = await store.releaseLock(config.name, d.deploymentId);
     if (!released)

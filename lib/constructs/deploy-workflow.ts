@@ -150,6 +150,8 @@ export class DeployWorkflow extends Construct {
       payload: { 'deployment.$': '$.deployment', 'rollout.$': '$.rollout', 'health.$': '$.health' },
       resultPath: '$.record',
     });
+    // A critical alarm that arrived after the last monitoring round: the release is not promoted.
+    record.addCatch(rollBack, { errors: ['AlarmFiredError'], ...catchAll });
 
     // Post-deployment monitoring (deployment-monitor.sh monitor): a round every interval for the
     // configured duration; the wait between rounds is one an alarm ends at once.

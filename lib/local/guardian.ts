@@ -13,7 +13,7 @@
  */
 import './polyfills.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -21,18 +21,33 @@ import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
+import type { SnsPublish } from '../../lambdas/adapters/notifier.ts';
+import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
+import { InvalidInputError } from '../../lambdas/core/errors.ts';
+import type { IncidentActor } from '../../lambdas/core/incidents.ts';
 import {
   deployExecutionName,
   releaseLabel,
   rollbackExecutionName,
   stateMachineName,
 } from '../../lambdas/core/naming.ts';
-import { type Clock, type Store, systemClock } from '../../lambdas/core/ports.ts';
+import {
+  type Clock,
+  type IncidentTransitionResult,
+  type Store,
+  systemClock,
+  type Workflows,
+} from '../../lambdas/core/ports.ts';
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { ENV_VARS, type LocalPortContext, resolvePort } from '../../lambdas/ports/table.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
-import { type StackTemplateInfo, stackTemplateInfo } from '../template.ts';
+import {
+  resolveIntrinsics,
+  type StackTemplateInfo,
+  stackTemplateInfo,
+  type TemplateLike,
+} from '../template.ts';
 import { SharedClock, SimulatedClock } from './clock.ts';
 import type { ClusterSimulator } from './cluster-sim/index.ts';
 import type {
@@ -96,6 +111,15 @@ export interface LocalGuardianOptions {
   readonly onEvent?: (event: LocalEvent) => void;
   /** Told what the runner did on its own (an abandoned execution cleaned up). */
   readonly onNotice?: (line: string) => void;
+  /**
+   * Secret values by name or ARN, standing in for Secrets Manager (the escalation channels' routing
+   * key and webhook URL). Default: `<state>/secrets.json` if there is one, else none.
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** Where the PagerDuty channel sends locally (a receiver on loopback). Default: the configured eventsUrl. */
+  readonly pagerdutyEventsUrl?: string;
+  /** Publishes what the escalation's SNS channel sends. Default: appended to `<state>/sns.jsonl`, or kept in memory. */
+  readonly snsPublish?: SnsPublish;
 }
 
 /** An environment's stack: its store at once, its executions wired on first use. */
@@ -112,6 +136,9 @@ interface WiredStack {
   readonly executor: LocalExecutor;
   readonly deployStateMachine: string;
   readonly rollbackStateMachine: string;
+  readonly escalationStateMachine: string;
+  /** The real `alarm-handler` step (EventBridge's target for alarm state changes in AWS). */
+  readonly alarmHandler: LocalTaskHandler;
   /** The real `execution-ended` step with its template-derived ports (EventBridge's target in AWS). */
   readonly executionEnded: LocalTaskHandler;
 }
@@ -124,12 +151,19 @@ interface ClusterAccess {
 }
 
 const DEFAULT_SEED_TAG = 'v1.0.0';
+/** The account local ARNs are in. */
+const LOCAL_ACCOUNT_ID = '000000000000';
 
 /** A running local guardian. Call {@link LocalGuardian.close} when done. */
 export class LocalGuardian {
   private clusterAccess: Promise<ClusterAccess> | undefined;
   /** This process's executions served to other processes (with a state folder), once a token is issued. */
   private workflowsRelay: Promise<WorkflowsRelay> | undefined;
+  /** Executions the Workflows port started (the alarm handler's rollbacks and escalations), by ARN. */
+  private readonly background = new Map<string, Promise<LocalExecutionResult>>();
+  /** What the SNS channel published, when no folder or publisher was given. */
+  readonly snsMessages: { readonly topicArn: string; readonly subject: string; readonly message: string }[] =
+    [];
 
   private constructor(
     private readonly options: LocalGuardianOptions,
@@ -237,7 +271,7 @@ export class LocalGuardian {
     const existing = new Set((await doc.send(new ListTablesCommand({}))).TableNames ?? []);
     for (const [envName, stack] of Object.entries(stacks)) {
       const environment = options.config.environments[envName] as EnvironmentConfig;
-      const info = stackTemplateInfo(stack.template, { region: stack.region, account: '000000000000' });
+      const info = stackTemplateInfo(stack.template, { region: stack.region, account: LOCAL_ACCOUNT_ID });
       const tableName = (logicalId: string) => `${stack.stackName}.${logicalId}`;
       for (const table of info.tables) {
         const name = tableName(table.logicalId);
@@ -298,9 +332,19 @@ export class LocalGuardian {
     rt.wired ??= this.cluster().then((cluster) =>
       wireStack({
         stackName: rt.stack.stackName,
+        template: rt.stack.template,
+        region: rt.stack.region,
         info: rt.info,
         environment: rt.environment,
-        local: { dynamo: this.doc, kubernetes: async () => cluster.port, clock: this.clock },
+        local: {
+          dynamo: this.doc,
+          kubernetes: async () => cluster.port,
+          clock: this.clock,
+          workflows: this.workflowsOf(environment),
+          secrets: this.secretValues(),
+          snsPublish: this.options.snsPublish ?? ((topicArn, msg) => this.publishLocally(topicArn, msg)),
+          ...(this.options.pagerdutyEventsUrl ? { pagerdutyEventsUrl: this.options.pagerdutyEventsUrl } : {}),
+        },
         apiUrl: this.options.apiUrl ?? cluster.apiUrls.get(environment),
         realTime: this.clock === systemClock,
         ...(this.stateService
@@ -312,6 +356,179 @@ export class LocalGuardian {
       }),
     );
     return rt.wired;
+  }
+
+  /** Secret values: the options', else `<state>/secrets.json`, else none. */
+  private secretValues(): Readonly<Record<string, string>> {
+    if (this.options.secrets) return this.options.secrets;
+    if (!this.stateDir) return {};
+    const file = path.join(this.stateDir, 'secrets.json');
+    if (!existsSync(file)) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Error(
+        `${file} is not valid JSON (${(err as Error).message}); it maps secret names to values`,
+      );
+    }
+    if (
+      parsed === null ||
+      typeof parsed !== 'object' ||
+      Array.isArray(parsed) ||
+      Object.values(parsed).some((v) => typeof v !== 'string')
+    ) {
+      throw new Error(`${file} must be a JSON object of secret names to string values`);
+    }
+    return parsed as Record<string, string>;
+  }
+
+  /** The SNS channel locally: one JSON line per message in `<state>/sns.jsonl`, or kept in {@link snsMessages}. */
+  private async publishLocally(topicArn: string, msg: { subject: string; message: string }): Promise<void> {
+    const entry = {
+      topicArn,
+      subject: msg.subject,
+      message: msg.message,
+      at: this.clock.now().toISOString(),
+    };
+    if (this.stateDir) appendFileSync(path.join(this.stateDir, 'sns.jsonl'), `${JSON.stringify(entry)}\n`);
+    else this.snsMessages.push(entry);
+  }
+
+  /**
+   * The Workflows port of an environment, locally: an execution is started in this process, in the
+   * background (StartExecution returns at once in AWS too), and a name used before is not started
+   * again; task tokens are ended as SendTaskSuccess/Failure end them.
+   */
+  private workflowsOf(environment: string): Workflows {
+    const ended = async (send: () => Promise<void>): Promise<boolean> => {
+      try {
+        await send();
+        return true;
+      } catch (err) {
+        if (err instanceof TaskTokenError) return false;
+        throw err;
+      }
+    };
+    return {
+      start: async (kind, name, input) => {
+        const wired = await this.wired(environment);
+        const stateMachine = kind === 'rollback' ? wired.rollbackStateMachine : wired.escalationStateMachine;
+        const executionArn = `${wired.executor.stateMachine(stateMachine).arn.replace(':stateMachine:', ':execution:')}:${name}`;
+        if (this.executionExists(wired, executionArn, name)) return { executionArn, started: false };
+        const run = this.run(wired, environment, stateMachine, input, name);
+        this.background.set(executionArn, run);
+        // Awaited by settle(); a failure to run is its result there, never an unhandled rejection.
+        run.catch(() => undefined);
+        return { executionArn, started: true };
+      },
+      failTask: (token, error, cause) => ended(() => this.sendTaskFailure(token, error, cause)),
+      succeedTask: (token, output) => ended(() => this.sendTaskSuccess(token, output)),
+    };
+  }
+
+  /** Whether an execution of this name ran or runs here (Step Functions refuses a second of the same name). */
+  private executionExists(wired: WiredStack, executionArn: string, name: string): boolean {
+    if (this.background.has(executionArn) || wired.executor.hasExecution(executionArn)) return true;
+    if (!this.stateDir) return false;
+    const paths = statePaths(this.stateDir);
+    return (
+      existsSync(path.join(paths.executions, `${name}.json`)) ||
+      existsSync(path.join(paths.running, `${name}.json`))
+    );
+  }
+
+  /**
+   * Waits for every execution the Workflows port started (and those they start) to end, and
+   * returns their results in the order they were started.
+   */
+  async settle(): Promise<LocalExecutionResult[]> {
+    const done = new Map<string, LocalExecutionResult>();
+    for (;;) {
+      const pending = [...this.background.entries()].filter(([arn]) => !done.has(arn));
+      if (pending.length === 0) break;
+      for (const [arn, run] of pending) done.set(arn, await run);
+    }
+    return [...done.values()];
+  }
+
+  /** The executions the Workflows port started so far, by ARN (running or ended). */
+  startedExecutions(): string[] {
+    return [...this.background.keys()];
+  }
+
+  /**
+   * Hands an EventBridge alarm state change to the real `alarm-handler` step of the environment
+   * the alarm belongs to, as the stack's rule does in AWS, and returns its decision. The alarm's
+   * new state is stored first: locally it stands in for CloudWatch's (preflight reads it). An event
+   * that is no valid alarm state change is refused (InvalidInputError) before anything changes;
+   * one that belongs to no environment is ignored with the reason.
+   */
+  async handleAlarmEvent(event: unknown): Promise<AlarmHandlerResult> {
+    const [{ parseAlarmEvent }, decision] = await Promise.all([
+      import('../../lambdas/core/alarm-event.ts'),
+      import('../../lambdas/core/alarm-decision.ts'),
+    ]);
+    const parsed = parseAlarmEvent(event);
+    if (!parsed.ok && parsed.kind === 'malformed') {
+      throw new InvalidInputError(`not a valid alarm state change event: ${parsed.problems.join('; ')}`);
+    }
+    const environments = [...this.stacks.values()].map((rt) => decision.alarmEnvironmentOf(rt.environment));
+    const resolution = parsed.ok ? decision.resolveAlarm(parsed.event, environments) : undefined;
+    if (!parsed.ok || !resolution?.resolved) {
+      // No environment's rule would deliver it: the decision is the one every handler would take.
+      const first = [...this.stacks.keys()][0] as string;
+      if (!parsed.ok) return (await (await this.wired(first)).alarmHandler(event)) as AlarmHandlerResult;
+      const ignored = decision.decideAlarm({
+        event: parsed.event,
+        resolution: resolution as Exclude<typeof resolution, undefined>,
+        duplicate: false,
+        now: this.clock.now(),
+        guardWindowSeconds: 0,
+        openIncidents: [],
+        insufficientData: 'ignore',
+      });
+      return {
+        action: 'ignore',
+        alarm: ignored.alarm,
+        state: ignored.state,
+        reason: ignored.reason,
+        eventId: ignored.eventId,
+        message: ignored.reason,
+      };
+    }
+    const { event: alarm } = parsed;
+    await this.store(resolution.environment).putAlarmState(resolution.environment, alarm.alarmName, {
+      value: alarm.state.value,
+      reason: alarm.state.reason,
+      updatedAt: alarm.state.at,
+    });
+    return (await (await this.wired(resolution.environment)).alarmHandler(event)) as AlarmHandlerResult;
+  }
+
+  /**
+   * Acknowledges an incident, as `guardian ack` does: the incident moves to acknowledged (a
+   * conditional write; a second acknowledgement is a no-op that says who was first) and the task
+   * its escalation waits on is ended, so no further level is paged and the channels are told.
+   */
+  async acknowledge(
+    environment: string,
+    id: string,
+    actor: IncidentActor,
+  ): Promise<IncidentTransitionResult & { readonly chainEnded: boolean }> {
+    const result = await this.store(environment).transitionIncident(
+      environment,
+      id,
+      'acknowledged',
+      actor,
+      this.clock.now(),
+    );
+    const token = result.changed ? result.incident.taskToken : undefined;
+    const { escalationTaskOutput } = await import('../../lambdas/core/incidents.ts');
+    const chainEnded = token
+      ? await this.workflowsOf(environment).succeedTask(token, escalationTaskOutput(result.incident))
+      : false;
+    return { ...result, chainEnded };
   }
 
   /** The store of an environment's stack (records, lock, breaker, freezes). */
@@ -723,6 +940,9 @@ async function startInProcessCluster(
 /** What {@link wireStack} needs. */
 interface WireStackOptions {
   readonly stackName: string;
+  /** The stack's template (for intrinsics in the functions' environment). */
+  readonly template: TemplateLike;
+  readonly region: string;
   readonly info: StackTemplateInfo;
   readonly environment: EnvironmentConfig;
   readonly local: LocalPortContext;
@@ -766,12 +986,20 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     ]);
   const LocalMetrics = await localMetricsClass();
   const tableName = (logicalId: string) => `${o.stackName}.${logicalId}`;
+  // A table's Ref is its local name (its CDK-generated name is unknown until deployed); any other
+  // intrinsic (a state machine's ARN by name, say) resolves as the template module resolves it.
   const resolveVars = (env: Record<string, unknown>): Record<string, string> =>
     Object.fromEntries(
-      Object.entries(env).map(([k, v]) => [k, typeof v === 'object' ? tableName(refOf(v)) : String(v)]),
+      Object.entries(env).map(([k, v]) => {
+        if (typeof v !== 'object') return [k, String(v)];
+        const ref = (v as { Ref?: unknown } | null)?.Ref;
+        if (typeof ref === 'string' && !ref.startsWith('AWS::')) return [k, tableName(refOf(v))];
+        return [k, String(resolveIntrinsics(v, o.template, { region: o.region, account: LOCAL_ACCOUNT_ID }))];
+      }),
     );
   const lambdas = new Map<string, LocalTaskHandler>();
   let executionEnded: LocalTaskHandler | undefined;
+  let alarmHandler: LocalTaskHandler | undefined;
   for (const fn of o.info.functions) {
     const base = parseConfigSlice(JSON.stringify(fn.config ?? null), steps.BASE_CONFIG_KEYS, {
       exact: false,
@@ -803,9 +1031,11 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     };
     // No state machine invokes the janitor: the runner delivers ended executions to it as EventBridge would.
     if (fn.stepId === 'execution-ended') executionEnded = invoke;
+    else if (fn.stepId === 'alarm-handler') alarmHandler = invoke;
     else lambdas.set(fn.arn, invoke);
   }
   if (!executionEnded) throw new Error(`stack ${o.stackName} has no execution-ended function`);
+  if (!alarmHandler) throw new Error(`stack ${o.stackName} has no alarm-handler function`);
   if (!o.info.functions.some((fn) => resolveVars(fn.environment)[ENV_VARS.deploymentsTable])) {
     throw new Error(`stack ${o.stackName} has no function with the store port`);
   }
@@ -822,6 +1052,8 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     executor,
     deployStateMachine: stateMachineName(o.environment.name, 'deploy'),
     rollbackStateMachine: stateMachineName(o.environment.name, 'rollback'),
+    escalationStateMachine: stateMachineName(o.environment.name, 'escalation'),
+    alarmHandler,
     executionEnded,
   };
 }
