@@ -21,6 +21,9 @@ export class UsageError extends Error {
 
 type OptionSpec = { type: 'string' | 'boolean'; short?: string; description: string; value?: string };
 
+/** A positional argument: a fixed word (`replay`) or a value (`FILE`). */
+type PositionalSpec = { readonly name: string; readonly word?: true; readonly description: string };
+
 const COMMON: Record<string, OptionSpec> = {
   'config-dir': {
     type: 'string',
@@ -196,7 +199,50 @@ export const COMMANDS = {
       ...COMMON,
     },
   },
-} as const satisfies Record<string, { summary: string; options: Record<string, OptionSpec> }>;
+  alarm: {
+    summary:
+      'alarm replay FILE: run the alarm handler on a saved EventBridge alarm event and print its decision',
+    positionals: [
+      { name: 'replay', word: true, description: 'the only alarm subcommand' },
+      {
+        name: 'FILE',
+        description: 'a saved EventBridge "CloudWatch Alarm State Change" event (JSON; - for stdin)',
+      },
+    ],
+    options: { ...LOCAL, ...COMMON },
+  },
+  incidents: {
+    summary: 'list the incidents the alarm handler opened, newest first, and how far each escalated',
+    options: {
+      ...ENV,
+      limit: { type: 'string', value: 'N', description: 'how many (default 20, at most 200)' },
+      ...LOCAL,
+      ...COMMON,
+    },
+  },
+  ack: {
+    summary: 'ack INCIDENT: acknowledge an incident, which stops its escalation chain',
+    positionals: [{ name: 'INCIDENT', description: 'the incident id (from `guardian incidents`)' }],
+    options: {
+      'requested-by': {
+        type: 'string',
+        value: 'WHO',
+        description: 'recorded as who acknowledged (default: $USER)',
+      },
+      ...LOCAL,
+      ...COMMON,
+    },
+  },
+} as const satisfies Record<
+  string,
+  { summary: string; options: Record<string, OptionSpec>; positionals?: readonly PositionalSpec[] }
+>;
+
+/** The positional arguments of `command` (none for most). */
+function positionalsOf(command: CommandName): readonly PositionalSpec[] {
+  const spec = COMMANDS[command] as { positionals?: readonly PositionalSpec[] };
+  return spec.positionals ?? [];
+}
 
 /** A command name. */
 export type CommandName = keyof typeof COMMANDS;
@@ -205,6 +251,8 @@ export type CommandName = keyof typeof COMMANDS;
 export interface ParsedArgs {
   readonly command: CommandName | 'help';
   readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  /** Positional values by name (`FILE`, `INCIDENT`), for commands that take them. */
+  readonly positionals?: Readonly<Record<string, string>>;
 }
 
 /** Usage text of one command or of all. */
@@ -219,7 +267,16 @@ export function usage(command?: CommandName): string {
     return lines.join('\n');
   }
   const spec = COMMANDS[command];
-  const lines = [`Usage: guardian ${command} [options]`, '', spec.summary, '', 'Options:'];
+  const words = positionalsOf(command)
+    .map((p) => p.name)
+    .join(' ');
+  const lines = [
+    `Usage: guardian ${command}${words ? ` ${words}` : ''} [options]`,
+    '',
+    spec.summary,
+    '',
+    'Options:',
+  ];
   for (const [name, o] of Object.entries(spec.options as Record<string, OptionSpec>)) {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
     lines.push(`  ${flag.padEnd(30)} ${o.description}`);
@@ -240,8 +297,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   const command = first as CommandName;
   const options = COMMANDS[command].options as Record<string, OptionSpec>;
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  const expected = positionalsOf(command);
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: [...rest],
       options: Object.fromEntries(
         Object.entries(options).map(([k, o]) => [
@@ -250,8 +309,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
         ]),
       ),
       strict: true,
-      allowPositionals: false,
-    }) as { values: Record<string, string | boolean | undefined> });
+      allowPositionals: expected.length > 0,
+    }) as { values: Record<string, string | boolean | undefined>; positionals: string[] });
   } catch (err) {
     // Node's message quotes the argument as given: keep it printable and short.
     throw new UsageError(shorten((err as Error).message.replace(/\. To specify.*$/s, ''), 240), command);
@@ -269,7 +328,33 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     }
     values[name] = v;
   }
-  return { command, values };
+  if (expected.length === 0 || values.help === true) return { command, values };
+  const named: Record<string, string> = {};
+  for (const [i, p] of expected.entries()) {
+    const given = positionals[i];
+    if (given === undefined) {
+      throw new UsageError(
+        `${p.word ? `the word ${p.name}` : p.name} is missing: guardian ${command} ${expected.map((e) => e.name).join(' ')}`,
+        command,
+      );
+    }
+    const problem = controlCharacterProblem(given);
+    if (problem) throw new UsageError(`${p.name} ${problem}`, command);
+    if (p.word && given !== p.name) {
+      throw new UsageError(
+        `unknown ${command} subcommand ${quote(shorten(given, 60))}; the only one is ${p.name}`,
+        command,
+      );
+    }
+    named[p.name] = given;
+  }
+  if (positionals.length > expected.length) {
+    throw new UsageError(
+      `unexpected argument ${quote(shorten(positionals[expected.length] as string, 60))}: guardian ${command} takes ${expected.map((e) => e.name).join(' ')}`,
+      command,
+    );
+  }
+  return { command, values, positionals: named };
 }
 
 /** Options whose value is free text: line breaks and tabs in it are turned into spaces. */

@@ -8,7 +8,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
-import { type Store, systemClock } from '../../lambdas/core/ports.ts';
+import { SfnWorkflows } from '../../lambdas/adapters/sfn-workflows.ts';
+import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
+import { escalationTaskOutput, type IncidentActor } from '../../lambdas/core/incidents.ts';
+import { type IncidentTransitionResult, type Store, systemClock } from '../../lambdas/core/ports.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { resolvePort } from '../../lambdas/ports/table.ts';
 import { stackNameOf } from '../app.ts';
@@ -36,6 +39,14 @@ export interface GuardianBackend {
   workload?: () => Promise<WorkloadObservation>;
   startDeploy?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
   startRollback?(input: Record<string, unknown>, name: string): Promise<StartedExecution>;
+  /** Runs the deployed alarm handler on `event` (Lambda Invoke) and returns its decision. */
+  invokeAlarmHandler?(event: unknown): Promise<AlarmHandlerResult>;
+  /** Acknowledges an incident and ends its escalation's wait (SendTaskSuccess). */
+  acknowledge?(
+    environment: string,
+    id: string,
+    actor: IncidentActor,
+  ): Promise<IncidentTransitionResult & { readonly chainEnded: boolean }>;
   /** Polls the execution until it ends or `timeoutMs` passes (then status RUNNING). */
   waitForExecution?(executionArn: string, timeoutMs: number, pollMs?: number): Promise<ExecutionEnd>;
 }
@@ -91,6 +102,35 @@ export async function awsGuardian(env: EnvironmentConfig): Promise<GuardianBacke
     workload: async () => {
       if (!workload) throw new Error(`the ${env.platform} workload adapter is not part of this build`);
       return (await workload).observe();
+    },
+    async invokeAlarmHandler(event) {
+      const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
+      const res = await new LambdaClient({ region }).send(
+        new InvokeCommand({
+          FunctionName: need(STACK_OUTPUTS.alarmHandlerFunctionName),
+          InvocationType: 'RequestResponse',
+          Payload: new TextEncoder().encode(JSON.stringify(event)),
+        }),
+      );
+      const payload = res.Payload ? (JSON.parse(new TextDecoder().decode(res.Payload)) as unknown) : null;
+      if (res.FunctionError) {
+        const e = payload as { errorType?: string; errorMessage?: string } | null;
+        const err = new Error(e?.errorMessage ?? `the alarm handler failed (${res.FunctionError})`);
+        err.name = e?.errorType ?? 'AlarmHandlerError';
+        throw err;
+      }
+      return payload as AlarmHandlerResult;
+    },
+    async acknowledge(environment, id, actor) {
+      const result = await store.transitionIncident(environment, id, 'acknowledged', actor, new Date());
+      const token = result.changed ? result.incident.taskToken : undefined;
+      if (!token) return { ...result, chainEnded: false };
+      // Only succeedTask is used: no state machine is started from here.
+      const workflows = new SfnWorkflows(sfn, { rollback: '', escalation: '' });
+      return {
+        ...result,
+        chainEnded: await workflows.succeedTask(token, escalationTaskOutput(result.incident)),
+      };
     },
     startDeploy: (input, name) => start(need(STACK_OUTPUTS.deployStateMachineArn), input, name),
     startRollback: (input, name) => start(need(STACK_OUTPUTS.rollbackStateMachineArn), input, name),

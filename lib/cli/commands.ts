@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
 import { breakerReset } from '../../lambdas/core/breaker.ts';
 import { NotFoundError } from '../../lambdas/core/errors.ts';
 import { validateRelease } from '../../lambdas/core/image.ts';
@@ -88,6 +89,7 @@ async function withLocal<T>(
   config: GuardianConfig,
   output: Output,
   fn: (g: LocalGuardian) => Promise<T>,
+  extra: { readonly advanceWhenIdle?: boolean } = {},
 ): Promise<T> {
   const json = args.values.json === true;
   if (args.values.wait !== undefined || args.values.timeout !== undefined) {
@@ -111,6 +113,7 @@ async function withLocal<T>(
     // With --json, stdout is the result document's alone: progress goes to stderr.
     onEvent: progressPrinter(json ? toStderr(output) : output),
     onNotice: (line) => output.err(`guardian: ${line}`),
+    ...extra,
   });
   try {
     return await fn(guardian);
@@ -572,7 +575,202 @@ const HANDLERS: Record<
   'circuit-breaker': circuitBreaker,
   freeze,
   lock,
+  alarm: alarmReplay,
+  incidents,
+  ack,
 };
+
+/** Reads a saved event: a file, or stdin for `-`; a UsageError (exit 2) when it cannot be read or is not JSON. */
+async function readEventFile(file: string): Promise<unknown> {
+  const { readFileSync } = await import('node:fs');
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `cannot read ${quote(shorten(file, 200))}: ${code ?? (err as Error).message}`,
+      'alarm',
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UsageError(
+      `${quote(shorten(file, 200))} is not JSON (${(err as Error).message}); save the EventBridge event as it was delivered`,
+      'alarm',
+    );
+  }
+}
+
+/** `guardian alarm replay FILE`: the real alarm handler on a saved event; its decision, and what it started. */
+async function alarmReplay(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const file = args.positionals?.FILE as string;
+  const event = await readEventFile(file);
+  const [{ parseAlarmEvent }, decision] = await Promise.all([
+    import('../../lambdas/core/alarm-event.ts'),
+    import('../../lambdas/core/alarm-decision.ts'),
+  ]);
+  const parsed = parseAlarmEvent(event);
+  if (!parsed.ok && parsed.kind === 'malformed') {
+    throw new UsageError(
+      `${quote(shorten(file, 200))} is not a valid alarm state change event: ${parsed.problems.join('; ')}`,
+      'alarm',
+    );
+  }
+  const json = args.values.json === true;
+  const print = (result: AlarmHandlerResult, extra: Record<string, unknown> = {}) => {
+    if (json) {
+      output.out(jsonDocument({ ...result, ...extra }));
+      return;
+    }
+    const what = result.action === 'ignore' ? result.action : bold(result.action);
+    output.out(
+      `${what}  ${printable(result.environment ?? '-')}  ${printable(result.alarm || '-')} ${result.state ?? ''}`.trimEnd(),
+    );
+    output.out(`  ${printable(result.message)}`);
+  };
+  if (args.values.local === true) {
+    return withLocal(
+      args,
+      config,
+      output,
+      async (g) => {
+        const result = await g.handleAlarmEvent(event);
+        if (!json) print(result);
+        const runs = await g.settle({ escalations: 'until-waiting' });
+        const executions = runs.map((r) => ({
+          name: r.name,
+          status: r.status,
+          ...(r.error ? { error: r.error } : {}),
+        }));
+        if (json) print(result, { executions });
+        else {
+          for (const r of runs) {
+            const escalation = r.name === result.incidentId;
+            output.out(
+              escalation
+                ? `  escalation ${r.name}: the first level was paged; locally the chain ends with this command, the incident stays open (guardian ack ${r.name} --local)`
+                : `  ${executionSummary(r)}`,
+            );
+          }
+        }
+        const rollback = runs.find((r) => r.name !== result.incidentId);
+        return rollback ? exitCodeOf(rollback) : 0;
+      },
+      // An escalation waits for people: it must not run its levels out on the simulated clock.
+      { advanceWhenIdle: false },
+    );
+  }
+  for (const flag of ['kubeconfig', 'api-url', 'state-dir']) {
+    if (args.values[flag] !== undefined) throw new UsageError(`--${flag} needs --local`, 'alarm');
+  }
+  if (!parsed.ok) {
+    print({ action: 'ignore', alarm: '', reason: parsed.message, message: parsed.message });
+    return 0;
+  }
+  const environments = Object.values(config.environments).map((e) => decision.alarmEnvironmentOf(e));
+  const resolution = decision.resolveAlarm(parsed.event, environments);
+  if (!resolution.resolved) {
+    // No environment's rule delivers it to a handler: the decision is the same everywhere.
+    print({
+      action: 'ignore',
+      alarm: parsed.event.alarmName,
+      state: parsed.event.state.value,
+      eventId: parsed.event.id,
+      reason: resolution.reason,
+      message: resolution.reason,
+    });
+    return 0;
+  }
+  const env = await environmentOf(config, resolution.environment);
+  const { awsGuardian } = await import('./aws.ts');
+  const backend = await awsGuardian(env);
+  if (!backend.invokeAlarmHandler) throw new Error('this backend cannot invoke the alarm handler');
+  print(await backend.invokeAlarmHandler(event));
+  return 0;
+}
+
+/** `guardian incidents --env E`: the environment's incidents, newest first. */
+async function incidents(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const env = await environmentOf(config, requireString(args, 'env'));
+  const limit = optionalInt(args, 'limit', 1, 200) ?? 20;
+  return withBackend(args, config, output, env, async (b) => {
+    const list = await b.store.listIncidents(env.name, limit);
+    if (args.values.json === true) {
+      output.out(jsonDocument(list));
+      return 0;
+    }
+    if (list.length === 0) output.out(`no incidents in ${env.name}`);
+    for (const i of list) {
+      const level =
+        i.levelReached === undefined
+          ? 'not paged yet'
+          : `paged ${i.levelContact ?? '?'} (level ${i.levelReached + 1}) at ${i.levelReachedAt ?? '?'}`;
+      const who =
+        i.status === 'acknowledged'
+          ? ` by ${i.acknowledgedBy ?? '?'} at ${i.acknowledgedAt ?? '?'}`
+          : i.status === 'resolved'
+            ? ` by ${i.resolvedBy ?? '?'} at ${i.resolvedAt ?? '?'}`
+            : '';
+      output.out(printable(`${i.id}  ${i.priority}  ${i.status}${who}`));
+      output.out(printable(`  ${i.summary}`));
+      output.out(printable(`  opened ${i.openedAt}; ${level}`));
+    }
+    return 0;
+  });
+}
+
+/** `guardian ack INCIDENT`: acknowledges it; its escalation stops and the channels are told. */
+async function ack(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
+  const id = args.positionals?.INCIDENT as string;
+  const { INCIDENT_ID_RE } = await import('../../lambdas/core/incident-schema.ts');
+  const match = INCIDENT_ID_RE.exec(id);
+  if (!match) {
+    throw new UsageError(
+      `${quote(shorten(id, 100))} is not an incident id (<environment>-<yyyymmddThhmmssZ>-<8 hex>, from \`guardian incidents --env ENV\`)`,
+      'ack',
+    );
+  }
+  const env = await environmentOf(config, match[1] as string);
+  const actor = { by: whoAmI(args) };
+  const done = async (result: {
+    changed: boolean;
+    message: string;
+    chainEnded: boolean;
+    incident: unknown;
+  }) => {
+    if (args.values.json === true) output.out(jsonDocument(result));
+    else {
+      output.out(printable(result.message));
+      if (result.changed && !result.chainEnded)
+        output.out('(its escalation was not waiting: no further level would be paged)');
+    }
+    return 0;
+  };
+  if (args.values.local === true) {
+    return withLocal(args, config, output, async (g) => {
+      try {
+        return await done(await g.acknowledge(env.name, id, actor));
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new CommandRefusedError(err.message, 'IncidentNotFound');
+        throw err;
+      }
+    });
+  }
+  for (const flag of ['kubeconfig', 'api-url', 'state-dir']) {
+    if (args.values[flag] !== undefined) throw new UsageError(`--${flag} needs --local`, 'ack');
+  }
+  const { awsGuardian } = await import('./aws.ts');
+  const backend = await awsGuardian(env);
+  if (!backend.acknowledge) throw new Error('this backend cannot acknowledge incidents');
+  try {
+    return await done(await backend.acknowledge(env.name, id, actor));
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new CommandRefusedError(err.message, 'IncidentNotFound');
+    throw err;
+  }
+}
 
 /** Runs the CLI and returns the exit code. With `--json`, stdout gets exactly one JSON document. */
 export async function runCli(argv: readonly string[], output: Output = processOutput): Promise<number> {

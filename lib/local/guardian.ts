@@ -77,6 +77,15 @@ import {
 } from './task-tokens.ts';
 import { type CachedStack, stackTemplates } from './template-cache.ts';
 
+/** An execution the Workflows port started in this process. */
+interface BackgroundExecution {
+  readonly kind: 'rollback' | 'escalation';
+  readonly environment: string;
+  readonly name: string;
+  readonly executionArn: string;
+  readonly run: Promise<LocalExecutionResult>;
+}
+
 /** Options of {@link LocalGuardian.start}. */
 export interface LocalGuardianOptions {
   readonly config: GuardianConfig;
@@ -160,7 +169,7 @@ export class LocalGuardian {
   /** This process's executions served to other processes (with a state folder), once a token is issued. */
   private workflowsRelay: Promise<WorkflowsRelay> | undefined;
   /** Executions the Workflows port started (the alarm handler's rollbacks and escalations), by ARN. */
-  private readonly background = new Map<string, Promise<LocalExecutionResult>>();
+  private readonly background = new Map<string, BackgroundExecution>();
   /** What the SNS channel published, when no folder or publisher was given. */
   readonly snsMessages: { readonly topicArn: string; readonly subject: string; readonly message: string }[] =
     [];
@@ -417,7 +426,7 @@ export class LocalGuardian {
         const executionArn = `${wired.executor.stateMachine(stateMachine).arn.replace(':stateMachine:', ':execution:')}:${name}`;
         if (this.executionExists(wired, executionArn, name)) return { executionArn, started: false };
         const run = this.run(wired, environment, stateMachine, input, name);
-        this.background.set(executionArn, run);
+        this.background.set(executionArn, { kind, environment, name, executionArn, run });
         // Awaited by settle(); a failure to run is its result there, never an unhandled rejection.
         run.catch(() => undefined);
         return { executionArn, started: true };
@@ -442,14 +451,48 @@ export class LocalGuardian {
    * Waits for every execution the Workflows port started (and those they start) to end, and
    * returns their results in the order they were started.
    */
-  async settle(): Promise<LocalExecutionResult[]> {
+  async settle(
+    options: { readonly escalations?: 'to-the-end' | 'until-waiting' } = {},
+  ): Promise<LocalExecutionResult[]> {
     const done = new Map<string, LocalExecutionResult>();
     for (;;) {
-      const pending = [...this.background.entries()].filter(([arn]) => !done.has(arn));
+      const pending = [...this.background.values()].filter((b) => !done.has(b.executionArn));
       if (pending.length === 0) break;
-      for (const [arn, run] of pending) done.set(arn, await run);
+      for (const b of pending) {
+        if (b.kind === 'escalation' && options.escalations === 'until-waiting') {
+          await this.stopWhenWaiting(b);
+        }
+        done.set(b.executionArn, await b.run);
+      }
     }
     return [...done.values()];
+  }
+
+  /**
+   * Waits until an escalation pages its first level and waits for an acknowledgement (or ends),
+   * then stops it: a local execution cannot outlive the command that runs it, and the incident
+   * stays open for `guardian ack`.
+   */
+  private async stopWhenWaiting(b: BackgroundExecution): Promise<void> {
+    let ended = false;
+    void b.run.finally(() => {
+      ended = true;
+    });
+    const store = this.store(b.environment);
+    while (!ended) {
+      const incident = await store.getIncident(b.environment, b.name);
+      if (incident?.taskToken || (incident && incident.status !== 'open')) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (ended) return;
+    await this.stopExecution(
+      b.executionArn,
+      'LocalCommandEnded',
+      'the local command that started this escalation ended; the incident stays open (guardian ack)',
+    ).catch((err: Error) => {
+      // It ended on its own meanwhile.
+      if (err.name !== 'ExecutionDoesNotExist') throw err;
+    });
   }
 
   /** The executions the Workflows port started so far, by ARN (running or ended). */

@@ -203,6 +203,8 @@ export class GuardianStack extends Stack {
       rollbackStateMachineArn: this.rollback.workflow.stateMachine.stateMachineArn,
       deploymentsTableName: this.tables.deployments.tableName,
       controlTableName: this.tables.control.tableName,
+      // `guardian alarm replay FILE` (in AWS) invokes the deployed handler by this name.
+      alarmHandlerFunctionName: this.steps.steps['alarm-handler'].function.functionName,
     };
     for (const [key, value] of Object.entries(outputs)) {
       new CfnOutput(this, STACK_OUTPUTS[key as keyof typeof STACK_OUTPUTS], { value });

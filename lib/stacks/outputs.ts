@@ -4,4 +4,5 @@ export const STACK_OUTPUTS = {
   rollbackStateMachineArn: 'RollbackStateMachineArn',
   deploymentsTableName: 'DeploymentsTableName',
   controlTableName: 'ControlTableName',
+  alarmHandlerFunctionName: 'AlarmHandlerFunctionName',
 } as const;
