@@ -199,11 +199,10 @@ async function alarmScenes({ guardian, env, output, check, recorder, good }: Ala
   const incidentId = decision.incidentId ?? '';
   const store = guardian.store(env.name);
   // The rollback runs to its end; the escalation pages on-call and waits for an acknowledgement.
-  for (let i = 0; i < 500; i++) {
-    const incident = await store.getIncident(env.name, incidentId);
-    const records = await store.listRecords(env.name, 3);
-    if (incident?.taskToken && records.some((r) => r.kind === 'rollback' && r.status !== 'in-progress'))
-      break;
+  const rollback = decision.rollback ? await guardian.execution(decision.rollback.executionArn) : undefined;
+  if (rollback) output.out(executionSummary(rollback));
+  check('the alarm rollback succeeded', rollback?.status === 'SUCCEEDED', `${rollback?.status}`);
+  for (let i = 0; i < 500 && !(await store.getIncident(env.name, incidentId))?.taskToken; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const image = (await guardian.observeWorkload(env.name)).image;
@@ -248,7 +247,7 @@ async function alarmScenes({ guardian, env, output, check, recorder, good }: Ala
   }
   const ack = await guardian.acknowledge(env.name, incidentId, { by: 'demo-operator' });
   output.out(`  ${ack.message}`);
-  const [escalation] = (await guardian.settle()).filter((r) => r.name === incidentId);
+  const escalation = decision.escalation ? await guardian.execution(decision.escalation.executionArn) : undefined;
   check(
     'acknowledging ended the escalation',
     ack.chainEnded && escalation?.status === 'SUCCEEDED',

@@ -510,6 +510,11 @@ export class LocalGuardian {
     });
   }
 
+  /** The result of an execution the Workflows port started (e.g. the alarm handler's rollback), when it ends. */
+  execution(executionArn: string): Promise<LocalExecutionResult> | undefined {
+    return this.background.get(executionArn)?.run;
+  }
+
   /** The executions the Workflows port started so far, by ARN (running or ended). */
   startedExecutions(): string[] {
     return [...this.background.keys()];
