@@ -16,6 +16,7 @@ import { KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
 import { deploymentRollout } from '../../lambdas/adapters/kubernetes-workload.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../lambdas/core/errors.ts';
 import { buildLock } from '../../lambdas/core/lock.ts';
+import type { Workflows } from '../../lambdas/core/ports.ts';
 import type { DeploymentContext } from '../../lambdas/core/types.ts';
 import { step as executionEnded } from '../../lambdas/execution-ended/handler.ts';
 import { step as healthCheck } from '../../lambdas/health-check/handler.ts';
@@ -118,6 +119,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  started.length = 0;
   await sim.close();
   await db.close();
 });
@@ -138,10 +140,27 @@ async function depsFor<S extends StepId>(id: S, over: Partial<EnvironmentConfig>
       },
       clock,
     },
-    { kind: 'local', context: { dynamo: db.doc, kubernetes: async () => cluster, clock } },
+    { kind: 'local', context: { dynamo: db.doc, kubernetes: async () => cluster, clock, workflows } },
     { clock, logger, metrics: new Metrics({ namespace: 'steps-test', serviceName: 'steps-test' }) },
   );
 }
+
+/**
+ * Step Functions as these steps see it: a double that records executions started (names refused
+ * twice, as Step Functions does) and tasks ended. Step Functions itself is exercised by the
+ * local executor tests and, against moto, by the integration tier.
+ */
+const started: { kind: string; name: string; input: unknown }[] = [];
+const workflows: Workflows = {
+  async start(kind, name, input) {
+    const executionArn = `arn:aws:states:ap-southeast-1:000000000000:execution:guardian-staging-${kind}:${name}`;
+    if (started.some((s) => s.kind === kind && s.name === name)) return { executionArn, started: false };
+    started.push({ kind, name, input });
+    return { executionArn, started: true };
+  },
+  failTask: async () => false,
+  succeedTask: async () => false,
+};
 
 /**
  * Runs `step` with its ports; `over` changes the environment's config for this call. The result
@@ -1012,7 +1031,13 @@ describe('execution-ended', () => {
   function ended(
     name: string,
     status: string,
-    over: { error?: string | null; cause?: string | null; executionArn?: string } = {},
+    over: {
+      error?: string | null;
+      cause?: string | null;
+      executionArn?: string;
+      stateMachine?: 'deploy' | 'rollback';
+      input?: Record<string, unknown>;
+    } = {},
   ) {
     const executionArn = over.executionArn ?? execution(name).Id;
     return {
@@ -1026,18 +1051,60 @@ describe('execution-ended', () => {
       resources: [executionArn],
       detail: {
         executionArn,
-        stateMachineArn: 'arn:aws:states:ap-southeast-1:123456789012:stateMachine:guardian-production-deploy',
+        stateMachineArn: `arn:aws:states:ap-southeast-1:123456789012:stateMachine:guardian-production-${over.stateMachine ?? 'deploy'}`,
         name,
         status,
         startDate: clock.now().getTime() - 60_000,
         stopDate: clock.now().getTime(),
-        input: '{}',
+        input: JSON.stringify(over.input ?? {}),
         output: null,
         error: over.error === undefined ? 'States.Timeout' : over.error,
         cause: over.cause === undefined ? null : over.cause,
       },
     };
   }
+
+  it('opens one P1 and starts its escalation when a rollback fails, from the Deploy and from its child Rollback', async () => {
+    const deployment = await run(preflight, deployEvent());
+    const id = deployment.deploymentId;
+    const parent = await run(
+      executionEnded,
+      ended(id, 'FAILED', { error: 'RollbackFailed', cause: 'rollout deadline' }),
+    );
+    const child = await run(
+      executionEnded,
+      ended(`${id}-rollback`, 'FAILED', {
+        error: 'RollbackFailed',
+        stateMachine: 'rollback',
+        input: { environment: ENV, deploymentId: id, trigger: 'deploy-failure' },
+      }),
+    );
+    expect(started.filter((s) => s.kind === 'escalation')).toHaveLength(1);
+    const incidentId = started[0]?.name as string;
+    expect(started[0]?.input).toEqual({ incidentId });
+    expect(await db.store.getIncident(ENV, incidentId)).toMatchObject({
+      priority: 'P1',
+      status: 'open',
+      alarm: { name: 'RollbackFailed', reason: 'rollout deadline' },
+      release: { deploymentId: id },
+    });
+    expect(parent.message).toContain(`opened P1 incident ${incidentId}`);
+    expect(child.message).toContain(`found P1 incident ${incidentId}`);
+  });
+
+  it('pages nobody for an operator rollback refused before it changed anything', async () => {
+    const r = await run(
+      executionEnded,
+      ended('production-rollback-0a1b2c3d', 'FAILED', {
+        error: 'NothingToRollBackError',
+        stateMachine: 'rollback',
+        input: { environment: ENV, trigger: 'operator' },
+      }),
+    );
+    expect(started).toEqual([]);
+    expect(await db.store.listIncidents(ENV, 5)).toEqual([]);
+    expect(r.message).not.toContain('P1');
+  });
 
   it('releases the lock its deployment still holds and fails the in-progress record when it fails', async () => {
     const deployment = await run(preflight, deployEvent());
