@@ -6,7 +6,7 @@
 
 import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
-import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnEventInvokeConfig, CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnSubscription } from 'aws-cdk-lib/aws-sns';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
@@ -39,6 +39,12 @@ export const XRAY_ACTIONS: readonly string[] = [
 
 /** What the alarms port may do on `*`: read alarm states (composite alarms need `*`). */
 export const ALARM_READ_ACTIONS: readonly string[] = ['cloudwatch:DescribeAlarms'];
+
+/**
+ * What the workflows port may do on `*` (issue 8): end a waiting task by its token, which is all
+ * SendTaskSuccess and SendTaskFailure name (lambdas/ports/table.ts `workflows`).
+ */
+export const TASK_TOKEN_ACTIONS: readonly string[] = ['states:SendTaskFailure', 'states:SendTaskSuccess'];
 
 /** Actions a state machine needs to deliver its execution logs to CloudWatch Logs. */
 export const LOG_DELIVERY_ACTIONS: readonly string[] = [
@@ -87,9 +93,16 @@ const ALARMS_STEP_POLICY = new RegExp(
     .map(pascalCase)
     .join('|')})/Role/DefaultPolicy/Resource$`,
 );
+/** Policies of the steps with the workflows port (the only ones that may end waiting tasks, on `*`). */
+const WORKFLOWS_STEP_POLICY = new RegExp(
+  `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('workflows'))
+    .map(pascalCase)
+    .join('|')})/Role/DefaultPolicy/Resource$`,
+);
 const WORKFLOW_POLICY =
   /^(Deploy|Rollback|Escalation)\/Workflow\/StateMachine\/Role\/DefaultPolicy\/Resource$/;
 const STEP_FUNCTION = /^Steps\/[A-Za-z]+\/Function\/Resource$/;
+const STEP_ASYNC_INVOKE_CONFIG = /^Steps\/[A-Za-z]+\/Function\/EventInvokeConfig\/Resource$/;
 const STEP_DEAD_LETTERS = /^Steps\/[A-Za-z]+\/DeadLetters\/Resource$/;
 const ALARM_TOPIC_DEAD_LETTERS = /^AlarmTopic\/DeliveryDeadLetters\/Resource$/;
 
@@ -111,6 +124,14 @@ function isLambdaDeadLetterQueue(construct: IConstruct): boolean {
       ? (c.deadLetterConfig as { targetArn?: unknown } | undefined)?.targetArn
       : undefined,
   );
+}
+
+/** True when the construct is the asynchronous invoke config of a function that has a dead-letter queue. */
+function isInvokeConfigOfFunctionWithDeadLetters(construct: IConstruct): boolean {
+  if (!(construct instanceof CfnEventInvokeConfig)) return false;
+  // CfnEventInvokeConfig <- EventInvokeConfig <- the function, whose default child is its CfnFunction.
+  const fn = construct.node.scope?.node.scope?.node.defaultChild;
+  return fn instanceof CfnFunction && fn.deadLetterConfig !== undefined;
 }
 
 /** True when the construct is an SQS queue some SNS subscription redrives undelivered messages to. */
@@ -138,6 +159,14 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     reason:
       'cloudwatch:DescribeAlarms returns composite alarms only to a caller granted it on * (CloudWatch API reference, DescribeAlarms); preflight reads the state of the environment composite alarm with it, and it changes nothing. X-Ray tracing actions support no resource-level permissions.',
     holds: onlyOnWildcard([...XRAY_ACTIONS, ...ALARM_READ_ACTIONS]),
+  },
+  // Workflows port (issue 8): the alarm handler ends the task a deployment or an escalation waits on.
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
+    path: WORKFLOWS_STEP_POLICY,
+    reason:
+      "states:SendTaskFailure and states:SendTaskSuccess name no resource in the request, only a callback task's token, which is the capability: the alarm handler reads tokens only from this environment's own records (the deployment's signal, the incident's escalation). StartExecution stays scoped to this environment's Rollback and Escalation state machines. X-Ray tracing actions support no resource-level permissions.",
+    holds: onlyOnWildcard([...XRAY_ACTIONS, ...TASK_TOKEN_ACTIONS]),
   },
   {
     rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
@@ -176,6 +205,13 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     reason:
       'Steps are invoked synchronously by Step Functions, whose Retry/Catch handle failures; a DLQ only applies to asynchronous invocations.',
     holds: (construct) => !(construct instanceof CfnFunction) || construct.deadLetterConfig === undefined,
+  },
+  {
+    rule: /^Serverless-LambdaAsyncFailureDestination$/,
+    path: STEP_ASYNC_INVOKE_CONFIG,
+    reason:
+      "The invoke config only bounds Lambda's asynchronous retries and event age; failed and expired events already go to the function's dead-letter queue (DeadLetterConfig, alarmed). An on-failure destination as well would deliver each failure twice.",
+    holds: isInvokeConfigOfFunctionWithDeadLetters,
   },
   {
     rule: /^Serverless-SQSRedrivePolicy$/,

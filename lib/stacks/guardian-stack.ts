@@ -1,6 +1,6 @@
 /**
- * One environment's guardian: tables, step functions, the Deploy and Rollback workflows, and the
- * alarm topic their alarms notify.
+ * One environment's guardian: tables, step functions, the Deploy, Rollback and Escalation
+ * workflows, the alarm handler's EventBridge rule, and the alarm topic their alarms notify.
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule } from 'aws-cdk-lib/aws-events';
@@ -8,9 +8,11 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { AlarmTopicConfig, EnvironmentConfig, RetentionConfig } from '../config/schema.ts';
+import { alarmEventPattern } from '../constructs/alarm-event-pattern.ts';
 import { AlarmTopic } from '../constructs/alarm-topic.ts';
 import { DeadLetterAlarm } from '../constructs/dead-letter-alarm.ts';
 import { DeployWorkflow } from '../constructs/deploy-workflow.ts';
+import { EscalationWorkflow } from '../constructs/escalation-workflow.ts';
 import { GuardianAlarms } from '../constructs/guardian-alarms.ts';
 import { GuardianTables } from '../constructs/guardian-tables.ts';
 import { RollbackWorkflow } from '../constructs/rollback-workflow.ts';
@@ -23,8 +25,27 @@ import { STACK_OUTPUTS } from './outputs.ts';
  */
 export const EXECUTION_ENDED_DELIVERY = { retryAttempts: 8, maxEventAge: Duration.hours(2) } as const;
 
+/**
+ * How EventBridge hands an alarm state change to the alarm handler (issue 8). A retry is cheap (the
+ * handler drops a duplicate by its event id), so the count is generous and the age bounds it. An
+ * hour: by then the runbook's P1 chain would have paged the CTO twice over and CloudWatch sends no
+ * second event for an alarm that stays in ALARM, so a person must see the event instead (it goes to
+ * the dead-letter queue, whose alarm notifies the topic). A late event is still decided on when it
+ * fired, not when it arrived, so retrying within the hour cannot roll back a later release.
+ */
+export const ALARM_HANDLER_DELIVERY = { retryAttempts: 12, maxEventAge: Duration.hours(1) } as const;
+
+/**
+ * Lambda's own asynchronous retries of a failed alarm-handler invocation (its default, made explicit)
+ * and the same one-hour bound instead of Lambda's six: after that the event waits in the dead-letter queue.
+ */
+export const ALARM_HANDLER_ASYNC_INVOKE = { retryAttempts: 2, maxEventAge: Duration.hours(1) } as const;
+
 /** Stack output naming the alarm topic, for operators who subscribe by hand. */
 export const ALARM_TOPIC_OUTPUT = 'AlarmTopicArn';
+
+/** Stack output naming the alarm handler's function, to hand it a dead-lettered event again (issue 8). */
+export const ALARM_HANDLER_OUTPUT = 'AlarmHandlerFunctionName';
 
 /** Stack outputs naming the composite `guardian-<env>-Degraded` alarm preflight reads (issue 8). */
 export const DEGRADED_ALARM_OUTPUTS = { name: 'DegradedAlarmName', arn: 'DegradedAlarmArn' } as const;
@@ -80,6 +101,12 @@ export class GuardianStack extends Stack {
   readonly deploy: DeployWorkflow;
   /** `guardian-<env>-rollback`. */
   readonly rollback: RollbackWorkflow;
+  /** `guardian-<env>-escalation`: one execution per incident (issue 8). */
+  readonly escalation: EscalationWorkflow;
+  /** Sends the environment's alarm state changes to the `alarm-handler` step (issue 8). */
+  readonly alarmStateChangeRule: Rule;
+  /** Events waiting in the alarm handler's dead-letter queue. */
+  readonly alarmHandlerDeadLetterAlarm: DeadLetterAlarm;
   /** Sends every failed, timed-out or aborted Deploy/Rollback execution to the `execution-ended` step. */
   readonly executionEndedRule: Rule;
   /** `guardian-<env>-alarms`: every alarm of this stack notifies it, in ALARM and back to OK. */
@@ -197,10 +224,60 @@ export class GuardianStack extends Stack {
     });
     new CfnOutput(this, DEGRADED_ALARM_OUTPUTS.arn, { value: this.workloadAlarms.degradedAlarmArn });
 
+    // --- Alarm handler and Escalation (issue 8) ---
+    // One execution per incident. The alarm handler starts it (and Rollback) by the ARN it builds
+    // from the state machine's name (lambdas/ports/table.ts `workflows`), not from a token of this
+    // construct, so the functions do not depend on the state machines that invoke them.
+    this.escalation = new EscalationWorkflow(this, 'Escalation', {
+      environment: env,
+      functions,
+      logRetention,
+      removalPolicy,
+    });
+    for (const alarm of Object.values(this.escalation.workflow.alarms)) this.alarmTopic.notify(alarm);
+
+    const alarmHandler = this.steps.steps['alarm-handler'];
+    if (!alarmHandler.deadLetterQueue) throw new Error('the alarm-handler step has no dead-letter queue');
+    this.alarmStateChangeRule = new Rule(this, 'AlarmStateChange', {
+      description: `Deployment Guardian (${env.name}): hand the environment's CloudWatch alarm state changes to the alarm handler`,
+      eventPattern: alarmEventPattern(env),
+    });
+    this.alarmStateChangeRule.addTarget(
+      new LambdaFunction(alarmHandler.function, {
+        retryAttempts: ALARM_HANDLER_DELIVERY.retryAttempts,
+        maxEventAge: ALARM_HANDLER_DELIVERY.maxEventAge,
+        deadLetterQueue: alarmHandler.deadLetterQueue,
+      }),
+    );
+    alarmHandler.function.configureAsyncInvoke({
+      retryAttempts: ALARM_HANDLER_ASYNC_INVOKE.retryAttempts,
+      maxEventAge: ALARM_HANDLER_ASYNC_INVOKE.maxEventAge,
+    });
+    this.alarmHandlerDeadLetterAlarm = new DeadLetterAlarm(this, 'AlarmHandlerDeadLettersAlarm', {
+      queue: alarmHandler.deadLetterQueue,
+      alarmName: `guardian-${env.name}-alarm-handler-dead-letters`,
+      description:
+        `Deployment Guardian (${env.name}): CloudWatch alarm state changes the alarm handler could not ` +
+        'handle (not delivered within an hour, or failing after its retries) wait in its dead-letter queue: ' +
+        'they may not have been rolled back, escalated or resolved in full. Read each message (the EventBridge event; ' +
+        "the handler's log has why it failed), check the alarm's state now, " +
+        `\`guardian status --env ${env.name}\` and \`guardian incidents --env ${env.name}\`, ` +
+        'then act by hand, or hand the saved event to the handler again with `aws lambda invoke --invocation-type Event ' +
+        `--function-name <stack output ${ALARM_HANDLER_OUTPUT}> --cli-binary-format raw-in-base64-out --payload file://event.json out.json\`, ` +
+        'and purge the queue.',
+    });
+    this.alarmTopic.notify(this.alarmHandlerDeadLetterAlarm);
+    new CfnOutput(this, ALARM_HANDLER_OUTPUT, {
+      value: alarmHandler.function.functionName,
+      description: `The alarm handler of ${env.name}: hand it an event from its dead-letter queue again`,
+    });
+    // --- end alarm handler and Escalation ---
+
     // CI and the `guardian` CLI find the workflows and tables by these outputs.
     const outputs: Record<keyof typeof STACK_OUTPUTS, string> = {
       deployStateMachineArn: this.deploy.workflow.stateMachine.stateMachineArn,
       rollbackStateMachineArn: this.rollback.workflow.stateMachine.stateMachineArn,
+      escalationStateMachineArn: this.escalation.workflow.stateMachine.stateMachineArn,
       deploymentsTableName: this.tables.deployments.tableName,
       controlTableName: this.tables.control.tableName,
       // `guardian alarm replay FILE` (in AWS) invokes the deployed handler by this name.

@@ -2,6 +2,8 @@
 export const STACK_OUTPUTS = {
   deployStateMachineArn: 'DeployStateMachineArn',
   rollbackStateMachineArn: 'RollbackStateMachineArn',
+  /** `guardian ack` and `guardian incidents` in AWS mode (issue 8). */
+  escalationStateMachineArn: 'EscalationStateMachineArn',
   deploymentsTableName: 'DeploymentsTableName',
   controlTableName: 'ControlTableName',
   alarmHandlerFunctionName: 'AlarmHandlerFunctionName',
