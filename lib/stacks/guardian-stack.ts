@@ -45,7 +45,7 @@ export const ALARM_HANDLER_ASYNC_INVOKE = { retryAttempts: 2, maxEventAge: Durat
 export const ALARM_TOPIC_OUTPUT = 'AlarmTopicArn';
 
 /** Stack output naming the alarm handler's function, to hand it a dead-lettered event again (issue 8). */
-export const ALARM_HANDLER_OUTPUT = 'AlarmHandlerFunctionName';
+export const ALARM_HANDLER_OUTPUT = STACK_OUTPUTS.alarmHandlerFunctionName;
 
 /** Stack outputs naming the composite `guardian-<env>-Degraded` alarm preflight reads (issue 8). */
 export const DEGRADED_ALARM_OUTPUTS = { name: 'DegradedAlarmName', arn: 'DegradedAlarmArn' } as const;
@@ -267,10 +267,7 @@ export class GuardianStack extends Stack {
         'and purge the queue.',
     });
     this.alarmTopic.notify(this.alarmHandlerDeadLetterAlarm);
-    new CfnOutput(this, ALARM_HANDLER_OUTPUT, {
-      value: alarmHandler.function.functionName,
-      description: `The alarm handler of ${env.name}: hand it an event from its dead-letter queue again`,
-    });
+    // Its function name is the stack output ALARM_HANDLER_OUTPUT, written with the others below.
     // --- end alarm handler and Escalation ---
 
     // CI and the `guardian` CLI find the workflows and tables by these outputs.
