@@ -54,7 +54,8 @@ export const STEPS = {
   'rollback-prepare': { ports: ['store', 'workload'], config: ['lock', 'rollout'], invokedBy: 'task' },
   'rollback-apply': { ports: ['workload'], config: [], invokedBy: 'task' },
   'rollback-finish': { ports: ['store'], config: ['thresholds'], invokedBy: 'task' },
-  'execution-ended': { ports: ['store'], config: [], invokedBy: 'event' },
+  // workflows (issue 8): a rollback that itself failed opens a P1 and starts its escalation.
+  'execution-ended': { ports: ['store', 'workflows'], config: [], invokedBy: 'event' },
   // Escalation (issue 8): page a level on every channel / announce the end; park the task token.
   'escalation-notify': {
     ports: ['store', 'secrets', 'notifier'],

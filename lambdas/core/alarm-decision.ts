@@ -45,7 +45,7 @@ export function releaseRollbackClaimKey(environment: string, recordId: string): 
 }
 
 /** FNV-1a, 32 bits, as 8 hex digits: a stable suffix, not a secret. */
-function fnv1a(text: string): string {
+export function fnv1a(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);

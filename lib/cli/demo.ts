@@ -1,12 +1,18 @@
 /**
  * `guardian demo` (what `npm start` runs): the whole guardian, here, on a fresh state of its
  * own. A good release to staging succeeds; a bad one fails its health check and is rolled back
- * automatically. Exits 0 only if everything behaved as the runbook says it should.
+ * automatically; a release whose HighErrorRate alarm fires after it was promoted is rolled back by
+ * the alarm handler, which opens an incident; its escalation pages on-call, then the DevOps lead
+ * after 10 simulated minutes, and stops when someone acknowledges. PagerDuty and Slack are
+ * recorders on loopback. Exits 0 only if everything behaved as the runbook says it should.
  */
 import { randomBytes } from 'node:crypto';
 import { deployExecutionName } from '../../lambdas/core/naming.ts';
 import { environmentOf } from '../config/load.ts';
-import type { GuardianConfig } from '../config/schema.ts';
+import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
+import { alarmStateChangeEvent } from '../local/alarm-events.ts';
+import { type ChannelRecorder, startChannelRecorder } from '../local/channel-recorder.ts';
+import type { SimulatedClock } from '../local/clock.ts';
 import { LocalGuardian } from '../local/guardian.ts';
 import {
   bold,
@@ -55,10 +61,20 @@ export async function runDemo(
         `and a demo API whose health follows the deployed image. Waits run on a simulated clock.`,
     ),
   );
+  const recorder = await startChannelRecorder();
+  const channels = env.escalation.channels;
   const guardian = await LocalGuardian.start({
     config,
     seedImages: { [env.name]: stable },
     onEvent: progressPrinter(output),
+    // Secrets Manager's answers, locally: PagerDuty's routing key and Slack's webhook (the recorder).
+    secrets: {
+      ...(channels.pagerduty
+        ? { [channels.pagerduty.routingKeySecret]: 'demo0routing0key0000000000000000' }
+        : {}),
+      ...(channels.slack ? { [channels.slack.webhookSecret]: `${recorder.url}/slack` } : {}),
+    },
+    pagerdutyEventsUrl: `${recorder.url}/pagerduty`,
   });
   const checks: Check[] = [];
   const check = (what: string, ok: boolean, detail: string) => checks.push({ what, ok, detail });
@@ -114,8 +130,11 @@ export async function runDemo(
       breaker.consecutiveFailures === 1,
       formatBreaker(breaker, env.thresholds.consecutive_failures_for_rollback),
     );
+
+    await alarmScenes({ guardian, env, output, check, recorder, good, stable });
   } finally {
     await guardian.close();
+    await recorder.close();
   }
 
   output.out('');
@@ -130,4 +149,119 @@ export async function runDemo(
   );
   if (options.json) stdout.out(jsonDocument({ passed: failed === 0, checks, seconds: Number(took) }));
   return failed === 0 ? 0 : 1;
+}
+
+/** What the alarm scenes need from the demo. */
+interface AlarmScenes {
+  readonly guardian: LocalGuardian;
+  readonly env: EnvironmentConfig;
+  readonly output: Output;
+  readonly check: (what: string, ok: boolean, detail: string) => void;
+  readonly recorder: ChannelRecorder;
+  /** The release running before the scenes (rolled back to). */
+  readonly good: string;
+  readonly stable: string;
+}
+
+/** Scenes 3 and 4: an alarm after a release rolls it back; its escalation climbs until acknowledged. */
+async function alarmScenes({ guardian, env, output, check, recorder, good }: AlarmScenes): Promise<void> {
+  const next = `${env.image}:v1.7.0`;
+  output.out('');
+  output.out(bold(`3. Promote ${next}; two minutes later its HighErrorRate alarm fires`));
+  const third = await guardian.deploy(
+    { environment: env.name, image: next, trigger: 'operator', requestedBy: 'demo' },
+    deployExecutionName(env.name, 'v1.7.0', randomBytes(4).toString('hex')),
+  );
+  output.out(executionSummary(third));
+  check('v1.7.0 promoted', third.status === 'SUCCEEDED', third.status);
+  // From here an escalation waits for people: the clock moves only when the demo moves it.
+  await guardian.setAdvanceWhenIdle(false);
+  const clock = guardian.clock as SimulatedClock;
+  clock.advance(120);
+  const alarmName = `guardian-${env.name}-HighErrorRate`;
+  const decision = await guardian.handleAlarmEvent(
+    alarmStateChangeEvent({
+      account: env.account,
+      region: env.region,
+      alarmName,
+      state: 'ALARM',
+      at: clock.now(),
+      reason: `Threshold Crossed: 5 out of the last 5 datapoints were greater than the threshold (${env.thresholds.error_rate_threshold}.0)`,
+      tags: { environment: env.name, service: env.service, severity: 'critical' },
+    }),
+  );
+  output.out(`  ${bold(decision.action)}: ${decision.message}`);
+  check(
+    'alarm handler decided to roll the release back',
+    decision.action === 'rollback-release',
+    decision.action,
+  );
+  const incidentId = decision.incidentId ?? '';
+  const store = guardian.store(env.name);
+  // The rollback runs to its end; the escalation pages on-call and waits for an acknowledgement.
+  const rollback = decision.rollback ? await guardian.execution(decision.rollback.executionArn) : undefined;
+  if (rollback) output.out(executionSummary(rollback));
+  check('the alarm rollback succeeded', rollback?.status === 'SUCCEEDED', `${rollback?.status}`);
+  for (let i = 0; i < 500 && !(await store.getIncident(env.name, incidentId))?.taskToken; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const image = (await guardian.observeWorkload(env.name)).image;
+  check('cluster is back on the release before v1.7.0', image === good, image);
+  const released = (await store.listRecords(env.name, 5)).find(
+    (r) => r.image === next && r.kind === 'deploy',
+  );
+  check(
+    'v1.7.0 recorded as rolled back because of the alarm',
+    released?.status === 'rolled-back' && released.alarm?.name === alarmName,
+    `${released?.status} ${released?.alarm?.name ?? ''}`,
+  );
+  const pages = () =>
+    recorder
+      .received('/pagerduty')
+      .map((r) => r.json as { event_action?: string; dedup_key?: string })
+      .filter((e) => e.dedup_key === incidentId);
+  check(
+    'PagerDuty paged on-call with the incident as dedup key',
+    pages().length === 1,
+    `${pages().length} event(s)`,
+  );
+
+  output.out('');
+  output.out(
+    bold(`4. Nobody acknowledges for 10 minutes: the escalation pages the DevOps lead; then someone acks`),
+  );
+  clock.advance(10 * 60);
+  let incident = await store.getIncident(env.name, incidentId);
+  for (let i = 0; i < 500 && (incident?.levelReached ?? 0) < 1; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    incident = await store.getIncident(env.name, incidentId);
+  }
+  output.out(`  paged ${incident?.levelContact ?? 'nobody'} at ${incident?.levelReachedAt ?? '?'}`);
+  check(
+    'the lead was paged after 10 simulated minutes',
+    incident?.levelContact === 'devops-lead',
+    `${incident?.levelContact}`,
+  );
+  for (let i = 0; i < 500 && !(await store.getIncident(env.name, incidentId))?.taskToken; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const ack = await guardian.acknowledge(env.name, incidentId, { by: 'demo-operator' });
+  output.out(`  ${ack.message}`);
+  const escalation = decision.escalation ? await guardian.execution(decision.escalation.executionArn) : undefined;
+  check(
+    'acknowledging ended the escalation',
+    ack.chainEnded && escalation?.status === 'SUCCEEDED',
+    `${escalation?.status}`,
+  );
+  const actions = pages().map((e) => e.event_action);
+  check(
+    'PagerDuty got trigger, trigger, acknowledge',
+    actions.join(',') === 'trigger,trigger,acknowledge',
+    actions.join(', '),
+  );
+  check(
+    'Slack was told',
+    recorder.received('/slack').length >= 3,
+    `${recorder.received('/slack').length} message(s)`,
+  );
 }

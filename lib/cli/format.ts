@@ -107,6 +107,7 @@ export function messageOf(result: unknown): string | undefined {
 export function progressPrinter(output: Output): (event: LocalEvent) => void {
   const entered = new Map<string, number>();
   const failed = new Set<string>();
+  const waitsRunOut = new Set<string>();
   return (e) => {
     const indent = '  '.repeat(e.depth + 1);
     const key = `${e.execution}/${e.state ?? ''}`;
@@ -141,12 +142,20 @@ export function progressPrinter(output: Output): (event: LocalEvent) => void {
       }
       case 'StateFailed':
         failed.add(key);
+        // A wait for a signal (an alarm, a finished rollout) ends by timing out when none came:
+        // the expected path, not a failure.
+        if (e.error === 'States.Timeout' && e.stateType === 'Task' && e.state?.startsWith('Wait for')) {
+          waitsRunOut.add(key);
+          output.out(`${indent}${dim('…')} ${e.state}: nothing signalled, going on ${sim}`);
+          break;
+        }
         output.out(`${indent}${red('✗')} ${e.state} ${sim}  ${describeFailure(e.error, e.cause)}`);
         break;
       case 'StateRetried':
         output.out(`${indent}${dim('↻')} ${e.state} retried ${sim}`);
         break;
       case 'StateCaught':
+        if (waitsRunOut.delete(key)) break;
         output.out(`${indent}${dim('↳')} ${e.state}: failure caught, taking the failure path`);
         break;
       case 'ExecutionSucceeded':

@@ -680,6 +680,18 @@ export class LocalExecutor {
   private readonly ended = new Map<string, Date>();
   /** Attempts and execution starts doing work of their own (not waiting on the executor). */
   private busy = 0;
+  /** See {@link LocalExecutorOptions.advanceWhenIdle}; {@link setAdvanceWhenIdle} changes it. */
+  private advancesWhenIdle = true;
+
+  /**
+   * Turns moving an idle simulated clock on or off from now on (the demo lets a deployment's
+   * waits run out at once, then holds the clock while an escalation waits for a person).
+   */
+  setAdvanceWhenIdle(on: boolean): void {
+    this.advancesWhenIdle = on;
+    if (on) this.touch();
+  }
+
   /** Counts every change; an idle check that sees it move knows something happened. */
   private activity = 0;
   /** The simulated-clock limits running (task, heartbeat and execution timeouts). */
@@ -691,6 +703,7 @@ export class LocalExecutor {
 
   constructor(private readonly options: LocalExecutorOptions) {
     this.handlers = { lambdas: options.lambdas, services: options.services ?? new Map() };
+    this.advancesWhenIdle = options.advanceWhenIdle !== false;
     for (const sm of options.stateMachines) this.byArn.set(sm.arn, prepare(sm, this.handlers));
   }
 
@@ -809,7 +822,7 @@ export class LocalExecutor {
       clearInterval(this.keepAlive);
       this.keepAlive = undefined;
     }
-    if (!this.simulated || this.options.advanceWhenIdle === false || this.idleCheck) return;
+    if (!this.simulated || !this.advancesWhenIdle || this.idleCheck) return;
     const seen = this.activity;
     this.idleCheck = setTimeout(() => {
       this.idleCheck = undefined;

@@ -359,12 +359,27 @@ export class LocalGuardian {
         ...(this.stateService
           ? { onTaskToken: (issued: IssuedTaskToken) => this.shareTaskToken(issued) }
           : {}),
-        ...(this.options.advanceWhenIdle === false ? { advanceWhenIdle: false } : {}),
+        ...((this.advanceWhenIdleNow ?? this.options.advanceWhenIdle) === false
+          ? { advanceWhenIdle: false }
+          : {}),
         ...(this.stateDir ? { stateDir: this.stateDir } : {}),
         ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
       }),
     );
     return rt.wired;
+  }
+
+  /** Overrides {@link LocalGuardianOptions.advanceWhenIdle} from now on (undefined: as the options say). */
+  private advanceWhenIdleNow: boolean | undefined;
+
+  /**
+   * Turns moving the idle simulated clock on or off for every execution from now on: on, waits
+   * for tokens run out at once (a deployment's monitoring); off, an escalation waits for a person
+   * (or for {@link SimulatedClock.advance}).
+   */
+  async setAdvanceWhenIdle(on: boolean): Promise<void> {
+    this.advanceWhenIdleNow = on;
+    for (const executor of await this.executors()) executor.setAdvanceWhenIdle(on);
   }
 
   /** Secret values: the options', else `<state>/secrets.json`, else none. */
@@ -493,6 +508,11 @@ export class LocalGuardian {
       // It ended on its own meanwhile.
       if (err.name !== 'ExecutionDoesNotExist') throw err;
     });
+  }
+
+  /** The result of an execution the Workflows port started (e.g. the alarm handler's rollback), when it ends. */
+  execution(executionArn: string): Promise<LocalExecutionResult> | undefined {
+    return this.background.get(executionArn)?.run;
   }
 
   /** The executions the Workflows port started so far, by ARN (running or ended). */
@@ -1002,11 +1022,14 @@ interface WireStackOptions {
 
 /**
  * A seam for tests of several processes: with `GUARDIAN_TEST_PAUSE_BEFORE=<step id>`, a local
- * run with a state folder stops before that step, writes `<state>/paused-<pid>` and goes on
+ * run with a state folder stops before that step (the first time it runs), writes `<state>/paused-<pid>` and goes on
  * when the file is removed, so a test can act while it holds the lock (or kill it there).
  */
+let pausedForTest = false;
 async function pauseForTest(stepId: string, stateDir: string | undefined): Promise<void> {
-  if (!stateDir || process.env.GUARDIAN_TEST_PAUSE_BEFORE !== stepId) return;
+  // Once per process: a step that runs again (a monitoring round) goes on.
+  if (!stateDir || pausedForTest || process.env.GUARDIAN_TEST_PAUSE_BEFORE !== stepId) return;
+  pausedForTest = true;
   const file = path.join(stateDir, `paused-${process.pid}`);
   writeFileAtomic(file, stepId);
   while (existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 25));

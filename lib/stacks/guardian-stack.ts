@@ -262,12 +262,10 @@ export class GuardianStack extends Stack {
         'they may not have been rolled back, escalated or resolved in full. Read each message (the EventBridge event; ' +
         "the handler's log has why it failed), check the alarm's state now, " +
         `\`guardian status --env ${env.name}\` and \`guardian incidents --env ${env.name}\`, ` +
-        'then act by hand, or hand the saved event to the handler again with `aws lambda invoke --invocation-type Event ' +
-        `--function-name <stack output ${ALARM_HANDLER_OUTPUT}> --cli-binary-format raw-in-base64-out --payload file://event.json out.json\`, ` +
-        'and purge the queue.',
+        'then act by hand, or hand the saved event to the handler again with `guardian alarm replay event.json` ' +
+        `(it invokes the function named by the stack output ${ALARM_HANDLER_OUTPUT}), and purge the queue.`,
     });
     this.alarmTopic.notify(this.alarmHandlerDeadLetterAlarm);
-    // Its function name is the stack output ALARM_HANDLER_OUTPUT, written with the others below.
     // --- end alarm handler and Escalation ---
 
     // CI and the `guardian` CLI find the workflows and tables by these outputs.
@@ -277,7 +275,8 @@ export class GuardianStack extends Stack {
       escalationStateMachineArn: this.escalation.workflow.stateMachine.stateMachineArn,
       deploymentsTableName: this.tables.deployments.tableName,
       controlTableName: this.tables.control.tableName,
-      // `guardian alarm replay FILE` (in AWS) invokes the deployed handler by this name.
+      // `guardian alarm replay FILE` (in AWS) invokes the deployed handler by this name (a
+      // dead-lettered event is handed to it again that way).
       alarmHandlerFunctionName: this.steps.steps['alarm-handler'].function.functionName,
     };
     for (const [key, value] of Object.entries(outputs)) {

@@ -139,7 +139,7 @@ describe('alarm handler (local, end to end)', () => {
     const records = await g.store('staging').listRecords('staging', 5);
     const rollback = records.find((r) => r.kind === 'rollback');
     expect(rollback).toMatchObject({
-      status: 'succeeded',
+      status: 'rolled-back',
       trigger: 'alarm',
       deploymentId: releaseId,
       image: SEED,

@@ -42,6 +42,15 @@ async function json(...argv: string[]): Promise<JsonRun> {
 /** A command line that makes `command` do its job (with the local runner where it has one). */
 function okArgs(command: CommandName, stateDir: string): string[] {
   if (command === 'demo') return ['demo'];
+  const local = ['--local', '--state-dir', stateDir];
+  if (command === 'alarm') {
+    const event = path.join(
+      path.dirname(DEFAULT_CONFIG_DIR),
+      'test/fixtures/alarm-events/guardian-high-error-rate-alarm.json',
+    );
+    return ['alarm', 'replay', event, ...local];
+  }
+  if (command === 'ack') return ['ack', 'staging-20261120T101205Z-5d001925', ...local];
   const extra = command === 'deploy' ? ['--image', `${REPO}:v1.5.0`] : [];
   return [command, '--env', 'staging', ...extra, '--local', '--state-dir', stateDir];
 }

@@ -7,7 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+// Several CLI processes per test on a shared 2-core machine: a limit on hanging, not a speed target.
+vi.setConfig({ testTimeout: 180_000 });
+
 import { stopStateService } from '../../lib/local/state-service.ts';
 
 const BIN = path.resolve('bin/guardian.js');
@@ -67,8 +71,12 @@ afterEach(async () => {
 describe('two local commands at once behave as they would in AWS', () => {
   it('refuses a second deploy to an environment being deployed, naming the holder; another environment and reads proceed', async () => {
     const dir = stateDir();
+    // Paused in post-deployment monitoring, holding the lock: the production deploy beside it moves
+    // the shared simulated clock through its own monitoring (600 s), as real time would move for
+    // both in AWS. Paused before its rollout instead, the first deploy would find its rollout
+    // deadline gone (the wait it was paused in is the one a real clock would also have seen).
     const first = start(dir, ['deploy', '--env', 'staging', '--image', `${REPO}:v1.5.0`], {
-      GUARDIAN_TEST_PAUSE_BEFORE: 'set-image',
+      GUARDIAN_TEST_PAUSE_BEFORE: 'monitor-round',
     });
     const pause = await paused(dir, first.child);
 
