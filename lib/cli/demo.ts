@@ -247,7 +247,9 @@ async function alarmScenes({ guardian, env, output, check, recorder, good }: Ala
   }
   const ack = await guardian.acknowledge(env.name, incidentId, { by: 'demo-operator' });
   output.out(`  ${ack.message}`);
-  const escalation = decision.escalation ? await guardian.execution(decision.escalation.executionArn) : undefined;
+  const escalation = decision.escalation
+    ? await guardian.execution(decision.escalation.executionArn)
+    : undefined;
   check(
     'acknowledging ended the escalation',
     ack.chainEnded && escalation?.status === 'SUCCEEDED',

@@ -4,7 +4,7 @@
  * `resolveAlarm`), by exact name or by their propagated `environment` tag, and nothing else.
  * Exact names rather than a `guardian-<env>-` prefix: the prefix would also match the guardian's
  * own dead-letter and workflow alarms (an alarm about the guardian must never roll a release
- * back) and, for `prod`, every alarm of `prod2`.
+ * back) and, for `prod`, every alarm of `prod-eu`.
  */
 import type { EventPattern } from 'aws-cdk-lib/aws-events';
 import {

@@ -1,42 +1,35 @@
 /**
- * The Escalation workflow in a real environment stack (the way GuardianStack will hold it): its
- * ASL, the least privilege of the escalation steps, and cdk-nag.
+ * The Escalation workflow in the production stack (GuardianStack's `Escalation`): its ASL, the
+ * least privilege of the escalation steps, and cdk-nag.
  */
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { STEP_IDS, type StepId } from '../../lambdas/steps.ts';
-import { buildApp } from '../../lib/app.ts';
-import { EscalationWorkflow, escalationTimeoutOf } from '../../lib/constructs/escalation-workflow.ts';
-import { applyNag, nagFindings } from '../../lib/nag.ts';
+import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
+import { escalationTimeoutOf } from '../../lib/constructs/escalation-workflow.ts';
+import { nagFindings } from '../../lib/nag.ts';
 import {
   type AslDefinition,
   type AslState,
   stateMachineDefinitions,
   stepFunctionsOfTemplate,
 } from '../../lib/template.ts';
-import { aslValidator, synthesized } from './fixtures.ts';
+import { aslValidator, synthesized, templateOf } from './fixtures.ts';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 
-/** The production stack with the Escalation workflow added, nag applied, and its template. */
+/** The production stack (nag applied), its environment and its template. */
 function build() {
-  const { config } = synthesized();
-  const { app, stacks } = buildApp({ config, bundle: false, nag: false });
-  const stack = stacks.production;
+  const { config, app } = synthesized();
+  const stack = app.stacks.production;
   const env = config.environments.production;
   if (!stack || !env) throw new Error('no production stack');
-  const escalation = new EscalationWorkflow(stack, 'Escalation', {
-    environment: env,
-    functions: {
-      'escalation-notify': stack.steps.functionOf('escalation-notify'),
-      'escalation-wait': stack.steps.functionOf('escalation-wait'),
-    },
-  });
-  applyNag(app, Object.values(stacks));
-  return { stack, escalation, env, template: Template.fromStack(stack) };
+  return { stack, escalation: stack.escalation, env, template: templateOf('production') };
 }
 const built = build();
-const t = built.template;
+const t: Template = built.template;
+/** Whether the step table gives `step` the `port`. */
+const hasPort = (step: StepId, port: string): boolean =>
+  (STEPS[step].ports as readonly string[]).includes(port);
 
 const definition: AslDefinition = (() => {
   const found = Object.values(stateMachineDefinitions(t)).find(
@@ -245,12 +238,17 @@ describe('escalation IAM', () => {
     expect(actions.some((a) => a.startsWith('dynamodb:'))).toBe(true);
   });
 
-  it.each(STEP_IDS)('gives %s no states:SendTaskSuccess: only whoever acknowledges needs it', (step) => {
-    expect(actionsOf(statementsOf(step)).filter((a) => a.startsWith('states:SendTask'))).toEqual([]);
-  });
+  it.each(STEP_IDS.filter((s) => !hasPort(s, 'workflows')))(
+    'gives %s no states:SendTask*: only the workflows port (the alarm handler) and whoever acknowledges need it',
+    (step) => {
+      expect(actionsOf(statementsOf(step)).filter((a) => a.startsWith('states:'))).toEqual([]);
+    },
+  );
 
   it('gives no function a secret, channel or topic it does not use', () => {
-    for (const step of STEP_IDS.filter((s) => s !== 'escalation-notify')) {
+    const channelSteps = STEP_IDS.filter((s) => hasPort(s, 'secrets') || hasPort(s, 'notifier'));
+    expect(channelSteps.sort()).toEqual(['alarm-handler', 'escalation-notify']);
+    for (const step of STEP_IDS.filter((s) => !channelSteps.includes(s))) {
       expect(
         actionsOf(statementsOf(step)).filter((a) => /^(secretsmanager|sns|kms):/.test(a)),
         step,

@@ -4,7 +4,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { guardianAlarmName, METRIC_ALARM_IDS } from '../../lambdas/core/alarm-catalog.ts';
 import { configSlice } from '../../lambdas/shared/wiring.ts';
-import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
+import { EVENT_STEPS, STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
 import { buildApp, type GuardianApp } from '../../lib/app.ts';
 import { type GuardianConfig, LOG_RETENTION_DAYS, type StackConfig } from '../../lib/config/schema.ts';
 import { AlarmTopic } from '../../lib/constructs/alarm-topic.ts';
@@ -45,6 +45,27 @@ const actionsOf = (statements: Statement[]): string[] =>
 const resourceIdOf = (t: Template, type: string, props: Record<string, unknown> = {}): string => {
   const ids = Object.keys(t.findResources(type, { Properties: Match.objectLike(props) }));
   expect(ids, type).toHaveLength(1);
+  return ids[0] as string;
+};
+
+/** The dead-letter queue of an EventBridge-invoked step (its function's DeadLetterConfig). */
+const stepQueueIdOf = (t: Template, step: StepId): string => {
+  const target = t.toJSON().Resources[functionIdOf(t, step)].Properties.DeadLetterConfig?.TargetArn;
+  expect(target, `${step} dead-letter queue`).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+  return target['Fn::GetAtt'][0] as string;
+};
+
+/** The only EventBridge rule whose target is the function of `step`. */
+const ruleIdOf = (t: Template, step: StepId): string => {
+  const fn = functionIdOf(t, step);
+  const ids = Object.entries(t.findResources('AWS::Events::Rule'))
+    .filter(([, r]) =>
+      (r.Properties.Targets as { Arn: unknown }[]).some(
+        (target) => JSON.stringify(target.Arn) === JSON.stringify({ 'Fn::GetAtt': [fn, 'Arn'] }),
+      ),
+    )
+    .map(([id]) => id);
+  expect(ids, `rules targeting ${step}`).toHaveLength(1);
   return ids[0] as string;
 };
 
@@ -297,8 +318,8 @@ describe('step functions', () => {
 
   it('takes the retention and removal policy of every log group (steps and workflows) from config', () => {
     const production = reconfiguredTemplateOf('production');
-    // Nine steps and two state machines.
-    expect(Object.keys(production.findResources('AWS::Logs::LogGroup'))).toHaveLength(STEP_IDS.length + 2);
+    // One per step and one per state machine (Deploy, Rollback, Escalation).
+    expect(Object.keys(production.findResources('AWS::Logs::LogGroup'))).toHaveLength(STEP_IDS.length + 3);
     production.allResources('AWS::Logs::LogGroup', {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({ RetentionInDays: 7 }),
@@ -417,8 +438,8 @@ describe('execution-ended janitor', () => {
       StateMachineName: 'guardian-staging-rollback',
     });
     const fn = functionIdOf(t, 'execution-ended');
-    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
-    const rule = t.toJSON().Resources[resourceIdOf(t, 'AWS::Events::Rule')];
+    const dlq = stepQueueIdOf(t, 'execution-ended');
+    const rule = t.toJSON().Resources[ruleIdOf(t, 'execution-ended')];
     expect(rule.Properties.EventPattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
@@ -440,13 +461,13 @@ describe('execution-ended janitor', () => {
       Action: 'lambda:InvokeFunction',
       FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
       Principal: 'events.amazonaws.com',
-      SourceArn: { 'Fn::GetAtt': [resourceIdOf(t, 'AWS::Events::Rule'), 'Arn'] },
+      SourceArn: { 'Fn::GetAtt': [ruleIdOf(t, 'execution-ended'), 'Arn'] },
     });
   });
 
   it('keeps undeliverable and failed events in an encrypted, TLS-only queue for 14 days', () => {
     const t = templateOf('production');
-    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
+    const dlq = stepQueueIdOf(t, 'execution-ended');
     expect(t.toJSON().Resources[dlq]).toMatchObject({
       // retention.removalPolicy of production in config/environments.yaml
       DeletionPolicy: 'Retain',
@@ -477,7 +498,7 @@ describe('execution-ended janitor', () => {
 
   it('lets the step touch only the two tables, its log group and its dead-letter queue', () => {
     const t = templateOf('staging');
-    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
+    const dlq = stepQueueIdOf(t, 'execution-ended');
     const statements = statementsOf(t, 'execution-ended');
     const other = statements.filter((s) => !actionsOf([s]).every((a) => /^(dynamodb|xray|logs):/.test(a)));
     expect(other).toEqual([
@@ -490,13 +511,16 @@ describe('execution-ended janitor', () => {
     });
   });
 
-  it('is no Task state of any workflow, and no other step gets a dead-letter queue', () => {
+  it('is no Task state of any workflow, and no step but the EventBridge-invoked ones gets a dead-letter queue', () => {
     const t = templateOf('staging');
-    const fn = functionIdOf(t, 'execution-ended');
-    for (const sm of Object.values(t.findResources('AWS::StepFunctions::StateMachine'))) {
-      expect(JSON.stringify(sm.Properties.DefinitionString)).not.toContain(fn);
+    for (const step of EVENT_STEPS) {
+      const fn = functionIdOf(t, step);
+      for (const sm of Object.values(t.findResources('AWS::StepFunctions::StateMachine'))) {
+        expect(JSON.stringify(sm.Properties.DefinitionString), step).not.toContain(fn);
+      }
     }
-    for (const step of STEP_IDS.filter((s) => s !== 'execution-ended')) {
+    expect([...EVENT_STEPS].sort()).toEqual(['alarm-handler', 'execution-ended']);
+    for (const step of STEP_IDS.filter((s) => !EVENT_STEPS.includes(s))) {
       expect(t.toJSON().Resources[functionIdOf(t, step)].Properties.DeadLetterConfig, step).toBeUndefined();
     }
   });
@@ -589,8 +613,8 @@ describe('alarm topic', () => {
   it('has no subscription and no delivery queue when config lists no subscriber', () => {
     const t = templateOf('staging');
     t.resourceCountIs('AWS::SNS::Subscription', 0);
-    // The janitor's dead-letter queue only.
-    t.resourceCountIs('AWS::SQS::Queue', 1);
+    // The dead-letter queues of the janitor and the alarm handler only.
+    t.resourceCountIs('AWS::SQS::Queue', EVENT_STEPS.length);
   });
 
   it('subscribes every endpoint from config with its protocol, redriving failed deliveries to a queue', () => {
@@ -691,6 +715,7 @@ describe('alarm actions', () => {
   const WORKFLOW_ALARMS = ['failed', 'throttled', 'aborted', 'timedout'].flatMap((a) => [
     `deploy-${a}`,
     `rollback-${a}`,
+    `escalation-${a}`,
   ]);
 
   it.each(['staging', 'production'] as const)(
@@ -703,11 +728,12 @@ describe('alarm actions', () => {
       const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter(
         (a) => !workload.has(a.Properties.AlarmName),
       );
-      // Four per workflow and the janitor's dead-letter queue.
+      // Four per workflow and one per dead-letter queue (the janitor's, the alarm handler's).
       expect(alarms.map((a) => a.Properties.AlarmName).sort()).toEqual(
         [
           ...WORKFLOW_ALARMS.map((a) => `guardian-${env}-${a}`),
           `guardian-${env}-execution-ended-dead-letters`,
+          `guardian-${env}-alarm-handler-dead-letters`,
         ].sort(),
       );
       for (const alarm of alarms) {
@@ -730,7 +756,7 @@ describe('alarm actions', () => {
   it("alarms on the first event in the janitor's dead-letter queue", () => {
     const t = templateOf('production');
     const topic = { Ref: resourceIdOf(t, 'AWS::SNS::Topic') };
-    const dlq = resourceIdOf(t, 'AWS::SQS::Queue');
+    const dlq = stepQueueIdOf(t, 'execution-ended');
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'guardian-production-execution-ended-dead-letters',
       AlarmDescription: Match.stringLikeRegexp('guardian lock --env production --release'),

@@ -73,6 +73,34 @@ describe('cdk-nag', () => {
     ]);
   });
 
+  it("leaves a wildcard beyond task tokens and X-Ray on the alarm handler's policy unacknowledged", () => {
+    const { stacks } = buildApp({ config: synthesized().config, bundle: false, nag: false });
+    const stack = stacks.staging as NonNullable<typeof stacks.staging>;
+    stack.steps
+      .functionOf('alarm-handler')
+      .addToRolePolicy(new PolicyStatement({ actions: ['states:StopExecution'], resources: ['*'] }));
+    acknowledgeFindings(stack);
+    expect(nagFindings(stack)).toEqual([
+      expect.objectContaining({
+        rule: 'AwsSolutions-IAM5[Resource::*]',
+        path: 'GuardianStaging/Steps/AlarmHandler/Role/DefaultPolicy/Resource',
+      }),
+    ]);
+  });
+
+  it('accepts no asynchronous invoke config without a failure destination on a function without dead letters', () => {
+    const { stacks } = buildApp({ config: synthesized().config, bundle: false, nag: false });
+    const stack = stacks.staging as NonNullable<typeof stacks.staging>;
+    stack.steps.functionOf('set-image').configureAsyncInvoke({ retryAttempts: 0 });
+    acknowledgeFindings(stack);
+    expect(nagFindings(stack)).toEqual([
+      expect.objectContaining({
+        rule: 'Serverless-LambdaAsyncFailureDestination',
+        path: 'GuardianStaging/Steps/SetImage/Function/EventInvokeConfig/Resource',
+      }),
+    ]);
+  });
+
   it('states a reason for every accepted finding', () => {
     for (const accepted of ACCEPTED_FINDINGS) expect(accepted.reason.length).toBeGreaterThan(40);
   });

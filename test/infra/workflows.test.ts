@@ -563,6 +563,7 @@ describe('template helpers', () => {
     for (const r of resources.filter((x) => x.includes(':function:'))) expect(arns).toContain(r);
     expect(info.stateMachines.map((m) => m.name).sort()).toEqual([
       'guardian-production-deploy',
+      'guardian-production-escalation',
       'guardian-production-rollback',
     ]);
     const deployments = info.tables.find((t) => t.role === 'deployments');

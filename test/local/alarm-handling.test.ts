@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
 import { loadConfig } from '../../lib/config/load.ts';
-import type { LocalEvent } from '../../lib/local/executor.ts';
 import type { SimulatedClock } from '../../lib/local/clock.ts';
+import type { LocalEvent } from '../../lib/local/executor.ts';
 import { LocalGuardian } from '../../lib/local/guardian.ts';
 import { alarmFixture } from '../helpers/alarm-events.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
@@ -106,17 +106,15 @@ async function promote(g: LocalGuardian, tag: string): Promise<string> {
 }
 
 const pagerDutyEvents = () =>
-  receiver
-    .received('/pagerduty')
-    .map(
-      (r) =>
-        r.json as {
-          event_action: string;
-          dedup_key: string;
-          routing_key: string;
-          payload?: { summary: string; severity: string };
-        },
-    );
+  receiver.received('/pagerduty').map(
+    (r) =>
+      r.json as {
+        event_action: string;
+        dedup_key: string;
+        routing_key: string;
+        payload?: { summary: string; severity: string };
+      },
+  );
 
 describe('alarm handler (local, end to end)', () => {
   it('rolls a promoted release back to the previous image when its HighErrorRate fires, opens an incident and pages PagerDuty', async () => {

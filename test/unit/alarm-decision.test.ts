@@ -252,7 +252,7 @@ describe('decideAlarm: critical ALARM', () => {
       release: { recordId: 'production-v1-4-2-8c1d2e3f', image: 'ghcr.io/buywhere/buywhere-api:v1.4.2' },
       rollbackTo: { recordId: 'production-v1-4-1-0a9b8c7d', image: 'ghcr.io/buywhere/buywhere-api:v1.4.1' },
       claimKey: 'rollback-claim#production#production-v1-4-2-8c1d2e3f',
-      incidentId: 'production:guardian-production-HighErrorRate:2026-11-20T10:12:05.485Z',
+      incidentId: 'production-20261120T101205Z-5d001925',
       reason:
         "production: critical alarm 'guardian-production-HighErrorRate' went into ALARM 12 min after release production-v1-4-2-8c1d2e3f (ghcr.io/buywhere/buywhere-api:v1.4.2) was promoted, within the 30 min guard window; rolling it back to production-v1-4-1-0a9b8c7d (ghcr.io/buywhere/buywhere-api:v1.4.1) and opening an incident.",
     });
@@ -320,7 +320,7 @@ describe('decideAlarm: critical ALARM', () => {
       environment: 'production',
       severity: 'critical',
       why: 'no release of production is on record, so there is nothing to roll back',
-      incidentId: 'production:guardian-production-HighErrorRate:2026-11-20T10:12:05.485Z',
+      incidentId: 'production-20261120T101205Z-5d001925',
     });
   });
 

@@ -214,7 +214,7 @@ describe('wiring', () => {
 
   it('resolves each step to exactly its ports, the workload port to its platform', () => {
     expect(portsOf('health-check', staging).map(([name]) => name)).toEqual(['http']);
-    expect(portsOf('execution-ended', staging).map(([name]) => name)).toEqual(['store']);
+    expect(portsOf('execution-ended', staging).map(([name]) => name)).toEqual(['store', 'workflows']);
     const preflight = portsOf('preflight', staging);
     expect(preflight.map(([name]) => name)).toEqual(['store', 'workload', 'alarms']);
     expect(preflight[1]?.[1]).toMatchObject({
