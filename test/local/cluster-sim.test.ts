@@ -88,6 +88,22 @@ describe('cluster simulator only', () => {
       await other.close();
     }
   });
+
+  it('tells a request listener of each call as it arrives, and no more once it stops listening', async () => {
+    const seen: { method: string; url: string; receivedAt: number }[] = [];
+    const stop = sim.onRequest((r) => seen.push(r));
+    const before = performance.now();
+    await cluster.setImage(NS, NAME, NAME, `${REPO}:v1.1.0`, 'deploy v1.1.0');
+    const after = performance.now();
+    const patch = seen.find((r) => r.method === 'PATCH');
+    expect(patch?.url.split('?')[0]).toBe(`/apis/apps/v1/namespaces/${NS}/deployments/${NAME}`);
+    expect(patch?.receivedAt).toBeGreaterThanOrEqual(before);
+    expect(patch?.receivedAt).toBeLessThanOrEqual(after);
+    stop();
+    const count = seen.length;
+    await cluster.getWorkload(NS, NAME);
+    expect(seen).toHaveLength(count);
+  });
 });
 
 describe('demo API', () => {

@@ -17,5 +17,6 @@ export {
   type ClusterSimulatorOptions,
   type FaultInjection,
   type InjectedStatus,
+  type SimulatorRequest,
   startClusterSimulator,
 } from './server.ts';

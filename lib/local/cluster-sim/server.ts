@@ -37,6 +37,15 @@ export interface ClusterSimulatorOptions {
   readonly recordRequests?: boolean;
 }
 
+/** One API request as it arrived, for {@link ClusterSimulator.onRequest}. */
+export interface SimulatorRequest {
+  readonly method: string;
+  /** Path and query, as sent. */
+  readonly url: string;
+  /** `performance.now()` when it arrived, before it was handled (comparable with the caller's in this process). */
+  readonly receivedAt: number;
+}
+
 /** A running cluster simulator. */
 export interface ClusterSimulator {
   /** Base URL, `http://127.0.0.1:<port>`. */
@@ -53,6 +62,11 @@ export interface ClusterSimulator {
   servedImage(namespace: string, name: string): string | undefined;
   /** Every API request received so far, as `METHOD /path?query` (tests assert "no cluster call"). */
   requests(): string[];
+  /**
+   * Calls `listener` as each API request arrives, before it is handled, so a benchmark can time
+   * when a change reached the API. Returns a function that stops the calls.
+   */
+  onRequest(listener: (request: SimulatorRequest) => void): () => void;
   /** JSON snapshot of the whole cluster (persist it to resume later). */
   exportState(): ClusterSimSnapshot;
   /** Replaces the cluster with a snapshot. */
@@ -272,8 +286,12 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions): P
   };
 
   const requests: string[] = [];
+  const listeners = new Set<(request: SimulatorRequest) => void>();
   const server = createServer((req, res) => {
+    const receivedAt = performance.now();
     if (options.recordRequests !== false) requests.push(`${req.method ?? 'GET'} ${req.url ?? '/'}`);
+    for (const listener of listeners)
+      listener({ method: req.method ?? 'GET', url: req.url ?? '/', receivedAt });
     route(req, res)
       .then(() => {
         if (req.method !== 'GET') options.onChange?.();
@@ -341,6 +359,10 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions): P
     },
     servedImage: (namespace, name) => cluster.servedImage(namespace, name),
     requests: () => [...requests],
+    onRequest(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     exportState: () => cluster.exportState(),
     importState: (snapshot) => cluster.importState(snapshot),
     close: () =>
