@@ -89,7 +89,7 @@ async function withLocal<T>(
   config: GuardianConfig,
   output: Output,
   fn: (g: LocalGuardian) => Promise<T>,
-  extra: { readonly advanceWhenIdle?: boolean } = {},
+  extra: { readonly advanceWhenIdle?: boolean; readonly deferEscalations?: boolean } = {},
 ): Promise<T> {
   const json = args.values.json === true;
   if (args.values.wait !== undefined || args.values.timeout !== undefined) {
@@ -113,10 +113,18 @@ async function withLocal<T>(
     // With --json, stdout is the result document's alone: progress goes to stderr.
     onEvent: progressPrinter(json ? toStderr(output) : output),
     onNotice: (line) => output.err(`guardian: ${line}`),
+    deferEscalations: true,
     ...extra,
   });
   try {
-    return await fn(guardian);
+    const result = await fn(guardian);
+    // An incident opened on the way (a rollback that failed) pages its first level now.
+    for (const e of await guardian.runDeferredEscalations()) {
+      output.err(
+        `guardian: escalation ${e.name} paged its first level; the incident stays open (guardian incidents, guardian ack ${e.name} --local)`,
+      );
+    }
+    return result;
   } catch (err) {
     throw stateGone(stateDir) ? deletedStateError(stateDir, err) : err;
   } finally {
@@ -638,7 +646,10 @@ async function alarmReplay(args: ParsedArgs, config: GuardianConfig, output: Out
       async (g) => {
         const result = await g.handleAlarmEvent(event);
         if (!json) print(result);
-        const runs = await g.settle({ escalations: 'until-waiting' });
+        const runs = [
+          ...(await g.settle({ escalations: 'until-waiting' })),
+          ...(await g.runDeferredEscalations()),
+        ];
         const executions = runs.map((r) => ({
           name: r.name,
           status: r.status,
@@ -659,7 +670,7 @@ async function alarmReplay(args: ParsedArgs, config: GuardianConfig, output: Out
         return rollback ? exitCodeOf(rollback) : 0;
       },
       // An escalation waits for people: it must not run its levels out on the simulated clock.
-      { advanceWhenIdle: false },
+      { advanceWhenIdle: false, deferEscalations: true },
     );
   }
   for (const flag of ['kubeconfig', 'api-url', 'state-dir']) {

@@ -125,6 +125,14 @@ export interface LocalGuardianOptions {
    * key and webhook URL). Default: `<state>/secrets.json` if there is one, else none.
    */
   readonly secrets?: Readonly<Record<string, string>>;
+  /**
+   * Escalations started while a command runs (a failed rollback's P1, an alarm's incident) wait
+   * until {@link LocalGuardian.runDeferredEscalations}, which pages each one's first level with the
+   * clock held and then ends it: a local execution cannot outlive its command, and a chain waiting
+   * for a person must not move the shared simulated clock under the command's own executions.
+   * The CLI defers; the demo and tests run whole chains. @default false
+   */
+  readonly deferEscalations?: boolean;
   /** Where the PagerDuty channel sends locally (a receiver on loopback). Default: the configured eventsUrl. */
   readonly pagerdutyEventsUrl?: string;
   /** Publishes what the escalation's SNS channel sends. Default: appended to `<state>/sns.jsonl`, or kept in memory. */
@@ -170,6 +178,8 @@ export class LocalGuardian {
   private workflowsRelay: Promise<WorkflowsRelay> | undefined;
   /** Executions the Workflows port started (the alarm handler's rollbacks and escalations), by ARN. */
   private readonly background = new Map<string, BackgroundExecution>();
+  /** Escalations waiting for {@link runDeferredEscalations} (with `deferEscalations`). */
+  private readonly deferred: { environment: string; name: string; input: unknown }[] = [];
   /** What the SNS channel published, when no folder or publisher was given. */
   readonly snsMessages: { readonly topicArn: string; readonly subject: string; readonly message: string }[] =
     [];
@@ -439,7 +449,13 @@ export class LocalGuardian {
         const wired = await this.wired(environment);
         const stateMachine = kind === 'rollback' ? wired.rollbackStateMachine : wired.escalationStateMachine;
         const executionArn = `${wired.executor.stateMachine(stateMachine).arn.replace(':stateMachine:', ':execution:')}:${name}`;
-        if (this.executionExists(wired, executionArn, name)) return { executionArn, started: false };
+        if (this.executionExists(wired, executionArn, name) || this.deferred.some((d) => d.name === name)) {
+          return { executionArn, started: false };
+        }
+        if (kind === 'escalation' && this.options.deferEscalations) {
+          this.deferred.push({ environment, name, input });
+          return { executionArn, started: true };
+        }
         const run = this.run(wired, environment, stateMachine, input, name);
         this.background.set(executionArn, { kind, environment, name, executionArn, run });
         // Awaited by settle(); a failure to run is its result there, never an unhandled rejection.
@@ -508,6 +524,35 @@ export class LocalGuardian {
       // It ended on its own meanwhile.
       if (err.name !== 'ExecutionDoesNotExist') throw err;
     });
+  }
+
+  /**
+   * Runs the escalations deferred while the command ran: each pages its first level and is then
+   * stopped (the incident stays open for `guardian ack`), with the simulated clock held so that
+   * no later level is paged early. Returns their results.
+   */
+  async runDeferredEscalations(): Promise<LocalExecutionResult[]> {
+    const results: LocalExecutionResult[] = [];
+    if (this.deferred.length === 0) return results;
+    await this.setAdvanceWhenIdle(false);
+    while (this.deferred.length > 0) {
+      const next = this.deferred.shift() as (typeof this.deferred)[number];
+      const wired = await this.wired(next.environment);
+      const run = this.run(wired, next.environment, wired.escalationStateMachine, next.input, next.name);
+      run.catch(() => undefined);
+      const executionArn = `${wired.executor.stateMachine(wired.escalationStateMachine).arn.replace(':stateMachine:', ':execution:')}:${next.name}`;
+      const b: BackgroundExecution = {
+        kind: 'escalation',
+        environment: next.environment,
+        name: next.name,
+        executionArn,
+        run,
+      };
+      this.background.set(executionArn, b);
+      await this.stopWhenWaiting(b);
+      results.push(await run);
+    }
+    return results;
   }
 
   /** The result of an execution the Workflows port started (e.g. the alarm handler's rollback), when it ends. */

@@ -496,14 +496,27 @@ describe('execution-ended janitor', () => {
     });
   });
 
-  it('lets the step touch only the two tables, its log group and its dead-letter queue', () => {
+  it('lets the step touch only the two tables, its log group, its dead-letter queue, and start an escalation (a failed rollback pages)', () => {
     const t = templateOf('staging');
     const dlq = stepQueueIdOf(t, 'execution-ended');
     const statements = statementsOf(t, 'execution-ended');
-    const other = statements.filter((s) => !actionsOf([s]).every((a) => /^(dynamodb|xray|logs):/.test(a)));
+    const other = statements.filter(
+      (s) => !actionsOf([s]).every((a) => /^(dynamodb|xray|logs):/.test(a) || a.startsWith('states:')),
+    );
     expect(other).toEqual([
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [dlq, 'Arn'] } },
     ]);
+    const states = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')));
+    expect(actionsOf(states).sort()).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskSuccess',
+      'states:StartExecution',
+    ]);
+    const started = JSON.stringify(
+      states.find((s) => actionsOf([s]).includes('states:StartExecution'))?.Resource,
+    );
+    expect(started).toContain('stateMachine:guardian-staging-escalation');
+    expect(started).not.toContain('guardian-production');
     expect(actionsOf(statements).filter((a) => a.startsWith('eks:'))).toEqual([]);
     expect(lambdaEnvironmentOf(t, functionIdOf(t, 'execution-ended'))).toMatchObject({
       DEPLOYMENTS_TABLE: 'guardian-staging-deployments',
