@@ -24,4 +24,5 @@ export const STEP_MODULES: Record<StepId, StepModule> = {
   'escalation-notify': () => import('./escalation-notify/handler.ts'),
   'escalation-wait': () => import('./escalation-wait/handler.ts'),
   'alarm-handler': () => import('./alarm-handler/handler.ts'),
+  'pagerduty-webhook': () => import('./pagerduty-webhook/handler.ts'),
 };

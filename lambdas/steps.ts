@@ -5,6 +5,7 @@
  * a step's dependencies from its entry, so code that reaches for anything else does not compile.
  * Pure data: the CDK app, the handlers and the local runner all read it.
  */
+import type { EnvironmentConfig } from '../lib/config/schema.ts';
 import type { ConfigKey, PortName } from './ports/table.ts';
 
 /** One step's needs. */
@@ -12,8 +13,12 @@ export interface StepSpec {
   readonly ports: readonly PortName[];
   /** Config keys the step's own code reads (its ports' keys are added to its slice). */
   readonly config: readonly ConfigKey[];
-  /** `task`: a state machine's Task state; `event`: EventBridge invokes it asynchronously. */
-  readonly invokedBy: 'task' | 'event';
+  /**
+   * `task`: a state machine's Task state; `event`: EventBridge invokes it asynchronously (so it gets
+   * a dead-letter queue); `url`: a Lambda Function URL invokes it synchronously and the caller sees
+   * the answer (no dead-letter queue: a synchronous invocation has none, the caller retries).
+   */
+  readonly invokedBy: 'task' | 'event' | 'url';
 }
 
 /** Config keys every function gets: which environment and platform it serves. */
@@ -69,12 +74,27 @@ export const STEPS = {
     config: ['account', 'region', 'service', 'alarms', 'escalation'],
     invokedBy: 'event',
   },
+  // Acknowledging in PagerDuty (issue 8): its v3 webhook, through a Function URL, acknowledges or
+  // resolves our incident and ends its escalation's wait, as `guardian ack` does.
+  'pagerduty-webhook': {
+    ports: ['store', 'workflows', 'signingSecret'],
+    config: ['escalation'],
+    invokedBy: 'url',
+  },
 } as const satisfies Record<string, StepSpec>;
 
 /** A step id: `lambdas/<id>/handler.ts`, and the `guardian:step` metadata on its function. */
 export type StepId = keyof typeof STEPS;
 /** Step ids in table order. */
 export const STEP_IDS = Object.keys(STEPS) as StepId[];
+/**
+ * Whether `env`'s stack has `step`'s function: the PagerDuty webhook exists only when its signing
+ * secret is configured (`escalation.channels.pagerduty.webhookSecret`), since without it every
+ * delivery would be refused; every other step always.
+ */
+export function stepEnabled(step: StepId, env: Pick<EnvironmentConfig, 'escalation'>): boolean {
+  return step !== 'pagerduty-webhook' || env.escalation.channels.pagerduty?.webhookSecret !== undefined;
+}
 /** Steps EventBridge invokes (each gets a dead-letter queue). */
 export const EVENT_STEPS = STEP_IDS.filter((s) => STEPS[s].invokedBy === 'event');
 /** A step a state machine's Task state invokes. */

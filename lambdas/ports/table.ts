@@ -418,8 +418,51 @@ const alarms: PortSpec<AlarmStates> = {
 
 // --- end alarms port ---
 
+// --- Signing-secret port (issue 8): the PagerDuty webhook reads its subscription's signing secret. ---
+
+/** The secret holding the PagerDuty v3 webhook subscription's signing secret, if configured. */
+export function pagerDutyWebhookSecretRef(env: Pick<EnvironmentConfig, 'escalation'>): string | undefined {
+  return env.escalation.channels.pagerduty?.webhookSecret;
+}
+
+/**
+ * A port of its own rather than the escalation's `secrets`: the function behind a public URL may
+ * read the signing secret and nothing else (no routing key, no Slack webhook), and the escalation
+ * functions never learn the signing secret.
+ */
+const signingSecret: PortSpec<Secrets> = {
+  description: "Secrets Manager GetSecretValue of the PagerDuty webhook subscription's signing secret only",
+  flag: 'GUARDIAN_PORT_SIGNING_SECRET',
+  config: ['escalation'],
+  grants: (r, env) => {
+    const ref = pagerDutyWebhookSecretRef(env);
+    return ref ? [{ actions: ['secretsmanager:GetSecretValue'], resources: [secretResource(r, ref)] }] : [];
+  },
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_SIGNING_SECRET !== 'off'
+      ? Promise.all([import('@aws-sdk/client-secrets-manager'), import('../adapters/secrets.ts')]).then(
+          ([sm, m]) => new m.SecretsManagerSecrets(new sm.SecretsManagerClient({}), ctx.clock),
+        )
+      : undefined,
+  local: (_ctx, local) =>
+    process.env.GUARDIAN_PORT_SIGNING_SECRET !== 'off'
+      ? import('../adapters/secrets.ts').then((m) => m.localSecrets(local.secrets ?? {}))
+      : undefined,
+};
+
+// --- end signing-secret port ---
+
 /** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
-export const PORTS = { store, workload: workloads, http, workflows, secrets, notifier, alarms } as const;
+export const PORTS = {
+  store,
+  workload: workloads,
+  http,
+  workflows,
+  secrets,
+  notifier,
+  alarms,
+  signingSecret,
+} as const;
 
 /** A port name. */
 export type PortName = keyof typeof PORTS;
@@ -435,6 +478,7 @@ export interface PortTypes {
   readonly secrets: Secrets;
   readonly notifier: Notifier;
   readonly alarms: AlarmStates;
+  readonly signingSecret: Secrets;
 }
 
 /** The spec of `port` for `env` (the workload port of its platform). */

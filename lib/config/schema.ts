@@ -403,6 +403,12 @@ export const escalationChannelsSchema = z.strictObject({
       routingKeySecret: secretRef,
       /** The Events API v2 enqueue URL (tests and the local runner point it at a loopback receiver). */
       eventsUrl: z.url({ protocol: /^https?$/ }).default('https://events.pagerduty.com/v2/enqueue'),
+      /**
+       * Secret holding the signing secret of the PagerDuty v3 webhook subscription that delivers
+       * incident.acknowledged / incident.resolved to the guardian (acknowledging in PagerDuty stops
+       * the chain). The stack creates the webhook's Function URL only when this is set.
+       */
+      webhookSecret: secretRef.optional(),
     })
     .optional(),
   slack: z

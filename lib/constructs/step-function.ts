@@ -22,6 +22,7 @@ import {
   STEP_METADATA_KEY,
   STEPS,
   type StepId,
+  stepEnabled,
 } from '../../lambdas/steps.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import { healthCheckStepSeconds, STEP_TIMEOUT_SECONDS } from '../config/timeouts.ts';
@@ -242,7 +243,7 @@ export class GuardianLambdaStep extends Construct {
 export interface GuardianLambdaStepsProps extends Omit<GuardianLambdaStepProps, 'step'> {}
 
 /**
- * All step functions of one environment.
+ * All step functions of one environment (a step {@link stepEnabled} leaves out for it has none).
  *
  * The functions with the workload port (lambdas/steps.ts) only get `eks:DescribeCluster`
  * on the environment's cluster from IAM. Inside the cluster they are nobody until an operator maps
@@ -253,13 +254,13 @@ export interface GuardianLambdaStepsProps extends Omit<GuardianLambdaStepProps, 
  * The role ARNs are stack outputs named `<Step>RoleArn`.
  */
 export class GuardianLambdaSteps extends Construct {
-  /** Steps by id. */
-  readonly steps: Readonly<Record<StepId, GuardianLambdaStep>>;
+  /** Steps by id; without the steps this environment leaves out ({@link stepEnabled}). */
+  readonly steps: Readonly<Partial<Record<StepId, GuardianLambdaStep>>>;
 
   constructor(scope: Construct, id: string, props: GuardianLambdaStepsProps) {
     super(scope, id);
-    const steps = {} as Record<StepId, GuardianLambdaStep>;
-    for (const step of STEP_IDS) {
+    const steps: Partial<Record<StepId, GuardianLambdaStep>> = {};
+    for (const step of STEP_IDS.filter((s) => stepEnabled(s, props.environment))) {
       const construct = new GuardianLambdaStep(this, pascalCase(step), { ...props, step });
       steps[step] = construct;
       if (STEPS[step].ports.some((p) => p === 'workload')) {
@@ -272,9 +273,20 @@ export class GuardianLambdaSteps extends Construct {
     this.steps = steps;
   }
 
-  /** The function of one step. */
+  /** One step; throws for a step this environment leaves out. */
+  step(step: StepId): GuardianLambdaStep {
+    const found = this.steps[step];
+    if (!found) {
+      throw new Error(
+        `GuardianLambdaSteps: environment has no ${step} step (see stepEnabled in lambdas/steps.ts)`,
+      );
+    }
+    return found;
+  }
+
+  /** The function of one step; throws for a step this environment leaves out. */
   functionOf(step: StepId): NodejsFunction {
-    return this.steps[step].function;
+    return this.step(step).function;
   }
 }
 

@@ -31,6 +31,7 @@ import {
   rollbackExecutionName,
   stateMachineName,
 } from '../../lambdas/core/naming.ts';
+import type { WebhookResponse as PagerDutyWebhookResponse } from '../../lambdas/core/pagerduty-webhook.ts';
 import {
   type Clock,
   type IncidentTransitionResult,
@@ -158,6 +159,8 @@ interface WiredStack {
   readonly alarmHandler: LocalTaskHandler;
   /** The real `execution-ended` step with its template-derived ports (EventBridge's target in AWS). */
   readonly executionEnded: LocalTaskHandler;
+  /** The real `pagerduty-webhook` step (its Function URL's target in AWS), if the stack has one. */
+  readonly pagerDutyWebhook?: LocalTaskHandler;
 }
 
 /** The cluster side: its port and the URL each environment's health checks call. */
@@ -639,6 +642,46 @@ export class LocalGuardian {
     return { ...result, chainEnded };
   }
 
+  /**
+   * Hands a PagerDuty v3 webhook delivery to the environment's real `pagerduty-webhook` step, as
+   * its Function URL does in AWS (payload format 2.0: lower-cased headers, the body as received),
+   * and returns the HTTP response it answers with. The signing secret is read from the local
+   * secrets like every other secret. Throws when the environment has no webhook (no
+   * `escalation.channels.pagerduty.webhookSecret` in its config).
+   */
+  async handlePagerDutyWebhook(
+    environment: string,
+    request: {
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: string;
+      readonly isBase64Encoded?: boolean;
+    },
+  ): Promise<PagerDutyWebhookResponse> {
+    const wired = await this.wired(environment);
+    if (!wired.pagerDutyWebhook) {
+      throw new InvalidInputError(
+        `environment '${environment}' has no PagerDuty webhook: set escalation.channels.pagerduty.webhookSecret in config/environments.yaml`,
+      );
+    }
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const at = this.clock.now();
+    return (await wired.pagerDutyWebhook({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/',
+      rawQueryString: '',
+      headers,
+      requestContext: {
+        accountId: 'anonymous',
+        http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'local' },
+        requestId: randomUUID(),
+        timeEpoch: at.getTime(),
+      },
+      body: request.body,
+      isBase64Encoded: request.isBase64Encoded ?? false,
+    })) as PagerDutyWebhookResponse;
+  }
+
   /** The store of an environment's stack (records, lock, breaker, freezes). */
   store(environment: string): Store {
     return this.runtime(environment).store;
@@ -1111,6 +1154,7 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
   const lambdas = new Map<string, LocalTaskHandler>();
   let executionEnded: LocalTaskHandler | undefined;
   let alarmHandler: LocalTaskHandler | undefined;
+  let pagerDutyWebhook: LocalTaskHandler | undefined;
   for (const fn of o.info.functions) {
     const base = parseConfigSlice(JSON.stringify(fn.config ?? null), steps.BASE_CONFIG_KEYS, {
       exact: false,
@@ -1143,6 +1187,7 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     // No state machine invokes the janitor: the runner delivers ended executions to it as EventBridge would.
     if (fn.stepId === 'execution-ended') executionEnded = invoke;
     else if (fn.stepId === 'alarm-handler') alarmHandler = invoke;
+    else if (fn.stepId === 'pagerduty-webhook') pagerDutyWebhook = invoke;
     else lambdas.set(fn.arn, invoke);
   }
   if (!executionEnded) throw new Error(`stack ${o.stackName} has no execution-ended function`);
@@ -1166,6 +1211,7 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     escalationStateMachine: stateMachineName(o.environment.name, 'escalation'),
     alarmHandler,
     executionEnded,
+    ...(pagerDutyWebhook ? { pagerDutyWebhook } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { type FunctionUrl, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { AlarmTopicConfig, EnvironmentConfig, RetentionConfig } from '../config/schema.ts';
@@ -46,6 +47,9 @@ export const ALARM_TOPIC_OUTPUT = 'AlarmTopicArn';
 
 /** Stack output naming the alarm handler's function, to hand it a dead-lettered event again (issue 8). */
 export const ALARM_HANDLER_OUTPUT = STACK_OUTPUTS.alarmHandlerFunctionName;
+
+/** Stack output with the PagerDuty webhook's URL, when its signing secret is configured (issue 8). */
+export const PAGERDUTY_WEBHOOK_URL_OUTPUT = 'PagerDutyWebhookUrl';
 
 /** Stack outputs naming the composite `guardian-<env>-Degraded` alarm preflight reads (issue 8). */
 export const DEGRADED_ALARM_OUTPUTS = { name: 'DegradedAlarmName', arn: 'DegradedAlarmArn' } as const;
@@ -115,6 +119,11 @@ export class GuardianStack extends Stack {
   readonly executionEndedDeadLetterAlarm: DeadLetterAlarm;
   /** The workload's alarms (runbook alerts and rollback criteria) and the composite Degraded alarm. */
   readonly workloadAlarms: GuardianAlarms;
+  /**
+   * The URL PagerDuty's v3 webhook subscription posts to (issue 8).
+   * @default none: only with `escalation.channels.pagerduty.webhookSecret` configured
+   */
+  readonly pagerDutyWebhookUrl?: FunctionUrl;
 
   constructor(scope: Construct, id: string, props: GuardianStackProps) {
     super(scope, id, props);
@@ -169,7 +178,7 @@ export class GuardianStack extends Stack {
 
     // An execution that ends without recording its outcome must not leave the lock held or its
     // record in progress (a Lambda timeout, the execution timeout, StopExecution): the janitor cleans up.
-    const janitor = this.steps.steps['execution-ended'];
+    const janitor = this.steps.step('execution-ended');
     if (!janitor.deadLetterQueue) throw new Error('the execution-ended step has no dead-letter queue');
     this.executionEndedRule = new Rule(this, 'ExecutionEnded', {
       description: `Deployment Guardian (${env.name}): clean up after Deploy and Rollback executions that end unrecorded`,
@@ -236,7 +245,7 @@ export class GuardianStack extends Stack {
     });
     for (const alarm of Object.values(this.escalation.workflow.alarms)) this.alarmTopic.notify(alarm);
 
-    const alarmHandler = this.steps.steps['alarm-handler'];
+    const alarmHandler = this.steps.step('alarm-handler');
     if (!alarmHandler.deadLetterQueue) throw new Error('the alarm-handler step has no dead-letter queue');
     this.alarmStateChangeRule = new Rule(this, 'AlarmStateChange', {
       description: `Deployment Guardian (${env.name}): hand the environment's CloudWatch alarm state changes to the alarm handler`,
@@ -268,6 +277,20 @@ export class GuardianStack extends Stack {
     this.alarmTopic.notify(this.alarmHandlerDeadLetterAlarm);
     // --- end alarm handler and Escalation ---
 
+    // --- PagerDuty webhook (issue 8): acknowledging in PagerDuty stops the chain ---
+    // Only with the signing secret configured (the step has no function otherwise). Auth NONE:
+    // PagerDuty cannot sign with SigV4; each delivery is authenticated by its X-PagerDuty-Signature
+    // (HMAC of the body with the subscription's secret), checked before anything is read.
+    const webhook = this.steps.steps['pagerduty-webhook'];
+    if (webhook) {
+      this.pagerDutyWebhookUrl = webhook.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+      new CfnOutput(this, PAGERDUTY_WEBHOOK_URL_OUTPUT, {
+        value: this.pagerDutyWebhookUrl.url,
+        description: `URL of the ${env.name} guardian's PagerDuty v3 webhook subscription (incident.acknowledged, incident.resolved); its signing secret goes into Secrets Manager as ${env.escalation.channels.pagerduty?.webhookSecret}`,
+      });
+    }
+    // --- end PagerDuty webhook ---
+
     // CI and the `guardian` CLI find the workflows and tables by these outputs.
     const outputs: Record<keyof typeof STACK_OUTPUTS, string> = {
       deployStateMachineArn: this.deploy.workflow.stateMachine.stateMachineArn,
@@ -277,7 +300,7 @@ export class GuardianStack extends Stack {
       controlTableName: this.tables.control.tableName,
       // `guardian alarm replay FILE` (in AWS) invokes the deployed handler by this name (a
       // dead-lettered event is handed to it again that way).
-      alarmHandlerFunctionName: this.steps.steps['alarm-handler'].function.functionName,
+      alarmHandlerFunctionName: this.steps.functionOf('alarm-handler').functionName,
     };
     for (const [key, value] of Object.entries(outputs)) {
       new CfnOutput(this, STACK_OUTPUTS[key as keyof typeof STACK_OUTPUTS], { value });
