@@ -203,7 +203,7 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     rule: /^Serverless-LambdaDLQ$/,
     path: STEP_FUNCTION,
     reason:
-      'Steps are invoked synchronously by Step Functions, whose Retry/Catch handle failures; a DLQ only applies to asynchronous invocations.',
+      'Steps are invoked synchronously by Step Functions, whose Retry/Catch handle failures (the PagerDuty webhook by its Function URL: PagerDuty retries a 5xx); a DLQ only applies to asynchronous invocations.',
     holds: (construct) => !(construct instanceof CfnFunction) || construct.deadLetterConfig === undefined,
   },
   {

@@ -65,8 +65,10 @@ describe('bundling', () => {
       // escalation-notify carries ~18 KB of its own (channel messages, notifier, business hours); the
       // alarms schema ~8 KB. The alarm handler (343 KB when it was wired) adds ~30 KB to a store
       // bundle: the alarm event parser for every configuration shape, the decision, incident and
-      // escalation messages, the notifier and the Step Functions adapter; 360 KB leaves it 5%.
-      const budget = access.cluster ? 1_000_000 : step === 'alarm-handler' ? 360_000 : 325_000;
+      // escalation messages, the notifier and the Step Functions adapter; 360 KB leaves it 5%. The
+      // PagerDuty webhook's signing-secret port and its step entry add ~0.5 KB to every bundle,
+      // which took escalation-notify just past 325 KB: 330 KB.
+      const budget = access.cluster ? 1_000_000 : step === 'alarm-handler' ? 360_000 : 330_000;
       expect(code.length, `${step} bundle bytes`).toBeLessThan(budget);
       const mod = (await import(pathToFileURL(path.join(assetDir, 'index.mjs')).href)) as {
         handler?: { step?: unknown };

@@ -38,6 +38,7 @@ describe('escalation config', () => {
         pagerduty: {
           routingKeySecret: `guardian/${name}/pagerduty-routing-key`,
           eventsUrl: 'https://events.pagerduty.com/v2/enqueue',
+          webhookSecret: `guardian/${name}/pagerduty-webhook-signing-secret`,
         },
         slack: { webhookSecret: `guardian/${name}/slack-webhook` },
         sns: { topic: 'stack' },
@@ -63,6 +64,22 @@ describe('escalation config', () => {
     expect(problem).toMatch(
       new RegExp(
         `^${file(dir)}:\\d+: environments\\.staging\\.escalation\\.channels\\.slack\\.webhookSecret: must be the name or ARN of a Secrets Manager secret`,
+      ),
+    );
+  });
+
+  it("refuses the PagerDuty webhook's URL pasted where its signing secret's name belongs", () => {
+    const dir = configWith((yaml) =>
+      yaml.replace(
+        'webhookSecret: guardian/staging/pagerduty-webhook-signing-secret',
+        'webhookSecret: https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.ap-southeast-1.on.aws/',
+      ),
+    );
+    const [problem, ...rest] = problemsOf(dir);
+    expect(rest).toEqual([]);
+    expect(problem).toMatch(
+      new RegExp(
+        `^${file(dir)}:\\d+: environments\\.staging\\.escalation\\.channels\\.pagerduty\\.webhookSecret: must be the name or ARN of a Secrets Manager secret`,
       ),
     );
   });
