@@ -50,6 +50,9 @@ async function start(): Promise<Harness> {
         namespace,
         rollout: { ...staging.rollout, pollIntervalSeconds: 2 },
         healthCheck: { ...staging.healthCheck, intervalSeconds: 2 },
+        // Post-deployment monitoring in real time: two rounds, not the runbook's five minutes.
+        thresholds: { ...staging.thresholds, monitoring_duration_seconds: 10 },
+        monitoring: { ...staging.monitoring, intervalSeconds: 5 },
       },
     },
   };
