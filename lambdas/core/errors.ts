@@ -114,3 +114,12 @@ export class ConflictError extends GuardianError {
 export class IncidentClosedError extends GuardianError {
   override readonly name = 'IncidentClosedError';
 }
+
+/**
+ * A metrics provider refused or could not answer a query for a reason a retry does not fix (a
+ * PromQL error, a query that returns several series, an unauthorised token, a malformed answer).
+ * The message names the query and the provider's URL; the canary analysis counts it as no data.
+ */
+export class MetricsQueryError extends GuardianError {
+  override readonly name = 'MetricsQueryError';
+}

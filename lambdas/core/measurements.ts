@@ -72,3 +72,100 @@ export type MetricsSource =
       /** The counters now, of `release` when given (series with another version label are skipped). */
       scrape(release?: ReleaseSelector): Promise<CounterSnapshot>;
     };
+
+// --- Arithmetic over scrapes and histograms (issue 9: metric providers). ---
+
+/**
+ * The increase of a counter from `before` to `after`. A smaller value means the process restarted
+ * and the counter began again at 0, so everything it counts now happened since: the increase is
+ * `after` itself (what Prometheus's rate() and increase() assume of a counter reset).
+ */
+function counterIncrease(before: number, after: number): number {
+  return after < before ? after : after - before;
+}
+
+/**
+ * The `q` quantile (0 ≤ q ≤ 1) of a cumulative histogram, in the histogram's unit, with the
+ * semantics of PromQL's histogram_quantile over classic buckets (promql/quantile.go
+ * bucketQuantile): buckets are sorted and coalesced by `le`, made monotonic, and the rank
+ * `q × observations` is interpolated linearly inside the bucket it falls into; the lowest bucket
+ * starts at 0 (or, with an upper bound ≤ 0, returns that bound); a rank in the `+Inf` bucket returns
+ * the upper bound of the highest finite bucket. Where Prometheus returns NaN — no observations,
+ * fewer than two buckets, no `+Inf` bucket, q NaN — this returns null: nothing to judge.
+ * q < 0 gives -Infinity and q > 1 Infinity, as in Prometheus.
+ */
+export function histogramQuantile(q: number, buckets: readonly HistogramBucket[]): number | null {
+  if (Number.isNaN(q)) return null;
+  if (q < 0) return Number.NEGATIVE_INFINITY;
+  if (q > 1) return Number.POSITIVE_INFINITY;
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  if (sorted.length === 0 || sorted[sorted.length - 1]?.le !== Number.POSITIVE_INFINITY) return null;
+  // Coalesce: series of one histogram that differ only in labels other than `le` add up.
+  const merged: { le: number; count: number }[] = [];
+  for (const b of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && last.le === b.le) last.count += b.count;
+    else merged.push({ le: b.le, count: b.count });
+  }
+  // A scrape can catch buckets mid-update; Prometheus forces them monotonic rather than fail.
+  let max = Number.NEGATIVE_INFINITY;
+  for (const b of merged) {
+    if (b.count < max) b.count = max;
+    else max = b.count;
+  }
+  if (merged.length < 2) return null;
+  const observations = merged[merged.length - 1]?.count ?? 0;
+  if (!(observations > 0)) return null;
+  let rank = q * observations;
+  // The first bucket (the +Inf one excluded) whose count reaches the rank; none: the +Inf bucket.
+  let b = merged.findIndex((bucket, i) => i < merged.length - 1 && bucket.count >= rank);
+  if (b === -1) b = merged.length - 1;
+  if (b === merged.length - 1) return merged[merged.length - 2]?.le ?? null;
+  const bucket = merged[b] as { le: number; count: number };
+  if (b === 0 && bucket.le <= 0) return bucket.le;
+  let start = 0;
+  let count = bucket.count;
+  if (b > 0) {
+    const previous = merged[b - 1] as { le: number; count: number };
+    start = previous.le;
+    count -= previous.count;
+    rank -= previous.count;
+  }
+  return start + (bucket.le - start) * (rank / count);
+}
+
+/**
+ * One interval sample from two scrapes of the same process's cumulative counters: requests and
+ * errors are the counters' increases (a counter reset counts from 0, see {@link counterIncrease}),
+ * p99 the 0.99 quantile of the histogram's increase per bucket, in milliseconds (null when no
+ * request was observed in between). RangeError when `after` was taken before `before`.
+ */
+export function sampleBetween(before: CounterSnapshot, after: CounterSnapshot): IntervalSample {
+  const from = Date.parse(before.at);
+  const to = Date.parse(after.at);
+  if (!(to >= from)) {
+    throw new RangeError(
+      `the second scrape (${after.at}) was taken before the first (${before.at}); snapshots must be passed oldest first`,
+    );
+  }
+  const earlier = new Map(before.buckets.map((b) => [b.le, b.count]));
+  // One process restart resets every bucket at once: judged on the total (`+Inf`), so that a
+  // restarted process whose low buckets already outgrew the old values is not taken for a
+  // continuation of the old one.
+  const total = (s: CounterSnapshot) => s.buckets.find((b) => b.le === Number.POSITIVE_INFINITY)?.count ?? 0;
+  const restarted = total(after) < total(before);
+  const buckets = after.buckets.map((b) => ({
+    le: b.le,
+    count: restarted ? b.count : counterIncrease(earlier.get(b.le) ?? 0, b.count),
+  }));
+  const p99 = histogramQuantile(0.99, buckets);
+  return {
+    start: before.at,
+    end: after.at,
+    requests: counterIncrease(before.requests, after.requests),
+    errors: counterIncrease(before.errors, after.errors),
+    p99Ms: p99 === null || !Number.isFinite(p99) ? null : p99 * 1000,
+  };
+}
+
+// --- end metric arithmetic ---
