@@ -46,6 +46,9 @@ export const ALARM_READ_ACTIONS: readonly string[] = ['cloudwatch:DescribeAlarms
  */
 export const TASK_TOKEN_ACTIONS: readonly string[] = ['states:SendTaskFailure', 'states:SendTaskSuccess'];
 
+/** What the metrics port may do on `*` (issue 9): read metric values (GetMetricData has no resource-level permissions). */
+export const METRIC_READ_ACTIONS: readonly string[] = ['cloudwatch:GetMetricData'];
+
 /** Actions a state machine needs to deliver its execution logs to CloudWatch Logs. */
 export const LOG_DELIVERY_ACTIONS: readonly string[] = [
   'logs:CreateLogDelivery',
@@ -96,6 +99,19 @@ const ALARMS_STEP_POLICY = new RegExp(
 /** Policies of the steps with the workflows port (the only ones that may end waiting tasks, on `*`). */
 const WORKFLOWS_STEP_POLICY = new RegExp(
   `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('workflows'))
+    .map(pascalCase)
+    .join('|')})/Role/DefaultPolicy/Resource$`,
+);
+/** Whether the step whose role policy `construct` is has `port` (false for any other construct). */
+function policyStepHasPort(construct: IConstruct, port: string): boolean {
+  const pascal = /\/Steps\/([A-Za-z]+)\/Role\//.exec(construct.node.path)?.[1];
+  const step = STEP_IDS.find((s) => pascalCase(s) === pascal);
+  return step !== undefined && (STEPS[step].ports as readonly string[]).includes(port);
+}
+
+/** Policies of the steps with the metrics port (the only ones that may read metric values, on `*`). */
+const METRICS_STEP_POLICY = new RegExp(
+  `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('metrics'))
     .map(pascalCase)
     .join('|')})/Role/DefaultPolicy/Resource$`,
 );
@@ -167,6 +183,22 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
     reason:
       "states:SendTaskFailure and states:SendTaskSuccess name no resource in the request, only a callback task's token, which is the capability: the alarm handler reads tokens only from this environment's own records (the deployment's signal, the incident's escalation). StartExecution stays scoped to this environment's Rollback and Escalation state machines. X-Ray tracing actions support no resource-level permissions.",
     holds: onlyOnWildcard([...XRAY_ACTIONS, ...TASK_TOKEN_ACTIONS]),
+  },
+  // Metrics port (issue 9): canary analysis and monitoring read CloudWatch metrics.
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
+    path: METRICS_STEP_POLICY,
+    reason:
+      'cloudwatch:GetMetricData supports no resource-level permissions (Service Authorization Reference: no resource type, no condition keys), so it can only be granted on *; it reads metric values and changes nothing. X-Ray tracing actions support no resource-level permissions.',
+    // A step may hold the alarms or workflows port as well (preflight reads a metrics baseline and
+    // the composite alarm): their own `*` actions, with their reasons above, are allowed beside.
+    holds: (construct) =>
+      onlyOnWildcard([
+        ...XRAY_ACTIONS,
+        ...METRIC_READ_ACTIONS,
+        ...(policyStepHasPort(construct, 'alarms') ? ALARM_READ_ACTIONS : []),
+        ...(policyStepHasPort(construct, 'workflows') ? TASK_TOKEN_ACTIONS : []),
+      ])(construct),
   },
   {
     rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,

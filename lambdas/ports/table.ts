@@ -13,9 +13,11 @@
  * local runner all read this file.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { MetricsConfig } from '../../lib/config/metrics-schema.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
 import type { SnsPublish } from '../adapters/notifier.ts';
+import type { MetricsSource } from '../core/measurements.ts';
 import { stateMachineName } from '../core/naming.ts';
 import type { AlarmStates, Clock, HttpGet, Notifier, Secrets, Store, Workflows } from '../core/ports.ts';
 import { RuntimeEnvError } from '../core/runtime-env.ts';
@@ -452,6 +454,114 @@ const signingSecret: PortSpec<Secrets> = {
 
 // --- end signing-secret port ---
 
+// --- Metrics port (issue 9): requests, 5xx and p99 of a release, from the environment's provider. ---
+
+/**
+ * The environment's `metrics` key (lib/config/metrics-schema.ts, mounted on the environment schema
+ * by schema.ts). Written as a plain string so this entry does not depend on the mount's order.
+ */
+const METRICS_CONFIG_KEY = 'metrics' as string as ConfigKey;
+
+/** The environment's metrics provider config, if it has one. */
+export function metricsConfigOf(env: Pick<EnvironmentConfig, 'name'>): MetricsConfig | undefined {
+  return (env as { readonly metrics?: MetricsConfig }).metrics;
+}
+
+function requiredMetricsConfig(ctx: PortBuildContext): MetricsConfig {
+  const metrics = metricsConfigOf(ctx.config);
+  if (!metrics) {
+    throw new RuntimeEnvError(
+      `environment '${ctx.config.name}' has no metrics block in config/environments.yaml; the metrics port reads it (provider: prometheus | cloudwatch | scrape)`,
+    );
+  }
+  return metrics;
+}
+
+/** The secret holding the Prometheus bearer token, if configured. */
+export function metricsSecretRef(env: Pick<EnvironmentConfig, 'name'>): string | undefined {
+  const metrics = metricsConfigOf(env);
+  return metrics?.provider === 'prometheus' ? metrics.bearerTokenSecret : undefined;
+}
+
+/** The Metrics adapter of the configured provider, given how secrets and CloudWatch are reached. */
+async function buildMetrics(
+  ctx: PortBuildContext,
+  secret: (ref: string) => Promise<string>,
+  cloudWatch: () => Promise<import('../adapters/metrics-cloudwatch.ts').CloudWatchSend>,
+): Promise<MetricsSource> {
+  const metrics = requiredMetricsConfig(ctx);
+  switch (metrics.provider) {
+    case 'prometheus': {
+      const m = await import('../adapters/metrics-prometheus.ts');
+      const ref = metrics.bearerTokenSecret;
+      return m.prometheusMetrics(metrics, ref ? { bearerToken: () => secret(ref) } : {});
+    }
+    case 'cloudwatch': {
+      const m = await import('../adapters/metrics-cloudwatch.ts');
+      return m.cloudWatchMetrics(metrics, await cloudWatch(), ctx.config.region);
+    }
+    case 'scrape': {
+      const m = await import('../adapters/metrics-scrape.ts');
+      return m.scrapeMetrics(metrics, { apiUrl: ctx.config.apiUrl, clock: ctx.clock });
+    }
+  }
+}
+
+const metrics: PortSpec<MetricsSource> = {
+  description:
+    "the release's requests, 5xx and p99 latency: Prometheus HTTP API, CloudWatch GetMetricData or a scrape of the API's /metrics",
+  flag: 'GUARDIAN_PORT_METRICS',
+  config: [METRICS_CONFIG_KEY, 'apiUrl'],
+  grants: (r, env) => {
+    const config = metricsConfigOf(env);
+    const grants: PortGrant[] = [];
+    // GetMetricData supports no resource-level permissions (the CloudWatch service authorization
+    // reference lists it with no resource type): `*` is the only resource it can be granted on. It
+    // only reads metric values. Acknowledged in lib/nag.ts.
+    if (config?.provider === 'cloudwatch')
+      grants.push({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] });
+    const ref = metricsSecretRef(env);
+    if (ref) grants.push({ actions: ['secretsmanager:GetSecretValue'], resources: [secretResource(r, ref)] });
+    return grants;
+  },
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_METRICS !== 'off'
+      ? buildMetrics(
+          ctx,
+          async (ref) => {
+            const [sm, m] = await Promise.all([
+              import('@aws-sdk/client-secrets-manager'),
+              import('../adapters/secrets.ts'),
+            ]);
+            return new m.SecretsManagerSecrets(new sm.SecretsManagerClient({}), ctx.clock).get(ref);
+          },
+          async () => {
+            const cw = await import('@aws-sdk/client-cloudwatch');
+            // The environment's metrics live in its region, which need not be the function's.
+            return new cw.CloudWatchClient({ region: ctx.config.region });
+          },
+        )
+      : undefined,
+  // Locally the same adapters: Prometheus and the scrape over loopback, CloudWatch on whatever
+  // endpoint AWS_ENDPOINT_URL names (moto in the integration tier).
+  local: (ctx, local) =>
+    process.env.GUARDIAN_PORT_METRICS !== 'off'
+      ? buildMetrics(
+          ctx,
+          async (ref) => {
+            const m = await import('../adapters/secrets.ts');
+            return m.localSecrets(local.secrets ?? {}).get(ref);
+          },
+          async () => {
+            const cw = await import('@aws-sdk/client-cloudwatch');
+            return new cw.CloudWatchClient({ region: ctx.config.region });
+          },
+        )
+      : undefined,
+};
+
+// --- end metrics port ---
+
 /** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
 export const PORTS = {
   store,
@@ -462,6 +572,7 @@ export const PORTS = {
   notifier,
   alarms,
   signingSecret,
+  metrics,
 } as const;
 
 /** A port name. */
@@ -479,6 +590,7 @@ export interface PortTypes {
   readonly notifier: Notifier;
   readonly alarms: AlarmStates;
   readonly signingSecret: Secrets;
+  readonly metrics: MetricsSource;
 }
 
 /** The spec of `port` for `env` (the workload port of its platform). */
