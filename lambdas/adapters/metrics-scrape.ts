@@ -46,9 +46,10 @@ export function countersOf(
       cause: err,
     });
   }
-  const family = (name: string) => {
+  // A metric declared (HELP/TYPE) without series yet — no request served — exists, at zero.
+  const family = (name: string, declaredAs = name) => {
     const samples = families.filter((f) => f.name === name).flatMap((f) => f.metrics);
-    if (samples.length === 0 && !families.some((f) => f.name === name)) {
+    if (samples.length === 0 && !families.some((f) => f.name === name || f.name === declaredAs)) {
       throw new MetricsQueryError(
         `${source} has no ${name}; the API must expose it, or metrics in config/environments.yaml must name the metric it does expose`,
       );
@@ -68,7 +69,7 @@ export function countersOf(
   }
   // Series of several pods or label sets add up per bound, as `sum by (le)` would.
   const byBound = new Map<number, number>();
-  for (const s of family(`${config.latencyHistogram}_bucket`)) {
+  for (const s of family(`${config.latencyHistogram}_bucket`, config.latencyHistogram)) {
     const le = parsePrometheusValue(s.labels?.le);
     if (Number.isNaN(le)) continue;
     byBound.set(le, (byBound.get(le) ?? 0) + value(s.value));
