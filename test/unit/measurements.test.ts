@@ -121,6 +121,17 @@ describe('sampleBetween', () => {
     expect(s.p99Ms).toBeCloseTo(500 + 500 * ((198 - 196) / 4), 9);
   });
 
+  it('takes a restarted histogram whole even where a low bucket outgrew its old count', () => {
+    const a = snapshot('2026-12-03T10:00:00Z', 50, 0, [10, 20, 30, 40, 50]);
+    // The new process already served 40 requests, 30 of them fast: more than the old 10 in that
+    // bucket, yet a restart (the total fell), so 30 is since the restart, not 30 - 10.
+    const b = snapshot('2026-12-03T10:00:30Z', 40, 0, [30, 35, 38, 40, 40]);
+    const s = sampleBetween(a, b);
+    expect(s.requests).toBe(40);
+    // rank 39.6 in (0.5, 1]: 38 → 40.
+    expect(s.p99Ms).toBeCloseTo((0.5 + 0.5 * (1.6 / 2)) * 1000, 9);
+  });
+
   it('has no p99 when no request was served between the scrapes', () => {
     const a = snapshot('2026-12-03T10:00:00Z', 10, 0, [10, 10, 10, 10, 10]);
     const s = sampleBetween(a, { ...a, at: '2026-12-03T10:00:30Z' });
