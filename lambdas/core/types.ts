@@ -200,12 +200,31 @@ export interface DeploymentRecord {
   readonly signal?: DeploymentSignal;
   /** The critical alarm that failed this deployment (set by the alarm handler, read at every wait). */
   readonly alarm?: AlarmMark;
+  /** An operator's decision on the release its canary analysis held (issue 9). */
+  readonly holdDecision?: HoldDecisionMark;
 }
+
+/** Who decided what about a held release, and when. */
+export interface HoldDecisionMark {
+  readonly decision: 'approve' | 'reject';
+  readonly by: string;
+  readonly at: string;
+  readonly note: string;
+}
+
+/**
+ * The waits of a deploy that a signal can end: the rollout poll, the canary analysis's interval,
+ * post-deployment monitoring's interval, and the hold of an inconclusive canary analysis (an
+ * operator's decision ends it; its deadline rolls back).
+ */
+export const SIGNAL_PHASES = ['rollout', 'canary', 'monitoring', 'hold'] as const;
+/** One of {@link SIGNAL_PHASES}. */
+export type SignalPhase = (typeof SIGNAL_PHASES)[number];
 
 /** The wait a deploy is in, and the task token that ends it. */
 export interface DeploymentSignal {
   readonly token: string;
-  readonly phase: 'rollout' | 'monitoring';
+  readonly phase: SignalPhase;
   readonly since: string;
 }
 

@@ -23,6 +23,7 @@ import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import type { SnsPublish } from '../../lambdas/adapters/notifier.ts';
 import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
+import type { HoldDecision } from '../../lambdas/core/canary-hold.ts';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
 import type { IncidentActor } from '../../lambdas/core/incidents.ts';
 import {
@@ -42,6 +43,7 @@ import {
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { ENV_VARS, type LocalPortContext, resolvePort } from '../../lambdas/ports/table.ts';
+import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import {
   resolveIntrinsics,
@@ -640,6 +642,28 @@ export class LocalGuardian {
       ? await this.workflowsOf(environment).succeedTask(token, escalationTaskOutput(result.incident))
       : false;
     return { ...result, chainEnded };
+  }
+
+  /**
+   * Approves or rejects the release an inconclusive canary analysis holds in `environment`, as
+   * `guardian canary approve|reject` does in AWS: the held execution (running in this process)
+   * goes on to monitoring, or rolls back.
+   */
+  async decideHold(
+    environment: string,
+    decision: HoldDecision,
+    by: string,
+    reason?: string,
+  ): Promise<HoldDecisionResult> {
+    const { decideHold } = await import('../../lambdas/shared/hold.ts');
+    return decideHold(
+      { store: this.store(environment), workflows: this.workflowsOf(environment) },
+      environment,
+      decision,
+      by,
+      reason,
+      this.clock.now(),
+    );
   }
 
   /**
