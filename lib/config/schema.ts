@@ -583,8 +583,19 @@ export const environmentSchema = z.strictObject({
    * `monitoring_duration_seconds`.
    */
   monitoring: z
-    .strictObject({ intervalSeconds: z.number().int().min(5).max(600) })
-    .default({ intervalSeconds: 30 }),
+    .strictObject({
+      intervalSeconds: z.number().int().min(5).max(600).default(30),
+      /**
+       * Live metrics (issue 9): each round also runs the thresholds file's error rate and p99 on
+       * the release's last interval. Fewer requests than this in an interval are not judged.
+       */
+      minRequests: z.number().int().min(1).default(50),
+      /** An error rate this many times the threshold (or more) rolls back at once, not after N rounds. */
+      criticalErrorRateFactor: z.number().min(1).max(20).default(2),
+      /** An interval the provider has no data for: a failed round (`fail`), or not judged (`ignore`). */
+      noData: z.enum(['fail', 'ignore']).default('fail'),
+    })
+    .prefault({}),
   changeFreezes: z.array(freezeWindowSchema).default([]),
   alarmTopic: alarmTopicSchema.default({ subscriptions: [] }),
   retention: retentionSchema.default({ logRetentionDays: 365, removalPolicy: 'retain' }),
