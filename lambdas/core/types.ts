@@ -3,6 +3,7 @@
  * what crosses an edge (execution input, step events); types come from `z.infer`.
  */
 import * as z from 'zod';
+import type { IntervalSample } from './measurements.ts';
 import { storableText } from './text.ts';
 import { type RollbackPoint, rollbackPointSchema } from './workload.ts';
 
@@ -202,6 +203,45 @@ export interface DeploymentRecord {
   readonly alarm?: AlarmMark;
   /** An operator's decision on the release its canary analysis held (issue 9). */
   readonly holdDecision?: HoldDecisionMark;
+  /** The canary analysis: its latest verdict, every metric's classification and the measurements. */
+  readonly canary?: CanaryRecord;
+}
+
+/** One metric's classification, as the record keeps it (lambdas/core/judge). */
+export interface CanaryMetricRecord {
+  readonly name: string;
+  /** Pass | High | Low | Nodata | NodataFailMetric | Error (Kayenta's words). */
+  readonly classification: string;
+  /** Why, in the operator's words. */
+  readonly reason: string;
+  readonly critical?: boolean;
+  /** A shadow metric: recorded, never deciding. */
+  readonly dryRun?: boolean;
+  readonly estimate?: number | null;
+  readonly lowerCI?: number | null;
+  readonly upperCI?: number | null;
+  readonly effectSize?: number | null;
+}
+
+/** The canary analysis of a deployment, as its record keeps it (rewritten every round). */
+export interface CanaryRecord {
+  /** continue: still running; the rest are verdicts. */
+  readonly outcome: 'continue' | 'pass' | 'marginal' | 'fail' | 'inconclusive';
+  readonly score?: number;
+  readonly reason: string;
+  readonly round: number;
+  readonly rounds: number;
+  /** When this verdict was reached. */
+  readonly at: string;
+  /** The incident an inconclusive analysis opened. */
+  readonly incidentId?: string;
+  readonly metrics: readonly CanaryMetricRecord[];
+  /** What was measured: each side's interval samples (the newest, bounded). */
+  readonly samples?: {
+    readonly baselineVersion?: string;
+    readonly baseline: readonly IntervalSample[];
+    readonly canary: readonly IntervalSample[];
+  };
 }
 
 /** Who decided what about a held release, and when. */
