@@ -233,6 +233,20 @@ export const COMMANDS = {
       ...COMMON,
     },
   },
+  canary: {
+    summary:
+      'canary judge --input FILE: judge canary against baseline metric series offline (Kayenta-style Mann-Whitney classifier and score); exit 0 pass, 1 marginal or fail, 2 bad input',
+    positionals: [{ name: 'judge', word: true, description: 'the only canary subcommand' }],
+    options: {
+      input: {
+        type: 'string',
+        value: 'FILE',
+        description:
+          'JSON {"metrics":[{"name","direction","baseline":[…],"canary":[…],…}],"thresholds"?,"classifier"?} (- for stdin)',
+      },
+      ...COMMON,
+    },
+  },
 } as const satisfies Record<
   string,
   { summary: string; options: Record<string, OptionSpec>; positionals?: readonly PositionalSpec[] }

@@ -589,6 +589,7 @@ const HANDLERS: Record<
   alarm: alarmReplay,
   incidents,
   ack,
+  canary: async (args, _config, output) => (await import('./canary.ts')).canaryJudge(args, output),
 };
 
 /** Reads a saved event: a file, or stdin for `-`; a UsageError (exit 2) when it cannot be read or is not JSON. */
