@@ -9,10 +9,20 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
-import { addScrape, bounded, inconclusiveIncident, type PhaseState, releaseOf, roundsOf } from '../core/canary-phase.ts';
+import {
+  addScrape,
+  bounded,
+  canaryRecordOf,
+  effectiveOutcome,
+  explainVerdict,
+  inconclusiveIncident,
+  type PhaseState,
+  releaseOf,
+  roundsOf,
+} from '../core/canary-phase.ts';
 import { ConflictError } from '../core/errors.ts';
 import { openIncident } from '../core/escalation.ts';
-import { analyseCanary, canaryRecordOf } from '../core/judge/canary.ts';
+import { analyseCanary, seedLimits } from '../core/judge/canary.ts';
 import type { IntervalSample, MetricsSource, ReleaseSelector } from '../core/measurements.ts';
 import { deploymentContextSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
@@ -134,25 +144,39 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
   }
   const state = await readRound(metrics, previous, release, now, interval);
   const elapsedSeconds = (now.getTime() - new Date(state.startedAt).getTime()) / 1000;
-  const verdict = analyseCanary(baseline?.samples ?? [], state.samples, canary, config.thresholds, {
-    elapsedSeconds,
-    final: state.round >= rounds,
-  });
-  logger.info(verdict.reason, { outcome: verdict.outcome, round: state.round, score: verdict.score });
+  const verdict = analyseCanary(
+    baseline?.samples ?? [],
+    state.samples,
+    { config: canary, limits: seedLimits(config.thresholds) },
+    { elapsedSeconds, final: state.round >= rounds },
+  );
+  // A shadow analysis (`canary.dryRun`) is recorded as judged but never stops the release.
+  const outcome = effectiveOutcome(verdict);
+  logger.info(verdict.reason, { outcome: verdict.outcome, acted: outcome, round: state.round, score: verdict.score });
   let incidentId: string | undefined;
-  if (verdict.outcome === 'inconclusive') {
+  if (outcome === 'inconclusive') {
     const planned = inconclusiveIncident(config.name, d, verdict.reason, canary.hold.priority, canary.hold.seconds);
     incidentId = planned.id;
     await store.putIncident(openIncident(planned.incident, planned.id, now));
     await deps.workflows.start('escalation', planned.id, { incidentId: planned.id });
     deps.metrics.addMetric('CanaryInconclusive', MetricUnit.Count, 1);
   }
-  if (verdict.outcome === 'fail' || verdict.outcome === 'marginal') deps.metrics.addMetric('CanaryFailed', MetricUnit.Count, 1);
+  if (outcome === 'fail' || outcome === 'marginal') deps.metrics.addMetric('CanaryFailed', MetricUnit.Count, 1);
   try {
     await store.updateRecord(
       config.name,
       d.deploymentId,
-      { canary: canaryRecordOf(verdict, { round: state.round, rounds, at: now.toISOString(), ...(incidentId && { incidentId }) }) },
+      {
+        canary: canaryRecordOf(verdict, {
+          round: state.round,
+          rounds,
+          at: now.toISOString(),
+          baseline: baseline?.samples ?? [],
+          canary: state.samples,
+          baselineVersion: releaseOf(d.rollbackPoint.image).version,
+          ...(incidentId && { incidentId }),
+        }),
+      },
       { status: ['in-progress'] },
     );
   } catch (err) {
@@ -162,8 +186,8 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
   }
   return {
     state: toJson(state),
-    outcome: verdict.outcome,
-    reason: verdict.reason,
+    outcome,
+    reason: outcome === 'fail' || outcome === 'marginal' ? explainVerdict(verdict) : verdict.reason,
     ...(verdict.score !== undefined && { score: verdict.score }),
     ...(incidentId && { incidentId }),
   };

@@ -9,7 +9,9 @@ import { incidentId, type NewIncident } from './escalation.ts';
 import { splitImageReference } from './image.ts';
 import type { CounterSnapshot, IntervalSample, ReleaseSelector } from './measurements.ts';
 import { sampleBetween } from './measurements.ts';
+import type { CanaryVerdict } from './judge/canary.ts';
 import { shorten } from './text.ts';
+import type { CanaryRecord } from './types.ts';
 
 /** The samples gathered so far of one side (baseline or canary), carried by the workflow. */
 export interface PhaseState {
@@ -101,4 +103,81 @@ export function inconclusiveIncident(
       },
     },
   };
+}
+
+/** The most samples of each side a record keeps (an hour of 30 s intervals). */
+export const RECORD_SAMPLES = 120;
+
+/**
+ * What the workflow acts on: the verdict, except that a shadow analysis (`canary.dryRun`) never
+ * stops a release — it runs to its end and passes on, its real verdict kept on the record.
+ */
+export function effectiveOutcome(v: Pick<CanaryVerdict, 'outcome' | 'dryRun' | 'final'>): CanaryRecord['outcome'] {
+  if (!v.dryRun) return v.outcome;
+  return v.final ? 'pass' : 'continue';
+}
+
+/** The record's view of a verdict: outcome, score, every metric's classification and reason, the samples. */
+export function canaryRecordOf(
+  v: CanaryVerdict,
+  meta: {
+    readonly round: number;
+    readonly rounds: number;
+    readonly at: string;
+    readonly baseline: readonly IntervalSample[];
+    readonly canary: readonly IntervalSample[];
+    readonly baselineVersion?: string;
+    readonly incidentId?: string;
+  },
+): CanaryRecord {
+  return {
+    outcome: v.outcome,
+    score: v.score,
+    reason: v.dryRun ? `${v.reason} (shadow analysis: recorded, not acted on)` : v.reason,
+    round: meta.round,
+    rounds: meta.rounds,
+    at: meta.at,
+    ...(meta.incidentId && { incidentId: meta.incidentId }),
+    metrics: [...v.metrics.map((m) => ({
+      name: m.name,
+      classification: m.classification,
+      reason: m.reason,
+      ...(m.critical && { critical: true }),
+      ...(m.dryRun && { dryRun: true }),
+      estimate: m.estimate ?? null,
+      lowerCI: m.lowerCI ?? null,
+      upperCI: m.upperCI ?? null,
+      effectSize: m.effectSize ?? null,
+    })), ...extraFindings(v)],
+    samples: {
+      ...(meta.baselineVersion && { baselineVersion: meta.baselineVersion }),
+      baseline: meta.baseline.slice(-RECORD_SAMPLES),
+      canary: meta.canary.slice(-RECORD_SAMPLES),
+    },
+  };
+}
+
+/** The count test and the seed's thresholds as the record lists them beside the classified metrics. */
+function extraFindings(v: CanaryVerdict): CanaryRecord['metrics'] {
+  const out: CanaryRecord['metrics'][number][] = [];
+  if (v.errorCounts && v.errorCounts.classification !== 'Nodata') {
+    out.push({ name: 'error-count', classification: v.errorCounts.classification, reason: v.errorCounts.reason });
+  }
+  out.push({
+    name: 'seed-thresholds',
+    classification: v.thresholds.breached ? 'High' : 'Pass',
+    reason: v.thresholds.reason,
+  });
+  return out;
+}
+
+/**
+ * The sentence a failed analysis rolls back with: the verdict's reason, then every deciding
+ * metric's classification and why, so the rollback's record explains itself.
+ */
+export function explainVerdict(v: CanaryVerdict): string {
+  const lines = canaryRecordOf(v, { round: 0, rounds: 0, at: '', baseline: [], canary: [] })
+    .metrics.filter((m) => !m.dryRun)
+    .map((m) => `${m.name} ${m.classification}: ${m.reason}`);
+  return shorten(`canary analysis ${v.outcome}: ${v.reason}. Per metric — ${lines.join('; ')}`, 2000);
 }

@@ -107,6 +107,18 @@ export const canarySchema = z
     thresholdIntervals: z.number().int().min(1).max(100).default(2),
     /** An interval counts for the thresholds only with at least this many requests. */
     minIntervalRequests: z.number().int().min(1).default(20),
+    /**
+     * An inconclusive analysis (too little evidence) holds the release and pages: an incident of
+     * this priority opens and escalates, and a person decides (`guardian canary approve|reject`)
+     * within `seconds`; no decision in time rolls the release back. 1800 s: the runbook's on-call
+     * engineer stays available for 30 minutes after a deployment.
+     */
+    hold: z
+      .strictObject({
+        seconds: z.number().int().min(60).max(86_400).default(1800),
+        priority: z.enum(['P1', 'P2', 'P3']).default('P2'),
+      })
+      .prefault({}),
     metrics: z
       .array(canaryMetricSchema)
       .min(1)
