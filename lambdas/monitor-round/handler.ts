@@ -4,8 +4,8 @@
  * state the workflow carries to the next round; the workflow rolls back on `rollback`.
  */
 import * as z from 'zod';
-import { evaluateHealth } from '../core/health.ts';
 import { judgeRound, type RoundVerdict, startMonitoring } from '../core/monitoring.ts';
+import { runHealthCheck } from '../health-check/run.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
@@ -30,12 +30,13 @@ export const step = defineStep(
     const { apiUrl, healthCheck, thresholds, monitoring: m } = deps.config;
     deps.logger.appendKeys({ deploymentId: deployment.deploymentId });
     const state = monitoring ?? startMonitoring(thresholds.monitoring_duration_seconds, m.intervalSeconds);
-    const responses = await Promise.all(
-      healthCheck.endpoints.map((e) =>
-        deps.http(`${apiUrl.replace(/\/+$/, '')}${e.path}`, healthCheck.timeoutMs).catch(() => undefined),
-      ),
-    );
-    const health = evaluateHealth(healthCheck.endpoints, responses);
+    // Startup times were validated once, after the rollout; a round checks the API and its dependencies.
+    const { health, responses } = await runHealthCheck({
+      apiUrl,
+      healthCheck,
+      http: deps.http,
+      now: () => deps.clock.now(),
+    });
     const verdict = judgeRound(
       state,
       { health, responses, paths: healthCheck.endpoints.map((e) => e.path) },

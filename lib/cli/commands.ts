@@ -586,6 +586,8 @@ const HANDLERS: Record<
   alarm: alarmReplay,
   incidents,
   ack,
+  health: async (args, config, output) =>
+    (await import('./health.ts')).healthCommand(args, config, output, withLocal),
 };
 
 /** Reads a saved event: a file, or stdin for `-`; a UsageError (exit 2) when it cannot be read or is not JSON. */
