@@ -48,7 +48,8 @@ export const STEPS = {
   },
   'set-image': { ports: ['workload'], config: [], invokedBy: 'task' },
   'rollout-status': { ports: ['workload'], config: [], invokedBy: 'task' },
-  'health-check': { ports: ['http'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
+  // workload (issue 9): the startup-time check reads the release's pods.
+  'health-check': { ports: ['http', 'workload'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
   'await-signal': { ports: ['store'], config: [], invokedBy: 'task' },
   'monitor-round': {
     // metrics (issue 9): the seed's thresholds on the release's live metrics, every round.

@@ -153,6 +153,8 @@ export interface HealthCheckResult {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** Not evaluated (nothing to read it from): neither passed nor failed; `ok` is false. */
+  readonly skipped?: true;
 }
 
 /** Output of the health-check step (`$.health`) when it passes. */

@@ -6,7 +6,6 @@
  */
 import * as z from 'zod';
 import { releaseOf } from '../core/canary-phase.ts';
-import { evaluateHealth } from '../core/health.ts';
 import type { CounterSnapshot, IntervalSample } from '../core/measurements.ts';
 import { sampleBetween } from '../core/measurements.ts';
 import {
@@ -16,6 +15,7 @@ import {
   type RoundVerdict,
   startMonitoring,
 } from '../core/monitoring.ts';
+import { runHealthCheck } from '../health-check/run.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
@@ -111,15 +111,11 @@ export const step = defineStep(
         };
       }
     };
-    const [responses, live] = await Promise.all([
-      Promise.all(
-        healthCheck.endpoints.map((e) =>
-          deps.http(`${apiUrl.replace(/\/+$/, '')}${e.path}`, healthCheck.timeoutMs).catch(() => undefined),
-        ),
-      ),
+    // Startup times were validated once, after the rollout; a round checks the API and its dependencies.
+    const [{ health, responses }, live] = await Promise.all([
+      runHealthCheck({ apiUrl, healthCheck, http: deps.http, now: () => deps.clock.now() }),
       readMetrics(),
     ]);
-    const health = evaluateHealth(healthCheck.endpoints, responses);
     const verdict = judgeRound(
       state,
       {

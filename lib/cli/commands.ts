@@ -590,6 +590,8 @@ const HANDLERS: Record<
   incidents,
   ack,
   canary: async (args, _config, output) => (await import('./canary.ts')).canaryJudge(args, output),
+  health: async (args, config, output) =>
+    (await import('./health.ts')).healthCommand(args, config, output, withLocal),
 };
 
 /** Reads a saved event: a file, or stdin for `-`; a UsageError (exit 2) when it cannot be read or is not JSON. */

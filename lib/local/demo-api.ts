@@ -8,7 +8,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { splitImageReference } from '../../lambdas/core/image.ts';
 import type { Clock } from '../../lambdas/core/ports.ts';
-import { imageBehaviour } from './image-behaviour.ts';
+import { exhaustsPool, imageBehaviour } from './image-behaviour.ts';
 
 /** Synthetic requests per simulated second. */
 const REQUESTS_PER_SECOND = 20;
@@ -48,6 +48,42 @@ function json(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** Connections in the API's database pool (SQLAlchemy pool_size) and PgBouncer's default_pool_size. */
+const POOL_SIZE = 20;
+
+/**
+ * The connection pools as `/health` reports them: the API's own pool (`pool`: size, active, idle,
+ * waiting) and PgBouncer's SHOW POOLS figures (`pgbouncer_pool`). A healthy release holds about as
+ * many connections as requests in flight (Little's law: rate × mean latency); a `pool` image has
+ * every connection checked out and a queue behind it, while `/health` still answers 200 / ok.
+ */
+function poolFigures(image: string, healthy: boolean): Record<string, Record<string, number>> {
+  if (exhaustsPool(image)) {
+    return {
+      pool: { size: POOL_SIZE, active: POOL_SIZE, idle: 0, waiting: 37 },
+      pgbouncer_pool: {
+        cl_active: POOL_SIZE,
+        cl_waiting: 48,
+        sv_active: POOL_SIZE,
+        sv_idle: 0,
+        maxwait_seconds: 12,
+      },
+    };
+  }
+  const profile = healthy ? PROFILES.healthy : PROFILES.bad;
+  const active = Math.min(POOL_SIZE, Math.ceil(REQUESTS_PER_SECOND * profile.meanSeconds));
+  return {
+    pool: { size: POOL_SIZE, active, idle: POOL_SIZE - active, waiting: 0 },
+    pgbouncer_pool: {
+      cl_active: active,
+      cl_waiting: 0,
+      sv_active: active,
+      sv_idle: POOL_SIZE - active,
+      maxwait_seconds: 0,
+    },
+  };
 }
 
 /** Starts the demo API on 127.0.0.1 (a free port). */
@@ -135,6 +171,7 @@ export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
           database: healthy ? 'connected' : 'error',
           redis: 'connected',
           pgbouncer: 'connected',
+          ...poolFigures(image, healthy),
           version: splitImageReference(image).tag || 'unknown',
           image,
           uptime_seconds: uptime,

@@ -735,6 +735,12 @@ export class LocalGuardian {
     return (await this.workload(environment)).observe();
   }
 
+  /** The URL the environment's health checks call here: `apiUrl` option, else its demo API, else its configured apiUrl. */
+  async healthApiUrl(environment: string): Promise<string> {
+    const env = this.environment(environment);
+    return this.options.apiUrl ?? (await this.cluster()).apiUrls.get(environment) ?? env.apiUrl;
+  }
+
   /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */
   async workload(environment: string): Promise<WorkloadPort> {
     const env = this.environment(environment);
