@@ -6,10 +6,11 @@
  * `--help`, local `status`, `history` and a local deploy, and `status`/`history` in AWS mode
  * against moto server when it is installed (`npm run test:integration` installs it); then issue 8's
  * alarm benchmarks (bench/alarm.ts): alarm event to the rollback's PATCH, and the alarm handler's
- * throughput with duplicates and concurrent alarms.
+ * throughput with duplicates and concurrent alarms; then issue 9's canary judge (bench/judge.ts):
+ * judge time on 2 metrics × 10,000 points, and the false-rollback / detection simulation.
  *
  * The machine is shared: `npm run bench -- SECTION...` runs only those sections (synth, deploy,
- * cli, aws, alarm; `alarm-latency` / `alarm-throughput` for one alarm benchmark).
+ * cli, aws, alarm, judge, judge-sim; `alarm-latency` / `alarm-throughput` for one alarm benchmark).
  */
 import '../lib/local/polyfills.ts';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -28,7 +29,17 @@ const median = (xs: number[]) => {
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
 const config = loadConfig();
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const SECTIONS = ['synth', 'deploy', 'cli', 'aws', 'alarm', 'alarm-latency', 'alarm-throughput'] as const;
+const SECTIONS = [
+  'synth',
+  'deploy',
+  'cli',
+  'aws',
+  'alarm',
+  'alarm-latency',
+  'alarm-throughput',
+  'judge',
+  'judge-sim',
+] as const;
 const selected = process.argv.slice(2).filter((a) => a !== '--');
 const unknown = selected.filter((s) => !(SECTIONS as readonly string[]).includes(s));
 if (unknown.length > 0) {
@@ -286,4 +297,12 @@ if (want('alarm-latency') || want('alarm-throughput')) {
       Number(process.env.BENCH_ALARM_RUNS ?? 3),
     );
   }
+}
+
+// 7. Issue 9: the canary judge's time on 2 metrics × 10,000 points (median of BENCH_JUDGE_RUNS, 11 by
+//    default), and the simulated canary analyses (BENCH_JUDGE_TRIALS per row, 1,000 by default).
+if (want('judge') || want('judge-sim')) {
+  const { benchJudgeTime, benchJudgeSim } = await import('./judge.ts');
+  if (want('judge')) benchJudgeTime(Number(process.env.BENCH_JUDGE_RUNS ?? 11));
+  if (want('judge-sim')) benchJudgeSim(Number(process.env.BENCH_JUDGE_TRIALS ?? 1000));
 }

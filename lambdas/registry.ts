@@ -16,6 +16,7 @@ export const STEP_MODULES: Record<StepId, StepModule> = {
   'health-check': () => import('./health-check/handler.ts'),
   'await-signal': () => import('./await-signal/handler.ts'),
   'monitor-round': () => import('./monitor-round/handler.ts'),
+  'canary-round': () => import('./canary-round/handler.ts'),
   'record-deployment': () => import('./record-deployment/handler.ts'),
   'rollback-prepare': () => import('./rollback-prepare/handler.ts'),
   'rollback-apply': () => import('./rollback-apply/handler.ts'),

@@ -48,11 +48,20 @@ export const STEPS = {
   },
   'set-image': { ports: ['workload'], config: [], invokedBy: 'task' },
   'rollout-status': { ports: ['workload'], config: [], invokedBy: 'task' },
-  'health-check': { ports: ['http'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
+  // workload (issue 9): the startup-time check reads the release's pods.
+  'health-check': { ports: ['http', 'workload'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
   'await-signal': { ports: ['store'], config: [], invokedBy: 'task' },
   'monitor-round': {
-    ports: ['http'],
-    config: ['apiUrl', 'healthCheck', 'thresholds', 'monitoring'],
+    // metrics (issue 9): the seed's thresholds on the release's live metrics, every round.
+    ports: ['http', 'metrics'],
+    config: ['apiUrl', 'healthCheck', 'thresholds', 'monitoring', 'canary'],
+    invokedBy: 'task',
+  },
+  // The canary analysis (issue 9): the metrics baseline before the rollout, then a judged round
+  // every interval; an inconclusive analysis opens an incident and starts its escalation.
+  'canary-round': {
+    ports: ['store', 'metrics', 'workflows'],
+    config: ['canary', 'thresholds'],
     invokedBy: 'task',
   },
   'record-deployment': { ports: ['store'], config: ['thresholds'], invokedBy: 'task' },
@@ -90,10 +99,13 @@ export const STEP_IDS = Object.keys(STEPS) as StepId[];
 /**
  * Whether `env`'s stack has `step`'s function: the PagerDuty webhook exists only when its signing
  * secret is configured (`escalation.channels.pagerduty.webhookSecret`), since without it every
- * delivery would be refused; every other step always.
+ * delivery would be refused; the canary round only in an environment with a canary analysis
+ * (`canary`); every other step always.
  */
-export function stepEnabled(step: StepId, env: Pick<EnvironmentConfig, 'escalation'>): boolean {
-  return step !== 'pagerduty-webhook' || env.escalation.channels.pagerduty?.webhookSecret !== undefined;
+export function stepEnabled(step: StepId, env: Pick<EnvironmentConfig, 'escalation' | 'canary'>): boolean {
+  if (step === 'pagerduty-webhook') return env.escalation.channels.pagerduty?.webhookSecret !== undefined;
+  if (step === 'canary-round') return env.canary !== undefined;
+  return true;
 }
 /** Steps EventBridge invokes (each gets a dead-letter queue). */
 export const EVENT_STEPS = STEP_IDS.filter((s) => STEPS[s].invokedBy === 'event');

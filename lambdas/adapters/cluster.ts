@@ -46,6 +46,15 @@ export interface RevisionInfo {
   readonly changeCause?: string;
 }
 
+/** A pod of a Deployment's current ReplicaSet: created when, Ready since when (ISO times). */
+export interface PodTiming {
+  readonly name: string;
+  /** `metadata.creationTimestamp`. */
+  readonly createdAt: string;
+  /** The Ready condition's `lastTransitionTime` while it is True; absent while the pod is not Ready. */
+  readonly readyAt?: string;
+}
+
 /** The Kubernetes operations the guardian performs on one cluster. */
 export interface ClusterPort {
   /** Reads a Deployment. NotFoundError names the namespace/deployment when missing. */
@@ -67,4 +76,9 @@ export interface ClusterPort {
     revision: RevisionInfo,
     changeCause: string,
   ): Promise<WorkloadState>;
+  /**
+   * The pods of the Deployment's current ReplicaSet (the one at the Deployment's revision), with
+   * their creation and Ready times; empty while that ReplicaSet does not exist yet.
+   */
+  podTimings(namespace: string, name: string): Promise<PodTiming[]>;
 }

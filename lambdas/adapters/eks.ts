@@ -177,6 +177,9 @@ export function eksClusterProvider(
       info = undefined; // do not cache a failure
       throw err;
     });
+    // Awaited below, after the token: if signing fails first (no credentials), the describe's own
+    // failure must not become an unhandled rejection, which ends a Lambda runtime or a CLI.
+    info.catch(() => undefined);
     const token = await eksBearerToken({ clusterName: env.cluster, region: env.region, credentials, now });
     const cluster = new KubernetesCluster(kubeConfigForEks(env.cluster, await info, token));
     cached = { cluster, signedAt: now.getTime() };

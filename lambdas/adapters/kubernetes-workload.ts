@@ -5,6 +5,7 @@
  * against EKS or a kubeconfig, or the embedded simulator.
  */
 import { NotFoundError } from '../core/errors.ts';
+import type { PodStartup } from '../core/health.ts';
 import type {
   RollbackPoint,
   WorkloadObservation,
@@ -176,5 +177,16 @@ export class DeploymentWorkload implements WorkloadPort {
       changeCause,
     );
     return observeDeployment(after, container);
+  }
+
+  /** The current ReplicaSet's pods: creation time and when they became Ready. */
+  async podStartup(): Promise<PodStartup[]> {
+    const { namespace, workload } = this.placement;
+    const pods = await (await this.cluster()).podTimings(namespace, workload);
+    return pods.map((p) => ({
+      pod: p.name,
+      createdAt: p.createdAt,
+      ...(p.readyAt === undefined ? {} : { readyAt: p.readyAt }),
+    }));
   }
 }

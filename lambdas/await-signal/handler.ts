@@ -7,7 +7,7 @@
  */
 import * as z from 'zod';
 import { AlarmFiredError, ConflictError } from '../core/errors.ts';
-import { deploymentContextSchema } from '../core/types.ts';
+import { deploymentContextSchema, SIGNAL_PHASES } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
@@ -15,7 +15,7 @@ import { defineStep } from '../shared/step.ts';
 export const awaitSignalEventSchema = z.object({
   deployment: deploymentContextSchema.pick({ environment: true, deploymentId: true }).loose(),
   token: z.string().min(1),
-  phase: z.enum(['rollout', 'monitoring']),
+  phase: z.enum(SIGNAL_PHASES),
 });
 
 /** The await-signal step: AlarmFiredError if an alarm is on the record, else the token kept there. */

@@ -3,6 +3,7 @@
  * what crosses an edge (execution input, step events); types come from `z.infer`.
  */
 import * as z from 'zod';
+import type { IntervalSample } from './measurements.ts';
 import { storableText } from './text.ts';
 import { type RollbackPoint, rollbackPointSchema } from './workload.ts';
 
@@ -152,6 +153,8 @@ export interface HealthCheckResult {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** Not evaluated (nothing to read it from): neither passed nor failed; `ok` is false. */
+  readonly skipped?: true;
 }
 
 /** Output of the health-check step (`$.health`) when it passes. */
@@ -200,12 +203,70 @@ export interface DeploymentRecord {
   readonly signal?: DeploymentSignal;
   /** The critical alarm that failed this deployment (set by the alarm handler, read at every wait). */
   readonly alarm?: AlarmMark;
+  /** An operator's decision on the release its canary analysis held (issue 9). */
+  readonly holdDecision?: HoldDecisionMark;
+  /** The canary analysis: its latest verdict, every metric's classification and the measurements. */
+  readonly canary?: CanaryRecord;
 }
+
+/** One metric's classification, as the record keeps it (lambdas/core/judge). */
+export interface CanaryMetricRecord {
+  readonly name: string;
+  /** Pass | High | Low | Nodata | NodataFailMetric | Error (Kayenta's words). */
+  readonly classification: string;
+  /** Why, in the operator's words. */
+  readonly reason: string;
+  readonly critical?: boolean;
+  /** A shadow metric: recorded, never deciding. */
+  readonly dryRun?: boolean;
+  readonly estimate?: number | null;
+  readonly lowerCI?: number | null;
+  readonly upperCI?: number | null;
+  readonly effectSize?: number | null;
+}
+
+/** The canary analysis of a deployment, as its record keeps it (rewritten every round). */
+export interface CanaryRecord {
+  /** continue: still running; the rest are verdicts. */
+  readonly outcome: 'continue' | 'pass' | 'marginal' | 'fail' | 'inconclusive';
+  readonly score?: number;
+  readonly reason: string;
+  readonly round: number;
+  readonly rounds: number;
+  /** When this verdict was reached. */
+  readonly at: string;
+  /** The incident an inconclusive analysis opened. */
+  readonly incidentId?: string;
+  readonly metrics: readonly CanaryMetricRecord[];
+  /** What was measured: each side's interval samples (the newest, bounded). */
+  readonly samples?: {
+    readonly baselineVersion?: string;
+    readonly baseline: readonly IntervalSample[];
+    readonly canary: readonly IntervalSample[];
+  };
+}
+
+/** Who decided what about a held release, and when. */
+export interface HoldDecisionMark {
+  readonly decision: 'approve' | 'reject';
+  readonly by: string;
+  readonly at: string;
+  readonly note: string;
+}
+
+/**
+ * The waits of a deploy that a signal can end: the rollout poll, the canary analysis's interval,
+ * post-deployment monitoring's interval, and the hold of an inconclusive canary analysis (an
+ * operator's decision ends it; its deadline rolls back).
+ */
+export const SIGNAL_PHASES = ['rollout', 'canary', 'monitoring', 'hold'] as const;
+/** One of {@link SIGNAL_PHASES}. */
+export type SignalPhase = (typeof SIGNAL_PHASES)[number];
 
 /** The wait a deploy is in, and the task token that ends it. */
 export interface DeploymentSignal {
   readonly token: string;
-  readonly phase: 'rollout' | 'monitoring';
+  readonly phase: SignalPhase;
   readonly since: string;
 }
 

@@ -5,6 +5,7 @@
  * the record and restored by the Rollback workflow. Pure: the platform adapters map to these types.
  */
 import * as z from 'zod';
+import type { PodStartup } from './health.ts';
 
 /** Platforms `platform` in environments.yaml may name. */
 export const PLATFORMS = ['kubernetes', 'argo-rollouts', 'ecs'] as const;
@@ -76,6 +77,11 @@ export interface WorkloadPort {
   history(): Promise<RollbackPoint[]>;
   /** Returns the workload to `point` (idempotent: restoring the current state changes nothing). */
   restore(point: RollbackPoint, changeCause: string): Promise<WorkloadObservation>;
+  /**
+   * When each pod of the current release was created and became Ready (the enhanced health
+   * check's startup-time validation); empty when the release has no pods yet.
+   */
+  podStartup(): Promise<PodStartup[]>;
 }
 
 /** `revision 3 (ghcr.io/buywhere/buywhere-api:v1.2.3)`. */

@@ -1,10 +1,13 @@
-/** "Enhanced health check": every configured endpoint once; the state machine retries on failure. */
+/**
+ * "Enhanced health check": every configured endpoint, JSON field, dependency and pool once, and
+ * the release's pod startup times from the workload; the state machine retries on failure.
+ */
 import * as z from 'zod';
 import { HealthCheckFailedError } from '../core/errors.ts';
-import { evaluateHealth } from '../core/health.ts';
 import { type HealthReport, rolloutTargetSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
+import { runHealthCheck } from './run.ts';
 
 /** The health-check event (deploy or rollback target). */
 export const healthCheckEventSchema = z.object({ target: rolloutTargetSchema });
@@ -15,14 +18,15 @@ export const step = defineStep(
   healthCheckEventSchema,
   async (_event, deps): Promise<HealthReport> => {
     const { apiUrl, healthCheck } = deps.config;
-    const responses = await Promise.all(
-      healthCheck.endpoints.map((e) =>
-        deps.http(`${apiUrl.replace(/\/+$/, '')}${e.path}`, healthCheck.timeoutMs),
-      ),
-    );
-    const verdict = evaluateHealth(healthCheck.endpoints, responses);
-    if (!verdict.healthy) throw new HealthCheckFailedError(`${apiUrl}: ${verdict.summary}`);
-    return { ...verdict, checkedAt: deps.clock.now().toISOString() };
+    const { health } = await runHealthCheck({
+      apiUrl,
+      healthCheck,
+      http: deps.http,
+      startup: { read: () => deps.workload.podStartup() },
+      now: () => deps.clock.now(),
+    });
+    if (!health.healthy) throw new HealthCheckFailedError(`${apiUrl}: ${health.summary}`);
+    return { ...health, checkedAt: deps.clock.now().toISOString() };
   },
 );
 

@@ -233,6 +233,38 @@ export const COMMANDS = {
       ...COMMON,
     },
   },
+  canary: {
+    summary:
+      'canary judge --input FILE: judge canary against baseline metric series offline (Kayenta-style Mann-Whitney classifier and score); exit 0 pass, 1 marginal or fail, 2 bad input',
+    positionals: [{ name: 'judge', word: true, description: 'the only canary subcommand' }],
+    options: {
+      input: {
+        type: 'string',
+        value: 'FILE',
+        description:
+          'JSON {"metrics":[{"name","direction","baseline":[…],"canary":[…],…}],"thresholds"?,"classifier"?} (- for stdin)',
+      },
+      ...COMMON,
+    },
+  },
+  // Issue 9: the enhanced health check on its own (the runbook's enhanced-health-check.sh).
+  health: {
+    summary:
+      'run the enhanced health check once (endpoints, JSON fields, database/Redis/PgBouncer, pools, pod startup time); exit 1 when unhealthy',
+    options: {
+      ...ENV,
+      'api-url': {
+        type: 'string',
+        value: 'URL',
+        description:
+          'check this API instead of the environment apiUrl (alone: no cluster is read, the startup check is skipped)',
+      },
+      local: { type: 'boolean', description: 'check the local runner: its demo API and cluster simulator' },
+      'state-dir': LOCAL['state-dir'] as OptionSpec,
+      kubeconfig: LOCAL.kubeconfig as OptionSpec,
+      ...COMMON,
+    },
+  },
 } as const satisfies Record<
   string,
   { summary: string; options: Record<string, OptionSpec>; positionals?: readonly PositionalSpec[] }

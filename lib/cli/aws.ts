@@ -10,10 +10,12 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import { SfnWorkflows } from '../../lambdas/adapters/sfn-workflows.ts';
 import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
+import type { HoldDecision } from '../../lambdas/core/canary-hold.ts';
 import { escalationTaskOutput, type IncidentActor } from '../../lambdas/core/incidents.ts';
 import { type IncidentTransitionResult, type Store, systemClock } from '../../lambdas/core/ports.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { resolvePort } from '../../lambdas/ports/table.ts';
+import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
 import { stackNameOf } from '../app.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import { STACK_OUTPUTS } from '../stacks/outputs.ts';
@@ -47,6 +49,13 @@ export interface GuardianBackend {
     id: string,
     actor: IncidentActor,
   ): Promise<IncidentTransitionResult & { readonly chainEnded: boolean }>;
+  /** Approves or rejects the release a canary analysis holds (SendTaskSuccess / SendTaskFailure). */
+  decideHold?(
+    environment: string,
+    decision: HoldDecision,
+    by: string,
+    reason: string | undefined,
+  ): Promise<HoldDecisionResult>;
   /** Polls the execution until it ends or `timeoutMs` passes (then status RUNNING). */
   waitForExecution?(executionArn: string, timeoutMs: number, pollMs?: number): Promise<ExecutionEnd>;
 }
@@ -120,6 +129,12 @@ export async function awsGuardian(env: EnvironmentConfig): Promise<GuardianBacke
         throw err;
       }
       return payload as AlarmHandlerResult;
+    },
+    async decideHold(environment, decision, by, reason) {
+      const { decideHold } = await import('../../lambdas/shared/hold.ts');
+      // Only SendTaskSuccess/Failure are used: no state machine is started from here.
+      const workflows = new SfnWorkflows(sfn, { rollback: '', escalation: '' });
+      return decideHold({ store, workflows }, environment, decision, by, reason, new Date());
     },
     async acknowledge(environment, id, actor) {
       const result = await store.transitionIncident(environment, id, 'acknowledged', actor, new Date());

@@ -38,6 +38,7 @@ import {
   describeRecord,
   executionSummary,
   formatBreaker,
+  formatCanary,
   formatLock,
   formatRecords,
   green,
@@ -441,6 +442,8 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
         `  ad-hoc freeze:   ${printable(`${f.id} ${f.start} → ${f.end}: ${f.reason} (by ${f.createdBy})`)}`,
       );
     output.out(`  last:            ${last ? describeRecord(last) : 'no deployments recorded yet'}`);
+    // Why the last release was promoted or rolled back, metric by metric (issue 9).
+    if (last?.canary) for (const line of formatCanary(last.canary)) output.out(`  ${line}`);
     return 0;
   });
 }
@@ -586,6 +589,9 @@ const HANDLERS: Record<
   alarm: alarmReplay,
   incidents,
   ack,
+  canary: async (args, _config, output) => (await import('./canary.ts')).canaryJudge(args, output),
+  health: async (args, config, output) =>
+    (await import('./health.ts')).healthCommand(args, config, output, withLocal),
 };
 
 /** Reads a saved event: a file, or stdin for `-`; a UsageError (exit 2) when it cannot be read or is not JSON. */

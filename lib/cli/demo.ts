@@ -7,7 +7,9 @@
  * recorders on loopback. Exits 0 only if everything behaved as the runbook says it should.
  */
 import { randomBytes } from 'node:crypto';
+import { breakerReset } from '../../lambdas/core/breaker.ts';
 import { deployExecutionName } from '../../lambdas/core/naming.ts';
+import type { DeploymentRecord } from '../../lambdas/core/types.ts';
 import { environmentOf } from '../config/load.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import { alarmStateChangeEvent } from '../local/alarm-events.ts';
@@ -19,6 +21,7 @@ import {
   dim,
   executionSummary,
   formatBreaker,
+  formatCanary,
   green,
   jsonDocument,
   type Output,
@@ -131,6 +134,7 @@ export async function runDemo(
       formatBreaker(breaker, env.thresholds.consecutive_failures_for_rollback),
     );
 
+    if (env.canary) await canaryScenes({ guardian, env, output, check, good });
     await alarmScenes({ guardian, env, output, check, recorder, good, stable });
   } finally {
     await guardian.close();
@@ -151,6 +155,99 @@ export async function runDemo(
   return failed === 0 ? 0 : 1;
 }
 
+/** What the canary scenes need from the demo. */
+interface CanaryScenes {
+  readonly guardian: LocalGuardian;
+  readonly env: EnvironmentConfig;
+  readonly output: Output;
+  readonly check: (what: string, ok: boolean, detail: string) => void;
+  /** The release running before the scenes (and after each rollback). */
+  readonly good: string;
+}
+
+/** Prints a deployment's canary verdict, one line per metric, as `guardian status` does. */
+function printCanary(output: Output, record: DeploymentRecord | undefined): void {
+  const c = record?.canary;
+  if (!c) {
+    output.out(dim('  (no canary analysis recorded)'));
+    return;
+  }
+  for (const line of formatCanary(c)) output.out(`  ${line}`);
+}
+
+/**
+ * Scenes 3 and 4: two releases whose `/health` is fine but whose traffic is not — one serves
+ * several times the 5xx, one answers with a much higher p99. The canary analysis catches both
+ * and rolls them back with the explanation per metric; an operator resets the circuit breaker
+ * the two failed releases in a row opened.
+ */
+async function canaryScenes({ guardian, env, output, check, good }: CanaryScenes): Promise<void> {
+  const store = guardian.store(env.name);
+  const firstRecord = (await store.listRecords(env.name, 10)).find(
+    (r) => r.image === good && r.kind === 'deploy',
+  );
+  output.out('');
+  output.out(bold(`   The canary analysis of ${good} (scene 1):`));
+  printCanary(output, firstRecord);
+  check(
+    'the good release passed its canary analysis',
+    firstRecord?.canary?.outcome === 'pass',
+    `${firstRecord?.canary?.outcome} ${firstRecord?.canary?.score ?? ''}`,
+  );
+
+  const scenes = [
+    {
+      n: 3,
+      tag: 'v1.6.1-errors',
+      title: 'healthy on /health, but it answers several times the 5xx of the release before it',
+      metric: 'error-rate',
+    },
+    {
+      n: 4,
+      tag: 'v1.6.2-latency',
+      title: 'healthy on /health, but its p99 latency is much higher',
+      metric: 'p99-latency',
+    },
+  ];
+  for (const scene of scenes) {
+    const image = `${env.image}:${scene.tag}`;
+    output.out('');
+    output.out(bold(`${scene.n}. Deploy ${image}: ${scene.title}`));
+    const result = await guardian.deploy(
+      { environment: env.name, image, trigger: 'operator', requestedBy: 'demo' },
+      deployExecutionName(env.name, scene.tag, randomBytes(4).toString('hex')),
+    );
+    output.out(executionSummary(result));
+    const record = (await store.listRecords(env.name, 10)).find(
+      (r) => r.image === image && r.kind === 'deploy',
+    );
+    printCanary(output, record);
+    const caught = record?.canary?.metrics.find((m) => m.name === scene.metric);
+    check(
+      `the canary analysis caught ${scene.tag} on ${scene.metric} and it was rolled back`,
+      result.error === 'DeploymentRolledBack' &&
+        record?.status === 'rolled-back' &&
+        record.canary?.outcome === 'fail' &&
+        caught?.classification === 'High',
+      `${result.status} ${result.error ?? ''}, canary ${record?.canary?.outcome}, ${scene.metric} ${caught?.classification}`,
+    );
+    const image2 = (await guardian.observeWorkload(env.name)).image;
+    check(`cluster is back on ${good.split(':').pop()} after ${scene.tag}`, image2 === good, image2);
+    const breaker = await store.getBreaker(env.name);
+    if (breaker.state === 'open') {
+      output.out(
+        `  circuit breaker: ${formatBreaker(breaker, env.thresholds.consecutive_failures_for_rollback)}`,
+      );
+      output.out(
+        `  ${dim('an operator looks, then resets it: guardian circuit-breaker --env staging --reset')}`,
+      );
+      await store.updateBreaker(env.name, () =>
+        breakerReset(env.name, 'demo-operator', guardian.clock.now()),
+      );
+    }
+  }
+}
+
 /** What the alarm scenes need from the demo. */
 interface AlarmScenes {
   readonly guardian: LocalGuardian;
@@ -163,11 +260,11 @@ interface AlarmScenes {
   readonly stable: string;
 }
 
-/** Scenes 3 and 4: an alarm after a release rolls it back; its escalation climbs until acknowledged. */
+/** Scenes 5 and 6: an alarm after a release rolls it back; its escalation climbs until acknowledged. */
 async function alarmScenes({ guardian, env, output, check, recorder, good }: AlarmScenes): Promise<void> {
   const next = `${env.image}:v1.7.0`;
   output.out('');
-  output.out(bold(`3. Promote ${next}; two minutes later its HighErrorRate alarm fires`));
+  output.out(bold(`5. Promote ${next}; two minutes later its HighErrorRate alarm fires`));
   const third = await guardian.deploy(
     { environment: env.name, image: next, trigger: 'operator', requestedBy: 'demo' },
     deployExecutionName(env.name, 'v1.7.0', randomBytes(4).toString('hex')),
@@ -228,7 +325,7 @@ async function alarmScenes({ guardian, env, output, check, recorder, good }: Ala
 
   output.out('');
   output.out(
-    bold(`4. Nobody acknowledges for 10 minutes: the escalation pages the DevOps lead; then someone acks`),
+    bold(`6. Nobody acknowledges for 10 minutes: the escalation pages the DevOps lead; then someone acks`),
   );
   clock.advance(10 * 60);
   let incident = await store.getIncident(env.name, incidentId);

@@ -7,7 +7,7 @@
 import { countedList } from '../../lambdas/core/breaker.ts';
 import { reasonText } from '../../lambdas/core/context.ts';
 import { printable } from '../../lambdas/core/text.ts';
-import type { BreakerState, DeploymentRecord, LockInfo } from '../../lambdas/core/types.ts';
+import type { BreakerState, CanaryRecord, DeploymentRecord, LockInfo } from '../../lambdas/core/types.ts';
 import type { LocalEvent, LocalExecutionResult } from '../local/executor.ts';
 
 /** Where the CLI writes (stdout/stderr), injectable for tests. */
@@ -206,11 +206,14 @@ export function formatRecords(records: readonly DeploymentRecord[]): string[] {
         ? (r.image.split('/').pop() ?? r.image)
         : `→ revision ${r.revision ?? '?'} (${r.image.split('/').pop()})`,
       `${r.trigger}/${r.requestedBy}`,
+      r.canary
+        ? `${r.canary.outcome}${r.canary.score !== undefined ? ` ${Math.round(r.canary.score)}` : ''}`
+        : '-',
       // A rollback's decision says what it restored and why (e.g. the last known-good release).
-      [r.reason ?? r.annotation, r.decision].filter(Boolean).join('; '),
+      [r.reason ?? r.annotation, r.decision, r.holdDecision?.note].filter(Boolean).join('; '),
     ].map((cell) => printable(String(cell))),
   );
-  const header = ['STARTED', 'KIND', 'STATUS', 'ID', 'IMAGE', 'BY', 'REASON'];
+  const header = ['STARTED', 'KIND', 'STATUS', 'ID', 'IMAGE', 'BY', 'CANARY', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -248,4 +251,32 @@ export function describeRecord(r: DeploymentRecord): string {
   return printable(
     `${r.kind} ${r.id} ${r.status} — ${r.image} (${r.trigger}/${r.requestedBy}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''})${r.reason ? `: ${r.reason}` : ''}${r.decision ? ` [${r.decision}]` : ''}`,
   );
+}
+
+/** A canary verdict's word, coloured. */
+function canaryWord(outcome: CanaryRecord['outcome']): string {
+  if (outcome === 'pass') return green('PASS');
+  if (outcome === 'continue') return 'RUNNING';
+  if (outcome === 'inconclusive') return paint('33', 'INCONCLUSIVE');
+  return red(outcome.toUpperCase());
+}
+
+/**
+ * A deployment's canary analysis: the verdict and its reason, then one line per metric with its
+ * classification and why (`guardian status`, the demo). Shadow metrics are marked as such.
+ */
+export function formatCanary(c: CanaryRecord): string[] {
+  const score = c.score !== undefined ? `score ${Math.round(c.score * 10) / 10}, ` : '';
+  const lines = [
+    `canary analysis: ${canaryWord(c.outcome)} (${score}round ${c.round} of ${c.rounds}): ${printable(c.reason)}`,
+  ];
+  const width = Math.max(0, ...c.metrics.map((m) => m.name.length));
+  for (const m of c.metrics) {
+    const mark = m.classification === 'Pass' ? green('✓') : m.dryRun ? dim('○') : red('✗');
+    const tags = [m.critical ? 'critical' : '', m.dryRun ? 'dry run' : ''].filter(Boolean).join(', ');
+    lines.push(
+      `  ${mark} ${printable(m.name).padEnd(width)}  ${printable(m.classification).padEnd(16)} ${printable(m.reason)}${tags ? dim(` (${tags})`) : ''}`,
+    );
+  }
+  return lines;
 }

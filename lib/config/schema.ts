@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { ALARM_SEVERITIES, METRIC_ALARM_IDS, type MetricAlarmId } from '../../lambdas/core/alarm-catalog.ts';
 import { BUILT_PLATFORMS, isBuiltPlatform, PLATFORMS } from '../../lambdas/core/workload.ts';
+import { dependenciesSchema, maxStartupSecondsSchema } from './health-check.ts';
 
 /** Kubernetes object names (RFC 1123 labels). */
 const dnsLabel = z
@@ -570,12 +571,28 @@ export const environmentSchema = z.strictObject({
     deadlineSeconds: z.number().int().min(30).max(3600),
     pollIntervalSeconds: z.number().int().min(1).max(300),
   }),
-  healthCheck: z.strictObject({
-    timeoutMs: z.number().int().min(100).max(60_000).default(5000),
-    attempts: z.number().int().min(1).max(20).default(3),
-    intervalSeconds: z.number().int().min(0).max(600).default(10),
-    endpoints: z.array(healthEndpointSchema).min(1),
-  }),
+  healthCheck: z
+    .strictObject({
+      /** Each request's bound (connect, headers and body); a request over it fails its check as timed out. */
+      timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+      attempts: z.number().int().min(1).max(20).default(3),
+      intervalSeconds: z.number().int().min(0).max(600).default(10),
+      endpoints: z.array(healthEndpointSchema).min(1),
+      // Issue 9 (enhanced health check, complete): dependencies and pools as `/health` reports
+      // them, and how long a pod may take to become Ready. Absent `dependencies`: not checked.
+      dependencies: dependenciesSchema.optional(),
+      maxStartupSeconds: maxStartupSecondsSchema,
+    })
+    .superRefine((h, ctx) => {
+      const endpoint = h.dependencies?.endpoint;
+      if (endpoint !== undefined && !h.endpoints.some((e) => e.path === endpoint)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dependencies', 'endpoint'],
+          message: `${endpoint} is not one of the endpoints (${h.endpoints.map((e) => e.path).join(', ')}); add it to endpoints or name one of them`,
+        });
+      }
+    }),
   lock: z.strictObject({ ttlSeconds: z.number().int().min(300).max(86_400) }).default({ ttlSeconds: 3600 }),
   /**
    * Post-deployment monitoring (runbook: `deployment-monitor.sh monitor --check-interval 30`): one
@@ -583,8 +600,19 @@ export const environmentSchema = z.strictObject({
    * `monitoring_duration_seconds`.
    */
   monitoring: z
-    .strictObject({ intervalSeconds: z.number().int().min(5).max(600) })
-    .default({ intervalSeconds: 30 }),
+    .strictObject({
+      intervalSeconds: z.number().int().min(5).max(600).default(30),
+      /**
+       * Live metrics (issue 9): each round also runs the thresholds file's error rate and p99 on
+       * the release's last interval. Fewer requests than this in an interval are not judged.
+       */
+      minRequests: z.number().int().min(1).default(50),
+      /** An error rate this many times the threshold (or more) rolls back at once, not after N rounds. */
+      criticalErrorRateFactor: z.number().min(1).max(20).default(2),
+      /** An interval the provider has no data for: a failed round (`fail`), or not judged (`ignore`). */
+      noData: z.enum(['fail', 'ignore']).default('fail'),
+    })
+    .prefault({}),
   changeFreezes: z.array(freezeWindowSchema).default([]),
   alarmTopic: alarmTopicSchema.default({ subscriptions: [] }),
   retention: retentionSchema.default({ logRetentionDays: 365, removalPolicy: 'retain' }),

@@ -12,6 +12,14 @@ import type { EnvironmentConfig } from './schema.ts';
  */
 export type TimeoutInputs = Pick<EnvironmentConfig, 'rollout' | 'healthCheck' | 'lock'> &
   Partial<Pick<EnvironmentConfig, 'monitoring'>> & {
+    /** The canary analysis (issue 9): its duration, interval and hold. */
+    readonly canary?: {
+      readonly durationSeconds: number;
+      readonly intervalSeconds: number;
+      readonly hold: { readonly seconds: number };
+    };
+    /** Where metrics come from: a scrape collects the baseline in real time before the rollout. */
+    readonly metrics?: { readonly provider: string };
     readonly thresholds?: Pick<EnvironmentConfig['thresholds'], 'monitoring_duration_seconds'>;
   };
 
@@ -53,6 +61,20 @@ export function monitoringBudgetSeconds(env: TimeoutInputs): number {
   return rounds * (interval + healthCheckStepSeconds(env));
 }
 
+/**
+ * Longest the canary analysis can take: the baseline (one call, or a scrape per interval for the
+ * analysis duration), a round per interval for the duration (each bounded by a step's timeout),
+ * and the hold of an inconclusive analysis. 0 without a canary analysis.
+ */
+export function canaryBudgetSeconds(env: TimeoutInputs): number {
+  const c = env.canary;
+  if (!c) return 0;
+  const rounds = Math.max(1, Math.floor(c.durationSeconds / c.intervalSeconds));
+  const perRound = c.intervalSeconds + STEP_TIMEOUT_SECONDS;
+  const baseline = env.metrics?.provider === 'scrape' ? (rounds + 1) * perRound : STEP_TIMEOUT_SECONDS;
+  return baseline + (rounds + 1) * perRound + c.hold.seconds;
+}
+
 /** Longest a Rollback execution may run: its rollout deadline, health check, and slack. */
 export function rollbackTimeoutSeconds(env: TimeoutInputs): number {
   return env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + ROLLBACK_MARGIN_SECONDS;
@@ -69,6 +91,7 @@ export function deployTimeoutSeconds(
   return (
     env.rollout.deadlineSeconds +
     healthCheckBudgetSeconds(env) +
+    canaryBudgetSeconds(env) +
     monitoringBudgetSeconds(env) +
     rollbackSeconds +
     DEPLOY_MARGIN_SECONDS
@@ -88,8 +111,9 @@ export function lockTtlProblem(
   return (
     `the lock expires after ${env.lock.ttlSeconds} s, but a Deploy execution may run ${needed} s = ` +
     `rollout.deadlineSeconds ${env.rollout.deadlineSeconds} + health check ${healthCheckBudgetSeconds(env)} + ` +
+    (env.canary ? `canary analysis ${canaryBudgetSeconds(env)} (its hold included) + ` : '') +
     `monitoring ${monitoringBudgetSeconds(env)} + ` +
     `rollback ${rollbackSeconds} + margin ${DEPLOY_MARGIN_SECONDS}; set lock.ttlSeconds to at least ${needed} ` +
-    '(or shorten the rollout deadline, the health check or the monitoring)'
+    '(or shorten the rollout deadline, the health check, the canary analysis or the monitoring)'
   );
 }

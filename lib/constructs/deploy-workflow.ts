@@ -15,8 +15,11 @@ import {
   JsonPath,
   Pass,
   Result,
+  type IChainable,
   Succeed,
   TaskInput,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -57,8 +60,10 @@ export function assertLockOutlastsDeploy(env: EnvironmentConfig, rollbackTimeout
 export interface DeployWorkflowProps {
   /** The stack's environment: poll interval, health-check retries, deadlines. */
   readonly environment: EnvironmentConfig;
-  /** Step functions by step id. */
-  readonly functions: Readonly<Record<TaskStepId, IFunction>>;
+  /** Step functions by step id (`canary-round` only where the environment has a canary analysis). */
+  readonly functions: Readonly<Record<Exclude<TaskStepId, 'canary-round'>, IFunction>> & {
+    readonly 'canary-round'?: IFunction;
+  };
   /** The Rollback state machine, run to completion on any failure after the rollout began. */
   readonly rollback: IStateMachine;
   /** How long a Rollback execution may take (added to this workflow's timeout). */
@@ -184,6 +189,14 @@ export class DeployWorkflow extends Construct {
       resultPath: '$.monitoring',
     }).next(waitForRound);
 
+    // Canary analysis (canary-analysis.sh --duration 300): the new release's metrics against the
+    // baseline captured before the rollout, judged every interval; a fail (or a critical metric)
+    // ends it early and rolls back with the per-metric explanation; too little evidence holds the
+    // release and pages, and an operator decides (guardian canary approve|reject) before the hold
+    // runs out, which rolls back.
+    const canary = env.canary;
+    const afterHealthy = canary ? this.canaryPhase(canary, { fn, monitor, rollBack }) : monitor;
+
     const watch = watchRollout(this, {
       names: {
         wait: 'Wait for rollout',
@@ -197,14 +210,15 @@ export class DeployWorkflow extends Construct {
       healthCheck: fn['health-check'],
       environment: env,
       onFailure: rollBack,
-      onHealthy: monitor,
+      onHealthy: afterHealthy,
       awaitSignal: fn['await-signal'],
     });
 
+    const rollout = setImage.next(watch);
     const definition = preflight.next(
       new Choice(this, 'Dry run?')
         .when(Condition.booleanEquals('$.deployment.dryRun', true), new Succeed(this, 'Dry run complete'))
-        .otherwise(setImage.next(watch)),
+        .otherwise(canary ? this.baselinePhase(env, fn, rollout) : rollout),
     );
 
     this.timeout = deployTimeoutOf(env, props.rollbackTimeout);
@@ -216,4 +230,113 @@ export class DeployWorkflow extends Construct {
       ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
     });
   }
+
+  /**
+   * "Capture metrics baseline": the current release's metrics before anything changes. A provider
+   * with history (Prometheus, CloudWatch) reads the window before this deployment in one call; a
+   * direct scrape has no history, so the current release is watched for the analysis duration,
+   * one scrape per interval, before the rollout starts. Failing to read them fails the deployment
+   * before the rollout (the execution-ended step releases the lock): a canary analysis without a
+   * baseline could only guess.
+   */
+  private baselinePhase(
+    env: EnvironmentConfig,
+    fn: DeployWorkflowProps['functions'],
+    rollout: IChainable,
+  ): IChainable {
+    const canaryRound = canaryFunction(fn);
+    const failed = new Fail(this, 'Metrics baseline failed', {
+      errorPath: '$.failure.Error',
+      causePath: '$.failure.Cause',
+    });
+    const capture = lambdaStepTask(this, 'Capture metrics baseline', canaryRound, {
+      payload: { 'deployment.$': '$.deployment', phase: 'baseline', 'canary.$': '$.baseline.state' },
+      resultPath: '$.baseline',
+    });
+    capture.addCatch(failed, { errors: ['States.ALL'], resultPath: FAILURE_PATH });
+    const start = new Pass(this, 'Metrics baseline', {
+      result: Result.fromObject({ state: null }),
+      resultPath: '$.baseline',
+    }).next(capture);
+    if (env.metrics?.provider !== 'scrape') {
+      capture.next(rollout);
+      return start;
+    }
+    const interval = env.canary?.intervalSeconds ?? 30;
+    const wait = new Wait(this, 'Wait for next baseline scrape', {
+      time: WaitTime.duration(Duration.seconds(interval)),
+    }).next(capture);
+    capture.next(
+      new Choice(this, 'Baseline complete?')
+        .when(Condition.stringEquals('$.baseline.outcome', 'ready'), rollout)
+        .otherwise(wait),
+    );
+    return start;
+  }
+
+  /** The canary analysis between the enhanced health check and post-deployment monitoring. */
+  private canaryPhase(
+    canary: NonNullable<EnvironmentConfig['canary']>,
+    o: { fn: DeployWorkflowProps['functions']; monitor: IChainable; rollBack: IChainable },
+  ): IChainable {
+    const { fn, monitor, rollBack } = o;
+    const round = lambdaStepTask(this, 'Canary round', canaryFunction(fn), {
+      payload: {
+        'deployment.$': '$.deployment',
+        phase: 'canary',
+        'canary.$': '$.canary.state',
+        'baseline.$': '$.baseline.state',
+      },
+      resultPath: '$.canary',
+    });
+    round.addCatch(rollBack, { errors: ['States.ALL'], resultPath: FAILURE_PATH });
+    const failed = new Pass(this, 'Canary failed', {
+      parameters: { Error: 'CanaryFailedError', 'Cause.$': '$.canary.reason' },
+      resultPath: FAILURE_PATH,
+    }).next(rollBack);
+    const holdExpired = new Pass(this, 'Hold expired', {
+      parameters: {
+        Error: 'CanaryInconclusiveError',
+        'Cause.$': JsonPath.format(
+          `no operator decided within ${canary.hold.seconds} s of an inconclusive canary analysis: {}`,
+          JsonPath.stringAt('$.canary.reason'),
+        ),
+      },
+      resultPath: FAILURE_PATH,
+    }).next(rollBack);
+    const hold = signalWait(this, 'Hold for operator decision', {
+      awaitSignal: fn['await-signal'],
+      deploymentPath: '$.deployment',
+      phase: 'hold',
+      seconds: canary.hold.seconds,
+      next: monitor,
+      onTimeout: holdExpired,
+      onFailure: rollBack,
+    });
+    const wait = signalWait(this, 'Wait for next canary round', {
+      awaitSignal: fn['await-signal'],
+      deploymentPath: '$.deployment',
+      phase: 'canary',
+      seconds: canary.intervalSeconds,
+      next: round,
+      onFailure: rollBack,
+    });
+    round.next(
+      new Choice(this, 'Canary verdict?')
+        .when(Condition.stringEquals('$.canary.outcome', 'continue'), wait)
+        .when(Condition.stringEquals('$.canary.outcome', 'pass'), monitor)
+        .when(Condition.stringEquals('$.canary.outcome', 'inconclusive'), hold)
+        .otherwise(failed),
+    );
+    return new Pass(this, 'Canary analysis', {
+      result: Result.fromObject({ state: null }),
+      resultPath: '$.canary',
+    }).next(round);
+  }
+}
+
+function canaryFunction(fn: DeployWorkflowProps['functions']): IFunction {
+  const f = fn['canary-round'];
+  if (!f) throw new Error('DeployWorkflow: the environment has a canary analysis but no canary-round function');
+  return f;
 }

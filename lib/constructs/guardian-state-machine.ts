@@ -25,6 +25,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema.ts';
+import type { SignalPhase } from '../../lambdas/core/types.ts';
 
 /** Every Catch puts `{Error, Cause}` here. */
 export const FAILURE_PATH = '$.failure';
@@ -162,11 +163,17 @@ export interface SignalWaitOptions {
   /** JSONPath of the deployment context (`$.deployment`). */
   readonly deploymentPath: string;
   /** Which wait it is, kept on the record beside the token. */
-  readonly phase: 'rollout' | 'monitoring';
+  readonly phase: SignalPhase;
   /** How long it waits when nothing ends it sooner. */
   readonly seconds: number;
   /** Where the wait goes when its time is up (and when a token is sent back as success). */
   readonly next: IChainable;
+  /**
+   * Where the wait goes when its time is up, if not `next` (the hold of an inconclusive canary
+   * analysis: no decision in time rolls back). `$.failure` is set to the States.Timeout error.
+   * @default next
+   */
+  readonly onTimeout?: IChainable;
   /** Where any failure goes (an alarm fails the token with AlarmFiredError), with `$.failure` set. */
   readonly onFailure: IChainable;
 }
@@ -195,7 +202,12 @@ export function signalWait(scope: Construct, stateName: string, o: SignalWaitOpt
     backoffRate: 2,
     maxAttempts: 5,
   });
-  task.addCatch(o.next, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+  task.addCatch(
+    o.onTimeout ?? o.next,
+    o.onTimeout
+      ? { errors: ['States.Timeout'], resultPath: FAILURE_PATH }
+      : { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD },
+  );
   task.addCatch(o.onFailure, { errors: ['States.ALL'], resultPath: FAILURE_PATH });
   task.next(o.next);
   return task;

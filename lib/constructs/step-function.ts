@@ -250,7 +250,8 @@ export interface GuardianLambdaStepsProps extends Omit<GuardianLambdaStepProps, 
  * their roles to RBAC with an EKS access entry, e.g.
  * `aws eks create-access-entry --cluster-name <cluster> --principal-arn <role arn>` and
  * `aws eks associate-access-policy ... --access-scope type=namespace,namespaces=<namespace>`
- * (or a Role/RoleBinding allowing get/list/patch on deployments and replicasets in the namespace).
+ * (or a Role/RoleBinding allowing get/list/patch on deployments, list on replicasets and pods — the
+ * health check's startup-time read — in the namespace).
  * The role ARNs are stack outputs named `<Step>RoleArn`.
  */
 export class GuardianLambdaSteps extends Construct {

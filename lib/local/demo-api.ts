@@ -12,8 +12,8 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { splitImageReference } from '../../lambdas/core/image.ts';
 import type { Clock } from '../../lambdas/core/ports.ts';
-import { imageBehaviour, trafficOf } from './image-behaviour.ts';
-import { TrafficCounters } from './traffic.ts';
+import { exhaustsPool, imageBehaviour, trafficOf } from './image-behaviour.ts';
+import { meanLatencySeconds, TrafficCounters } from './traffic.ts';
 
 /** Synthetic requests per second of the clock, by default. */
 export const DEFAULT_REQUESTS_PER_SECOND = 20;
@@ -40,6 +40,43 @@ function json(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** Connections in the API's database pool (SQLAlchemy pool_size) and PgBouncer's default_pool_size. */
+const POOL_SIZE = 20;
+
+/**
+ * The connection pools as `/health` reports them: the API's own pool (`pool`: size, active, idle,
+ * waiting) and PgBouncer's SHOW POOLS figures (`pgbouncer_pool`). A healthy release holds about as
+ * many connections as requests in flight (Little's law: rate × mean latency); a `pool` image has
+ * every connection checked out and a queue behind it, while `/health` still answers 200 / ok.
+ */
+function poolFigures(image: string, requestsPerSecond: number): Record<string, Record<string, number>> {
+  if (exhaustsPool(image)) {
+    return {
+      pool: { size: POOL_SIZE, active: POOL_SIZE, idle: 0, waiting: 37 },
+      pgbouncer_pool: {
+        cl_active: POOL_SIZE,
+        cl_waiting: 48,
+        sv_active: POOL_SIZE,
+        sv_idle: 0,
+        maxwait_seconds: 12,
+      },
+    };
+  }
+  // In flight on average: the image's simulated traffic (lib/local/traffic.ts) times its mean latency.
+  const inFlight = Math.round(requestsPerSecond * meanLatencySeconds(trafficOf(image)));
+  const active = Math.min(POOL_SIZE, Math.max(1, inFlight));
+  return {
+    pool: { size: POOL_SIZE, active, idle: POOL_SIZE - active, waiting: 0 },
+    pgbouncer_pool: {
+      cl_active: active,
+      cl_waiting: 0,
+      sv_active: active,
+      sv_idle: POOL_SIZE - active,
+      maxwait_seconds: 0,
+    },
+  };
 }
 
 /** Starts the demo API on 127.0.0.1 (a free port). */
@@ -104,6 +141,7 @@ export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
           database: healthy ? 'connected' : 'error',
           redis: 'connected',
           pgbouncer: 'connected',
+          ...poolFigures(image, rate),
           version: splitImageReference(image).tag || 'unknown',
           image,
           uptime_seconds: uptime,

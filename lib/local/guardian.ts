@@ -23,6 +23,7 @@ import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import type { SnsPublish } from '../../lambdas/adapters/notifier.ts';
 import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
+import type { HoldDecision } from '../../lambdas/core/canary-hold.ts';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
 import type { IncidentActor } from '../../lambdas/core/incidents.ts';
 import {
@@ -42,6 +43,7 @@ import {
 import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { ENV_VARS, type LocalPortContext, resolvePort } from '../../lambdas/ports/table.ts';
+import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import {
   resolveIntrinsics,
@@ -643,6 +645,28 @@ export class LocalGuardian {
   }
 
   /**
+   * Approves or rejects the release an inconclusive canary analysis holds in `environment`, as
+   * `guardian canary approve|reject` does in AWS: the held execution (running in this process)
+   * goes on to monitoring, or rolls back.
+   */
+  async decideHold(
+    environment: string,
+    decision: HoldDecision,
+    by: string,
+    reason?: string,
+  ): Promise<HoldDecisionResult> {
+    const { decideHold } = await import('../../lambdas/shared/hold.ts');
+    return decideHold(
+      { store: this.store(environment), workflows: this.workflowsOf(environment) },
+      environment,
+      decision,
+      by,
+      reason,
+      this.clock.now(),
+    );
+  }
+
+  /**
    * Hands a PagerDuty v3 webhook delivery to the environment's real `pagerduty-webhook` step, as
    * its Function URL does in AWS (payload format 2.0: lower-cased headers, the body as received),
    * and returns the HTTP response it answers with. The signing secret is read from the local
@@ -709,6 +733,12 @@ export class LocalGuardian {
       return observeWorkload(this.service.info, env);
     }
     return (await this.workload(environment)).observe();
+  }
+
+  /** The URL the environment's health checks call here: `apiUrl` option, else its demo API, else its configured apiUrl. */
+  async healthApiUrl(environment: string): Promise<string> {
+    const env = this.environment(environment);
+    return this.options.apiUrl ?? (await this.cluster()).apiUrls.get(environment) ?? env.apiUrl;
   }
 
   /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */

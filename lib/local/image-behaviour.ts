@@ -2,7 +2,8 @@
  * How an image behaves in local mode (cluster simulator and demo API). The tag is the knob, so
  * a demo or a test picks a failure mode just by the image it deploys:
  * `…:v1.2.3` healthy, `…:v1.2.4-slow` slow to start, `…:v1.2.5-never-ready` never ready,
- * `…:v1.2.6-bad` starts but serves errors.
+ * `…:v1.2.6-bad` starts but serves errors, `…:v1.2.7-pool` healthy on `/health` (200, status ok)
+ * but with its database and PgBouncer pools exhausted.
  * Traffic (issue 9, {@link trafficOf}): `…:v1.3.0-errors` and `…:v1.3.0-latency` pass every health
  * check but serve more 5xx or a higher p99, which only the metrics show.
  */
@@ -30,6 +31,14 @@ export function imageBehaviour(image: string): ImageBehaviour {
       ? SLOW_READY_SECONDS
       : DEFAULT_READY_SECONDS;
   return { readySeconds, healthy: !tag.includes('bad') };
+}
+
+/**
+ * Whether the API served by `image` runs out of database connections (`pool` in its tag): it still
+ * answers `/health` with 200 and `status: ok`, so only the pool figures give it away.
+ */
+export function exhaustsPool(image: string): boolean {
+  return (splitImageReference(image).tag ?? '').toLowerCase().includes('pool');
 }
 
 // --- Traffic of an image (issue 9): what the demo API's metrics show while it serves. ---

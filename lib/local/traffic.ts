@@ -82,6 +82,12 @@ export function latencyCdf(profile: TrafficProfile, seconds: number): number {
   return phi((Math.log(seconds) - mu) / profile.sigma);
 }
 
+/** The mean latency (s) under the profile's lognormal: exp(μ + σ²/2). */
+export function meanLatencySeconds(profile: TrafficProfile): number {
+  const mu = Math.log(profile.p99Seconds) - Z99 * profile.sigma;
+  return Math.exp(mu + (profile.sigma * profile.sigma) / 2);
+}
+
 /** The counters of one release (version label). */
 interface ReleaseCounters {
   readonly byStatus: Map<string, number>;

@@ -160,6 +160,7 @@ export class GuardianStack extends Stack {
       'rollback-finish': this.steps.functionOf('rollback-finish'),
       'escalation-notify': this.steps.functionOf('escalation-notify'),
       'escalation-wait': this.steps.functionOf('escalation-wait'),
+      ...(env.canary ? { 'canary-round': this.steps.functionOf('canary-round') } : {}),
     };
     this.rollback = new RollbackWorkflow(this, 'Rollback', {
       environment: env,

@@ -255,7 +255,18 @@ describe('step functions', () => {
     const t = templateOf('production');
     const keysOf = (step: StepId) =>
       Object.keys(t.toJSON().Resources[functionIdOf(t, step)].Metadata['guardian:config']).sort();
-    expect(keysOf('health-check')).toEqual(['apiUrl', 'healthCheck', 'name', 'platform']);
+    // The health check reads its release's pods (startup time) through the workload port.
+    expect(keysOf('health-check')).toEqual([
+      'apiUrl',
+      'cluster',
+      'container',
+      'healthCheck',
+      'name',
+      'namespace',
+      'platform',
+      'region',
+      'workload',
+    ]);
     expect(keysOf('execution-ended')).toEqual(['name', 'platform']);
     expect(keysOf('set-image')).toEqual([
       'cluster',

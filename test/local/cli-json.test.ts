@@ -51,6 +51,14 @@ function okArgs(command: CommandName, stateDir: string): string[] {
     return ['alarm', 'replay', event, ...local];
   }
   if (command === 'ack') return ['ack', 'staging-20261120T101205Z-5d001925', ...local];
+  if (command === 'canary') {
+    return [
+      'canary',
+      'judge',
+      '--input',
+      path.join(path.dirname(DEFAULT_CONFIG_DIR), 'test/fixtures/canary-judge-input.json'),
+    ];
+  }
   const extra = command === 'deploy' ? ['--image', `${REPO}:v1.5.0`] : [];
   return [command, '--env', 'staging', ...extra, '--local', '--state-dir', stateDir];
 }

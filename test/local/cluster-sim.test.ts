@@ -9,10 +9,14 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkloadState } from '../../lambdas/adapters/cluster.ts';
 import { connectKubeconfig, KubernetesCluster } from '../../lambdas/adapters/kubernetes.ts';
+import { DeploymentWorkload } from '../../lambdas/adapters/kubernetes-workload.ts';
 import { TransientError } from '../../lambdas/core/errors.ts';
+import { evaluateHealth, startupCheck } from '../../lambdas/core/health.ts';
+import { loadConfig } from '../../lib/config/load.ts';
 import type { SimulatedClock } from '../../lib/local/clock.ts';
 import { type ClusterSimulator, startClusterSimulator } from '../../lib/local/cluster-sim/index.ts';
 import { type DemoApi, startDemoApi } from '../../lib/local/demo-api.ts';
+import { SLOW_READY_SECONDS } from '../../lib/local/image-behaviour.ts';
 import { defineClusterScenarios, isComplete, REPO, WORKLOAD } from '../shared/cluster-scenarios.ts';
 import { startSimTarget } from '../shared/sim-target.ts';
 
@@ -106,6 +110,50 @@ describe('cluster simulator only', () => {
   });
 });
 
+describe('pod startup times (issue 9)', () => {
+  beforeEach(startSeededSimulator);
+  afterEach(async () => {
+    await sim.close();
+  });
+
+  it('reports the slow image taking 240 s to become Ready, which the startup check fails', async () => {
+    await cluster.setImage(NS, NAME, NAME, `${REPO}:v1.2.4-slow`, 'deploy slow');
+    // maxSurge 1: three pods one after another, 240 s each.
+    const done = await rollOut(3 * SLOW_READY_SECONDS + 30);
+    expect(done.revision).toBe(2);
+    const workload = new DeploymentWorkload(async () => cluster, {
+      namespace: NS,
+      workload: NAME,
+      container: NAME,
+    });
+    const pods = await workload.podStartup();
+    expect(pods).toHaveLength(3);
+    for (const p of pods) {
+      expect(Date.parse(p.readyAt ?? '') - Date.parse(p.createdAt)).toBe(SLOW_READY_SECONDS * 1000);
+    }
+    const check = startupCheck(120, { kind: 'pods', pods, now: clock.now().toISOString() });
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(
+      /^3 of 3 pods took longer than 120 s to become Ready \(buywhere-api-\S+ 240 s, /,
+    );
+  });
+
+  it('dates a pod that is not Ready yet by its creation only, and lists none before a ReplicaSet exists', async () => {
+    await cluster.setImage(NS, NAME, NAME, `${REPO}:v1.2.5-never-ready`, 'deploy never-ready');
+    clock.advance(30);
+    const workload = new DeploymentWorkload(async () => cluster, {
+      namespace: NS,
+      workload: NAME,
+      container: NAME,
+    });
+    const pods = await workload.podStartup();
+    expect(pods).toHaveLength(1);
+    expect(pods[0]?.readyAt).toBeUndefined();
+    expect(Date.parse(clock.now().toISOString()) - Date.parse(pods[0]?.createdAt ?? '')).toBe(30_000);
+    await expect(cluster.podTimings(NS, 'no-such-deployment')).rejects.toThrow(/not found/);
+  });
+});
+
 describe('demo API', () => {
   let demo: DemoApi;
   beforeEach(async () => {
@@ -157,6 +205,50 @@ describe('demo API', () => {
       )?.[1],
     );
     expect(fiveHundreds).toBeGreaterThan(100);
+  });
+
+  it('reports realistic pool figures for a good image, which the enhanced check passes', async () => {
+    const body = JSON.parse((await get('/health')).text);
+    expect(body.pool).toEqual({ size: 20, active: 2, idle: 18, waiting: 0 });
+    expect(body.pgbouncer_pool).toMatchObject({ cl_waiting: 0, maxwait_seconds: 0 });
+    const staging = loadConfig().environments.staging?.healthCheck;
+    if (!staging?.dependencies) throw new Error('staging has no dependencies in config');
+    const r = evaluateHealth(
+      [{ path: '/health', expectStatus: 200, expectJson: { status: 'ok' } }],
+      [{ status: 200, body: JSON.stringify(body), elapsedMs: 1 }],
+      { dependencies: staging.dependencies },
+    );
+    expect(r.healthy).toBe(true);
+  });
+
+  it('serves a pool image with 200 and status ok, but pools exhausted, which only the pool checks catch', async () => {
+    await cluster.setImage(NS, NAME, NAME, `${REPO}:v1.2.7-pool`, 'deploy pool');
+    await rollOut();
+    const health = await get('/health');
+    expect(health.status).toBe(200);
+    const body = JSON.parse(health.text);
+    expect(body).toMatchObject({
+      status: 'ok',
+      database: 'connected',
+      redis: 'connected',
+      pgbouncer: 'connected',
+    });
+    expect(body.pool).toEqual({ size: 20, active: 20, idle: 0, waiting: 37 });
+    expect(body.pgbouncer_pool).toMatchObject({ cl_waiting: 48, maxwait_seconds: 12 });
+    expect((await get('/ready')).status).toBe(200);
+    const staging = loadConfig().environments.staging?.healthCheck;
+    if (!staging?.dependencies) throw new Error('staging has no dependencies in config');
+    const r = evaluateHealth(
+      staging.endpoints,
+      [
+        { status: 200, body: health.text, elapsedMs: 1 },
+        { status: 200, body: (await get('/ready')).text, elapsedMs: 1 },
+        { status: 200, body: (await get('/metrics')).text, elapsedMs: 1 },
+      ],
+      { dependencies: staging.dependencies },
+    );
+    expect(r.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['Database pool', 'PgBouncer pool']);
+    expect(r.summary).toMatch(/PgBouncer pool: 48 clients waiting \(max 10\)/);
   });
 
   it('reports healthy metrics with a low 5xx rate for a good image', async () => {

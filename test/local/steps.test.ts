@@ -86,6 +86,8 @@ beforeAll(async () => {
         database: 'connected',
         redis: 'connected',
         pgbouncer: 'connected',
+        pool: { size: 20, active: 2, idle: 18, waiting: 0 },
+        pgbouncer_pool: { cl_waiting: 0, maxwait_seconds: 0 },
       });
     } else if (req.url === '/ready') json({ ready: apiHealthy });
     else if (req.url === '/metrics') res.end('http_requests_total 1\n');
@@ -578,7 +580,16 @@ describe('deploy steps', () => {
     const health = await run(healthCheck, { target: deployment });
     expect(health).toMatchObject({
       healthy: true,
-      summary: 'all 3 health checks passed (GET /health, GET /ready, GET /metrics)',
+      summary:
+        'all 11 health checks passed (GET /health, /health status, GET /ready, /ready ready, GET /metrics, Database, Redis, PgBouncer, Database pool, PgBouncer pool, Startup time)',
+    });
+    // The startup read went to the simulator: the rollout's pods were Ready 5 s after creation.
+    expect(health.checks.at(-1)).toEqual({
+      name: 'Startup time',
+      ok: true,
+      detail: expect.stringMatching(
+        /^3 of 3 pods Ready within 5 s of creation \(max 120 s; slowest buywhere-api-/,
+      ),
     });
     const out = await run(recordDeployment, { deployment, rollout: status, health });
     expect(out).toEqual({
@@ -648,7 +659,23 @@ describe('deploy steps', () => {
     await expect(run(healthCheck, { target: deployment })).rejects.toMatchObject({
       name: 'HealthCheckFailedError',
       message: expect.stringMatching(
-        /2 of 3 health checks failed: GET \/health: field status is "degraded", expected "ok"; GET \/ready: field ready is false, expected true/,
+        /2 of 11 health checks failed: \/health status: field status is "degraded", expected "ok"; \/ready ready: field ready is false, expected true$/,
+      ),
+    });
+  });
+
+  it("fails the health check when the release's pods took longer than maxStartupSeconds to become Ready", async () => {
+    const deployment = await deployUntilRolledOut();
+    await expect(
+      run(
+        healthCheck,
+        { target: deployment },
+        { healthCheck: { ...config.healthCheck, maxStartupSeconds: 4 } },
+      ),
+    ).rejects.toMatchObject({
+      name: 'HealthCheckFailedError',
+      message: expect.stringMatching(
+        /1 of 11 health checks failed: Startup time: 3 of 3 pods took longer than 4 s to become Ready \(buywhere-api-\S+ 5 s, /,
       ),
     });
   });

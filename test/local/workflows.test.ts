@@ -144,6 +144,18 @@ describe('Deploy workflow (local execution of the synthesized state machine)', (
     expect((await g.store('staging').getBreaker('staging')).consecutiveFailures).toBe(1);
   });
 
+  it('rolls back a release whose /health answers 200 and ok while its connection pools are exhausted', async () => {
+    const g = await start();
+    const result = await g.deploy(deployInput(`${REPO}:v1.6.1-pool`));
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('DeploymentRolledBack');
+    expect(result.cause).toMatch(
+      /2 of 11 health checks failed: Database pool: 37 requests waiting .*; PgBouncer pool: 48 clients waiting \(max 10\)/,
+    );
+    expect(result.cause).not.toContain('GET /health: expected');
+    expect(await imageOf(g)).toBe(STABLE);
+  });
+
   it('refuses a second deploy to the same environment while one runs, naming the holder; the first still finishes', async () => {
     let second: Promise<LocalExecutionResult> | undefined;
     const g = await start({

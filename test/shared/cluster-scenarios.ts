@@ -211,6 +211,26 @@ export function defineClusterScenarios(label: string, makeTarget: () => Promise<
       ]);
     });
 
+    it('reads when each pod of the current release was created and became Ready, and only those pods', async () => {
+      await cluster.setImage(NS, NAME, NAME, `${REPO}:v1.1.0`, 'deploy v1.1.0');
+      await rollOut();
+      const current = (await cluster.listRevisions(NS, NAME)).find((r) => r.revision === 2);
+      // Settled: the old ReplicaSet's pods are gone and every new one is Ready.
+      const pods = await eventually(async () => {
+        const list = await cluster.podTimings(NS, NAME);
+        if (list.length !== 3 || list.some((p) => p.readyAt === undefined))
+          throw new Error(`pods not settled: ${JSON.stringify(list)}`);
+        return list;
+      });
+      for (const p of pods) {
+        expect(p.name.startsWith(`${current?.replicaSetName}-`), p.name).toBe(true);
+        const seconds = (Date.parse(p.readyAt ?? '') - Date.parse(p.createdAt)) / 1000;
+        expect(seconds, p.name).toBeGreaterThanOrEqual(0);
+        // The simulator's ordinary image is Ready 5 s after its pod is created (lib/local/image-behaviour.ts).
+        if (target.controlsTime) expect(seconds, p.name).toBe(5);
+      }
+    });
+
     it('refuses an unknown container and names the ones that exist', async () => {
       await expect(cluster.setImage(NS, NAME, 'sidecar', `${REPO}:v2`, 'x')).rejects.toThrow(
         InvalidInputError,

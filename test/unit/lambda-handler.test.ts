@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HealthCheckFailedError, InvalidInputError } from '../../lambdas/core/errors.ts';
 import { parseConfigSlice, RuntimeEnvError } from '../../lambdas/core/runtime-env.ts';
 import { step as executionEnded } from '../../lambdas/execution-ended/handler.ts';
@@ -41,6 +41,8 @@ beforeAll(async () => {
         database: 'connected',
         redis: 'connected',
         pgbouncer: 'connected',
+        pool: { size: 20, active: 2, idle: 18, waiting: 0 },
+        pgbouncer_pool: { cl_waiting: 0, maxwait_seconds: 0 },
       });
     } else if (req.url === '/ready') json({ ready: true });
     else if (req.url === '/metrics') res.end('# HELP up 1\nup 1\n');
@@ -53,6 +55,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
+
+beforeEach(() => {
+  // No AWS credentials and no instance metadata: the startup read fails at once, without a network call.
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+    vi.stubEnv(name, undefined);
+  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+  vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/aws-config');
+  vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/aws-credentials');
+});
+
+/**
+ * How a health check ends here when the API is fine: every API check passes and the startup check,
+ * reading the pods through the workload port's EKS adapter, fails for want of AWS credentials.
+ */
+const STARTUP_UNREADABLE =
+  /: 1 of 11 health checks failed: Startup time: pod startup times could not be read: Could not load credentials/;
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -81,19 +99,12 @@ describe('lambdaHandler', () => {
     expect(lambdaHandler(executionEnded).step).toBe('execution-ended');
   });
 
-  it('runs the health-check step against a real HTTP server with only its config slice and no variables', async () => {
+  it('runs the health-check step against a real HTTP server with only its config slice and no variables, reading startup times through its workload port', async () => {
     const handler = lambdaHandler(healthCheck, { config: healthSlice(), vars: {} });
-    const report = await handler(event);
-    expect(report).toMatchObject({
-      healthy: true,
-      summary: expect.stringMatching(/3/),
-      checks: [
-        { name: 'GET /health', ok: true },
-        { name: 'GET /ready', ok: true },
-        { name: 'GET /metrics', ok: true },
-      ],
-    });
-    expect(Date.parse(report.checkedAt)).not.toBeNaN();
+    const err = await handler(event).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HealthCheckFailedError);
+    expect((err as Error).message.startsWith(`${apiUrl}: `)).toBe(true);
+    expect((err as Error).message).toMatch(STARTUP_UNREADABLE);
     expect(api.paths.sort()).toEqual(['/health', '/metrics', '/ready']);
     expect([...api.userAgents]).toEqual(['deployment-guardian']);
   });
@@ -103,8 +114,8 @@ describe('lambdaHandler', () => {
     const handler = lambdaHandler(healthCheck, { config: healthSlice(), vars: {} });
     const err = await handler(event).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HealthCheckFailedError);
-    expect((err as Error).message).toBe(
-      `${apiUrl}: 1 of 3 health checks failed: GET /health: field status is "degraded", expected "ok"`,
+    expect((err as Error).message).toMatch(
+      `${apiUrl}: 2 of 11 health checks failed: /health status: field status is "degraded", expected "ok"; Startup time: `,
     );
   });
 
@@ -128,22 +139,24 @@ describe('lambdaHandler', () => {
     }
     expect(api.paths).toEqual([]);
     vi.stubEnv('GUARDIAN_ENV_CONFIG', healthSlice());
-    await expect(handler(event)).resolves.toMatchObject({ healthy: true });
+    await expect(handler(event)).rejects.toThrow(STARTUP_UNREADABLE);
+    expect(api.paths).toHaveLength(3);
   });
 
   it('keeps the ports and config it built for later invocations in the same container', async () => {
     vi.stubEnv('GUARDIAN_ENV_CONFIG', healthSlice());
     const handler = lambdaHandler(healthCheck, { vars: {} });
-    await expect(handler(event)).resolves.toMatchObject({ healthy: true });
+    await expect(handler(event)).rejects.toThrow(STARTUP_UNREADABLE);
     vi.stubEnv('GUARDIAN_ENV_CONFIG', '{oops');
-    await expect(handler(event)).resolves.toMatchObject({ healthy: true });
+    await expect(handler(event)).rejects.toThrow(STARTUP_UNREADABLE);
+    expect(api.paths).toHaveLength(6);
   });
 
   it.each([
     ['not JSON', '{oops', /^GUARDIAN_ENV_CONFIG is not JSON: /],
     ['missing a key of the slice', JSON.stringify({ name: 'staging', platform: 'kubernetes' }), /apiUrl: /],
     // The whole environment is more than the health check's slice: the bundler never bakes that.
-    ['wider than the slice', JSON.stringify(staging), /^GUARDIAN_ENV_CONFIG is invalid: .*cluster/],
+    ['wider than the slice', JSON.stringify(staging), /^GUARDIAN_ENV_CONFIG is invalid: .*"rollout"/],
     ['without the base keys', JSON.stringify({ apiUrl, healthCheck: staging.healthCheck }), /name: /],
   ])('names GUARDIAN_ENV_CONFIG on every invocation when the slice is %s', async (_what, config, message) => {
     const handler = lambdaHandler(healthCheck, { config, vars: {} });
@@ -185,13 +198,28 @@ describe('lambdaHandler', () => {
 });
 
 describe('wiring', () => {
-  it('gives the health check exactly its slice: name, platform, apiUrl, healthCheck', () => {
-    expect(configKeysOf('health-check', staging)).toEqual(['apiUrl', 'healthCheck', 'name', 'platform']);
+  it("gives the health check exactly its slice: name, platform, apiUrl, healthCheck and the workload port's placement", () => {
+    expect(configKeysOf('health-check', staging)).toEqual([
+      'apiUrl',
+      'cluster',
+      'container',
+      'healthCheck',
+      'name',
+      'namespace',
+      'platform',
+      'region',
+      'workload',
+    ]);
     expect(configSlice('health-check', staging)).toEqual({
       name: 'staging',
       platform: 'kubernetes',
       apiUrl: staging.apiUrl,
       healthCheck: staging.healthCheck,
+      cluster: staging.cluster,
+      region: staging.region,
+      namespace: staging.namespace,
+      workload: staging.workload,
+      container: staging.container,
     });
   });
 
@@ -206,14 +234,20 @@ describe('wiring', () => {
   });
 
   it('keeps the cluster out of functions without the workload port', () => {
-    for (const step of ['health-check', 'record-deployment', 'rollback-finish', 'execution-ended'] as const) {
+    for (const step of [
+      'monitor-round',
+      'record-deployment',
+      'rollback-finish',
+      'execution-ended',
+    ] as const) {
       expect(configKeysOf(step, staging), step).not.toContain('cluster');
     }
     expect(configKeysOf('execution-ended', staging)).toEqual(['name', 'platform']);
   });
 
   it('resolves each step to exactly its ports, the workload port to its platform', () => {
-    expect(portsOf('health-check', staging).map(([name]) => name)).toEqual(['http']);
+    expect(portsOf('health-check', staging).map(([name]) => name)).toEqual(['http', 'workload']);
+    expect(portsOf('monitor-round', staging).map(([name]) => name)).toEqual(['http']);
     expect(portsOf('execution-ended', staging).map(([name]) => name)).toEqual(['store', 'workflows']);
     const preflight = portsOf('preflight', staging);
     expect(preflight.map(([name]) => name)).toEqual(['store', 'workload', 'alarms']);
@@ -230,6 +264,7 @@ describe('wiring', () => {
       'rollout-status',
       'rollback-prepare',
       'rollback-apply',
+      'health-check',
     ] as const) {
       expect(() => portsOf(step, stagingOnEcs), step).toThrow(RuntimeEnvError);
       expect(() => configKeysOf(step, stagingOnEcs), step).toThrow(
@@ -239,7 +274,7 @@ describe('wiring', () => {
   });
 
   it('still wires steps that never touch the workload on such a platform', () => {
-    expect(portsOf('health-check', stagingOnEcs).map(([name]) => name)).toEqual(['http']);
+    expect(portsOf('monitor-round', stagingOnEcs).map(([name]) => name)).toEqual(['http']);
     expect(configSlice('execution-ended', stagingOnEcs)).toEqual({ name: 'staging', platform: 'ecs' });
   });
 

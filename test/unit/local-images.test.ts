@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultDeployment } from '../../lib/local/cluster-sim/cluster.ts';
 import {
   DEFAULT_READY_SECONDS,
+  exhaustsPool,
   imageBehaviour,
   SLOW_READY_SECONDS,
 } from '../../lib/local/image-behaviour.ts';
@@ -42,5 +43,15 @@ describe('imageBehaviour', () => {
       readySeconds: DEFAULT_READY_SECONDS,
       healthy: true,
     });
+  });
+});
+
+describe('exhaustsPool (issue 9)', () => {
+  it('reads `pool` from the tag only, and leaves the image healthy on /health', () => {
+    expect(exhaustsPool('ghcr.io/a/b:v1.2.7-pool')).toBe(true);
+    expect(exhaustsPool(`ghcr.io/a/b:v1.2.7-POOL@${DIGEST}`)).toBe(true);
+    expect(exhaustsPool('localhost:5000/pool/api:v1.2.3')).toBe(false);
+    expect(exhaustsPool(`ghcr.io/a/b@${DIGEST}`)).toBe(false);
+    expect(imageBehaviour('ghcr.io/a/b:v1.2.7-pool').healthy).toBe(true);
   });
 });

@@ -1,7 +1,12 @@
 /** Post-deployment monitoring rounds (deployment-monitor.sh monitor): when they roll back, when they end. */
 import { describe, expect, it } from 'vitest';
 import { evaluateHealth, type HealthEndpoint, type HealthResponse } from '../../lambdas/core/health.ts';
-import { judgeRound, type MonitoringState, startMonitoring } from '../../lambdas/core/monitoring.ts';
+import {
+  checkLiveMetrics,
+  judgeRound,
+  type MonitoringState,
+  startMonitoring,
+} from '../../lambdas/core/monitoring.ts';
 
 const endpoints: HealthEndpoint[] = [
   { path: '/health', expectStatus: 200, expectJson: { status: 'ok' } },
@@ -84,5 +89,70 @@ describe('judgeRound', () => {
 
   it('with a threshold of 1, the first failed round rolls back', () => {
     expect(run(startMonitoring(300, 30), [degraded()], 1)[0]?.verdict).toBe('rollback');
+  });
+});
+
+describe('live metrics in monitoring rounds (issue 9)', () => {
+  const rule = { errorRatePct: 5, p99Ms: 1500, minRequests: 50, criticalFactor: 2, noData: 'fail' as const };
+  const sample = (requests: number | null, errors: number | null, p99Ms: number | null) => ({
+    start: '2026-12-03T00:00:00.000Z',
+    end: '2026-12-03T00:00:30.000Z',
+    requests,
+    errors,
+    p99Ms,
+  });
+
+  it('passes an interval within both thresholds and says what it saw', () => {
+    const c = checkLiveMetrics(sample(3000, 30, 420), rule);
+    expect(c).toMatchObject({ ok: true, critical: false });
+    expect(c.detail).toContain('error rate 1.0 %');
+    expect(c.detail).toContain('p99 420 ms');
+  });
+  it('fails an interval above the error-rate threshold without rolling back at once', () => {
+    const c = checkLiveMetrics(sample(1000, 70, 300), rule);
+    expect(c).toMatchObject({ ok: false, critical: false });
+    expect(c.detail).toContain('error rate 7.0 % (70 of 1000) above the 5 % threshold');
+  });
+  it('makes an error rate at twice the threshold critical', () => {
+    const c = checkLiveMetrics(sample(1000, 100, 300), rule);
+    expect(c).toMatchObject({ ok: false, critical: true });
+  });
+  it('fails an interval whose p99 is above the latency threshold', () => {
+    const c = checkLiveMetrics(sample(1000, 0, 1800), rule);
+    expect(c).toMatchObject({ ok: false, critical: false });
+    expect(c.detail).toContain('p99 1800 ms above the 1500 ms threshold');
+  });
+  it('does not judge an interval with too few requests: 2 errors in 3 requests is no 67 % error rate', () => {
+    const c = checkLiveMetrics(sample(3, 2, 2500), rule);
+    expect(c).toMatchObject({ ok: true, critical: false });
+    expect(c.detail).toContain('fewer than the 50 needed');
+  });
+  it('fails an interval without data by default, and ignores it when config says so', () => {
+    expect(checkLiveMetrics(undefined, rule).ok).toBe(false);
+    expect(checkLiveMetrics(sample(null, null, null), rule).ok).toBe(false);
+    expect(checkLiveMetrics(sample(null, null, null), { ...rule, noData: 'ignore' }).ok).toBe(true);
+    expect(checkLiveMetrics(sample(1000, null, 300), rule).detail).toContain('no 5xx count');
+  });
+
+  it('rolls back after N consecutive rounds over a threshold while health stays green', () => {
+    const over = { ...healthy(), metrics: checkLiveMetrics(sample(1000, 70, 300), rule) };
+    const verdicts = run(startMonitoring(600, 30), [over, over, over]);
+    expect(verdicts.map((v) => v.verdict)).toEqual(['continue', 'rollback']);
+    expect(verdicts[1]?.reason).toContain('2 consecutive failed rounds');
+    expect(verdicts[1]?.reason).toContain('error rate 7.0 %');
+  });
+  it('rolls back at once when the error rate is far beyond the threshold', () => {
+    const far = { ...healthy(), metrics: checkLiveMetrics(sample(1000, 400, 300), rule) };
+    const [v] = run(startMonitoring(600, 30), [far]);
+    expect(v?.verdict).toBe('rollback');
+    expect(v?.reason).toContain('rolling back at once');
+    expect(v?.reason).toContain('error rate 40.0 %');
+  });
+  it('forgives a single breach between good rounds: one sample never rolls back', () => {
+    const over = { ...healthy(), metrics: checkLiveMetrics(sample(1000, 70, 300), rule) };
+    const fine = { ...healthy(), metrics: checkLiveMetrics(sample(1000, 5, 300), rule) };
+    const verdicts = run(startMonitoring(120, 30), [over, fine, over, fine]);
+    expect(verdicts.map((v) => v.verdict)).toEqual(['continue', 'continue', 'continue', 'complete']);
+    expect(verdicts.at(-1)?.state.failedRounds).toBe(2);
   });
 });

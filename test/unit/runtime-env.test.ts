@@ -36,6 +36,7 @@ describe('parseConfigSlice', () => {
       attempts: 3,
       intervalSeconds: 10,
       endpoints: [{ path: '/health', expectStatus: 200 }],
+      maxStartupSeconds: 120,
     });
   });
 
