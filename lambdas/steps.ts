@@ -52,15 +52,15 @@ export const STEPS = {
   'health-check': { ports: ['http', 'workload'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
   'await-signal': { ports: ['store'], config: [], invokedBy: 'task' },
   'monitor-round': {
-    // metrics (issue 9): the seed's thresholds on the release's live metrics, every round.
-    ports: ['http', 'metrics'],
+    // measurements (issue 9): the seed's thresholds on the release's live metrics, every round.
+    ports: ['http', 'measurements'],
     config: ['apiUrl', 'healthCheck', 'thresholds', 'monitoring', 'canary'],
     invokedBy: 'task',
   },
   // The canary analysis (issue 9): the metrics baseline before the rollout, then a judged round
   // every interval; an inconclusive analysis opens an incident and starts its escalation.
   'canary-round': {
-    ports: ['store', 'metrics', 'workflows'],
+    ports: ['store', 'measurements', 'workflows'],
     config: ['canary', 'thresholds'],
     invokedBy: 'task',
   },

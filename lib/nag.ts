@@ -111,7 +111,7 @@ function policyStepHasPort(construct: IConstruct, port: string): boolean {
 
 /** Policies of the steps with the metrics port (the only ones that may read metric values, on `*`). */
 const METRICS_STEP_POLICY = new RegExp(
-  `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('metrics'))
+  `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('measurements'))
     .map(pascalCase)
     .join('|')})/Role/DefaultPolicy/Resource$`,
 );

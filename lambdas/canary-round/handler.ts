@@ -68,7 +68,10 @@ function fromJson(state: z.infer<typeof phaseStateSchema> | null | undefined): P
     ...(snapshot && {
       snapshot: {
         ...snapshot,
-        buckets: snapshot.buckets.map((b) => ({ le: b.le === '+Inf' ? Number.POSITIVE_INFINITY : b.le, count: b.count })),
+        buckets: snapshot.buckets.map((b) => ({
+          le: b.le === '+Inf' ? Number.POSITIVE_INFINITY : b.le,
+          count: b.count,
+        })),
       },
     }),
   };
@@ -79,7 +82,10 @@ function toJson(state: PhaseState): unknown {
     ...state,
     snapshot: {
       ...state.snapshot,
-      buckets: state.snapshot.buckets.map((b) => ({ le: Number.isFinite(b.le) ? b.le : '+Inf', count: b.count })),
+      buckets: state.snapshot.buckets.map((b) => ({
+        le: Number.isFinite(b.le) ? b.le : '+Inf',
+        count: b.count,
+      })),
     },
   };
 }
@@ -103,7 +109,7 @@ async function readRound(
 
 /** The canary-round step. */
 export const step = defineStep('canary-round', canaryRoundEventSchema, async (event, deps) => {
-  const { config, clock, logger, metrics, store } = deps;
+  const { config, clock, logger, measurements: metrics, store } = deps;
   const d = event.deployment;
   logger.appendKeys({ deploymentId: d.deploymentId });
   const canary = config.canary;
@@ -119,12 +125,22 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
       const end = new Date(d.startedAt);
       const start = new Date(end.getTime() - canary.durationSeconds * 1000);
       const samples = await metrics.samples({ release, start, end, stepSeconds: interval });
-      const state: PhaseState = { startedAt: start.toISOString(), round: rounds, rounds, samples: bounded(samples) };
+      const state: PhaseState = {
+        startedAt: start.toISOString(),
+        round: rounds,
+        rounds,
+        samples: bounded(samples),
+      };
       const reason = `baseline: ${samples.length} intervals of ${release.version} before the deployment`;
       logger.info(reason);
       return { state: toJson(state), outcome: 'ready', reason };
     }
-    const before = fromJson(event.canary) ?? { startedAt: now.toISOString(), round: 0, rounds: rounds + 1, samples: [] };
+    const before = fromJson(event.canary) ?? {
+      startedAt: now.toISOString(),
+      round: 0,
+      rounds: rounds + 1,
+      samples: [],
+    };
     const state = addScrape(before, await metrics.scrape(release));
     const ready = state.samples.length >= rounds;
     const reason = `baseline: ${state.samples.length} of ${rounds} intervals of ${release.version} scraped`;
@@ -152,16 +168,28 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
   );
   // A shadow analysis (`canary.dryRun`) is recorded as judged but never stops the release.
   const outcome = effectiveOutcome(verdict);
-  logger.info(verdict.reason, { outcome: verdict.outcome, acted: outcome, round: state.round, score: verdict.score });
+  logger.info(verdict.reason, {
+    outcome: verdict.outcome,
+    acted: outcome,
+    round: state.round,
+    score: verdict.score,
+  });
   let incidentId: string | undefined;
   if (outcome === 'inconclusive') {
-    const planned = inconclusiveIncident(config.name, d, verdict.reason, canary.hold.priority, canary.hold.seconds);
+    const planned = inconclusiveIncident(
+      config.name,
+      d,
+      verdict.reason,
+      canary.hold.priority,
+      canary.hold.seconds,
+    );
     incidentId = planned.id;
     await store.putIncident(openIncident(planned.incident, planned.id, now));
     await deps.workflows.start('escalation', planned.id, { incidentId: planned.id });
     deps.metrics.addMetric('CanaryInconclusive', MetricUnit.Count, 1);
   }
-  if (outcome === 'fail' || outcome === 'marginal') deps.metrics.addMetric('CanaryFailed', MetricUnit.Count, 1);
+  if (outcome === 'fail' || outcome === 'marginal')
+    deps.metrics.addMetric('CanaryFailed', MetricUnit.Count, 1);
   try {
     await store.updateRecord(
       config.name,

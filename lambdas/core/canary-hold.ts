@@ -43,7 +43,7 @@ export function planHoldDecision(
       message: `no deployment is running in ${environment}, so none is held for a decision (guardian status --env ${environment})`,
     };
   }
-  if (!record || record.kind !== 'deploy') {
+  if (record?.kind !== 'deploy') {
     return {
       ok: false,
       message: `${environment} is locked by ${quote(lock.holder)}, which is not a deployment held by its canary analysis`,

@@ -7,9 +7,9 @@
 import { fnv1a } from './alarm-decision.ts';
 import { incidentId, type NewIncident } from './escalation.ts';
 import { splitImageReference } from './image.ts';
+import type { CanaryVerdict } from './judge/canary.ts';
 import type { CounterSnapshot, IntervalSample, ReleaseSelector } from './measurements.ts';
 import { sampleBetween } from './measurements.ts';
-import type { CanaryVerdict } from './judge/canary.ts';
 import { shorten } from './text.ts';
 import type { CanaryRecord } from './types.ts';
 
@@ -112,7 +112,9 @@ export const RECORD_SAMPLES = 120;
  * What the workflow acts on: the verdict, except that a shadow analysis (`canary.dryRun`) never
  * stops a release — it runs to its end and passes on, its real verdict kept on the record.
  */
-export function effectiveOutcome(v: Pick<CanaryVerdict, 'outcome' | 'dryRun' | 'final'>): CanaryRecord['outcome'] {
+export function effectiveOutcome(
+  v: Pick<CanaryVerdict, 'outcome' | 'dryRun' | 'final'>,
+): CanaryRecord['outcome'] {
   if (!v.dryRun) return v.outcome;
   return v.final ? 'pass' : 'continue';
 }
@@ -138,17 +140,20 @@ export function canaryRecordOf(
     rounds: meta.rounds,
     at: meta.at,
     ...(meta.incidentId && { incidentId: meta.incidentId }),
-    metrics: [...v.metrics.map((m) => ({
-      name: m.name,
-      classification: m.classification,
-      reason: m.reason,
-      ...(m.critical && { critical: true }),
-      ...(m.dryRun && { dryRun: true }),
-      estimate: m.estimate ?? null,
-      lowerCI: m.lowerCI ?? null,
-      upperCI: m.upperCI ?? null,
-      effectSize: m.effectSize ?? null,
-    })), ...extraFindings(v)],
+    metrics: [
+      ...v.metrics.map((m) => ({
+        name: m.name,
+        classification: m.classification,
+        reason: m.reason,
+        ...(m.critical && { critical: true }),
+        ...(m.dryRun && { dryRun: true }),
+        estimate: m.estimate ?? null,
+        lowerCI: m.lowerCI ?? null,
+        upperCI: m.upperCI ?? null,
+        effectSize: m.effectSize ?? null,
+      })),
+      ...extraFindings(v),
+    ],
     samples: {
       ...(meta.baselineVersion && { baselineVersion: meta.baselineVersion }),
       baseline: meta.baseline.slice(-RECORD_SAMPLES),
@@ -161,7 +166,11 @@ export function canaryRecordOf(
 function extraFindings(v: CanaryVerdict): CanaryRecord['metrics'] {
   const out: CanaryRecord['metrics'][number][] = [];
   if (v.errorCounts && v.errorCounts.classification !== 'Nodata') {
-    out.push({ name: 'error-count', classification: v.errorCounts.classification, reason: v.errorCounts.reason });
+    out.push({
+      name: 'error-count',
+      classification: v.errorCounts.classification,
+      reason: v.errorCounts.reason,
+    });
   }
   out.push({
     name: 'seed-thresholds',

@@ -84,8 +84,8 @@ export const step = defineStep(
         noData: m.noData,
       };
       try {
-        if (deps.metrics.kind === 'scrape') {
-          const snapshot = await deps.metrics.scrape(release);
+        if (deps.measurements.kind === 'scrape') {
+          const snapshot = await deps.measurements.scrape(release);
           // The first round only starts the counters: there is no interval to judge yet.
           const before = monitoring?.snapshot ? snapshotIn(monitoring.snapshot) : undefined;
           return before
@@ -93,7 +93,7 @@ export const step = defineStep(
             : { snapshot };
         }
         const start = new Date(now.getTime() - m.intervalSeconds * 1000);
-        const samples: IntervalSample[] = await deps.metrics.samples({
+        const samples: IntervalSample[] = await deps.measurements.samples({
           release,
           start,
           end: now,

@@ -507,7 +507,11 @@ async function buildMetrics(
   }
 }
 
-const metrics: PortSpec<MetricsSource> = {
+/**
+ * The port is `measurements`, not `metrics`: every step already has a `metrics` dependency, the
+ * Powertools CloudWatch Metrics it publishes its own figures with (lambdas/shared/step.ts).
+ */
+const measurements: PortSpec<MetricsSource> = {
   description:
     "the release's requests, 5xx and p99 latency: Prometheus HTTP API, CloudWatch GetMetricData or a scrape of the API's /metrics",
   flag: 'GUARDIAN_PORT_METRICS',
@@ -572,7 +576,7 @@ export const PORTS = {
   notifier,
   alarms,
   signingSecret,
-  metrics,
+  measurements,
 } as const;
 
 /** A port name. */
@@ -590,7 +594,7 @@ export interface PortTypes {
   readonly notifier: Notifier;
   readonly alarms: AlarmStates;
   readonly signingSecret: Secrets;
-  readonly metrics: MetricsSource;
+  readonly measurements: MetricsSource;
 }
 
 /** The spec of `port` for `env` (the workload port of its platform). */

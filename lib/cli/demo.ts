@@ -222,14 +222,16 @@ async function canaryScenes({ guardian, env, output, check, good }: CanaryScenes
       (r) => r.image === image && r.kind === 'deploy',
     );
     printCanary(output, record);
-    const caught = record?.canary?.metrics.find((m) => m.name === scene.metric);
+    const caught = record?.canary?.metrics.find(
+      (m) => scene.metrics.includes(m.name) && m.classification === 'High',
+    );
     check(
-      `the canary analysis caught ${scene.tag} on ${scene.metric} and it was rolled back`,
+      `the canary analysis caught ${scene.tag} on ${scene.metrics.join(' or ')} and it was rolled back`,
       result.error === 'DeploymentRolledBack' &&
         record?.status === 'rolled-back' &&
         record.canary?.outcome === 'fail' &&
         caught?.classification === 'High',
-      `${result.status} ${result.error ?? ''}, canary ${record?.canary?.outcome}, ${scene.metric} ${caught?.classification}`,
+      `${result.status} ${result.error ?? ''}, canary ${record?.canary?.outcome}, ${caught ? `${caught.name} ${caught.classification}` : 'no metric High'}`,
     );
     const image2 = (await guardian.observeWorkload(env.name)).image;
     check(`cluster is back on ${good.split(':').pop()} after ${scene.tag}`, image2 === good, image2);

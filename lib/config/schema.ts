@@ -6,7 +6,9 @@
 import * as z from 'zod';
 import { ALARM_SEVERITIES, METRIC_ALARM_IDS, type MetricAlarmId } from '../../lambdas/core/alarm-catalog.ts';
 import { BUILT_PLATFORMS, isBuiltPlatform, PLATFORMS } from '../../lambdas/core/workload.ts';
+import { canarySchema } from './canary-schema.ts';
 import { dependenciesSchema, maxStartupSecondsSchema } from './health-check.ts';
+import { metricsSchema } from './metrics-schema.ts';
 
 /** Kubernetes object names (RFC 1123 labels). */
 const dnsLabel = z
@@ -623,6 +625,17 @@ export const environmentSchema = z.strictObject({
   alarms: alarmsSchema,
   /** Who is paged, when and how (issue 8); defaults are the runbook's path without channels. */
   escalation: escalationSchema.prefault({}),
+  /**
+   * The canary analysis between the enhanced health check and post-deployment monitoring (issue 9,
+   * the runbook's `canary-analysis.sh --duration 300`): absent, the Deploy workflow has none.
+   */
+  canary: canarySchema.optional(),
+  /**
+   * Where the canary analysis and post-deployment monitoring read requests, 5xx and p99 (issue 9):
+   * the Prometheus HTTP API, CloudWatch GetMetricData, or a scrape of the API's `/metrics`.
+   * @default a scrape of apiUrl + /metrics (the runbook's `curl -sf …/metrics | grep error_rate`)
+   */
+  metrics: metricsSchema.prefault({ provider: 'scrape' }),
 });
 
 /** Keys of an environment only the CDK stack reads; the functions never receive them. */

@@ -10,12 +10,12 @@ import {
   Choice,
   Condition,
   Fail,
+  type IChainable,
   IntegrationPattern,
   type IStateMachine,
   JsonPath,
   Pass,
   Result,
-  type IChainable,
   Succeed,
   TaskInput,
   Wait,
@@ -258,10 +258,8 @@ export class DeployWorkflow extends Construct {
       result: Result.fromObject({ state: null }),
       resultPath: '$.baseline',
     }).next(capture);
-    if (env.metrics?.provider !== 'scrape') {
-      capture.next(rollout);
-      return start;
-    }
+    // One Choice for every provider: a provider with history answers `ready` at once; the local
+    // runner scrapes its demo API whatever provider the environment's config names.
     const interval = env.canary?.intervalSeconds ?? 30;
     const wait = new Wait(this, 'Wait for next baseline scrape', {
       time: WaitTime.duration(Duration.seconds(interval)),
@@ -337,6 +335,7 @@ export class DeployWorkflow extends Construct {
 
 function canaryFunction(fn: DeployWorkflowProps['functions']): IFunction {
   const f = fn['canary-round'];
-  if (!f) throw new Error('DeployWorkflow: the environment has a canary analysis but no canary-round function');
+  if (!f)
+    throw new Error('DeployWorkflow: the environment has a canary analysis but no canary-round function');
   return f;
 }

@@ -24,8 +24,8 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../config/schema.ts';
 import type { SignalPhase } from '../../lambdas/core/types.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
 
 /** Every Catch puts `{Error, Cause}` here. */
 export const FAILURE_PATH = '$.failure';

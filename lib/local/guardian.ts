@@ -44,6 +44,7 @@ import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { ENV_VARS, type LocalPortContext, resolvePort } from '../../lambdas/ports/table.ts';
 import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
+import { scrapeMetricsSchema } from '../config/metrics-schema.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import {
   resolveIntrinsics,
@@ -1138,6 +1139,9 @@ interface WireStackOptions {
   readonly advanceWhenIdle?: boolean;
 }
 
+/** How the local runner reads the metrics of the API it checks: a scrape of its `/metrics`. */
+const LOCAL_METRICS = scrapeMetricsSchema.parse({ provider: 'scrape' });
+
 /**
  * A seam for tests of several processes: with `GUARDIAN_TEST_PAUSE_BEFORE=<step id>`, a local
  * run with a state folder stops before that step (the first time it runs), writes `<state>/paused-<pid>` and goes on
@@ -1193,6 +1197,9 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     const config = {
       ...sliced,
       ...(o.apiUrl && 'apiUrl' in sliced ? { apiUrl: o.apiUrl } : {}),
+      // The API here (the demo API, or --api-url) is scraped for its metrics: the configured
+      // Prometheus or CloudWatch watches the real environment, not this one.
+      ...(o.apiUrl && 'metrics' in sliced ? { metrics: LOCAL_METRICS } : {}),
     } as EnvironmentConfig;
     const vars = resolveVars(fn.environment);
     const { step } = await STEP_MODULES[fn.stepId]();

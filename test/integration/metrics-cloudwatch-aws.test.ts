@@ -117,7 +117,7 @@ describe('metrics port on CloudWatch GetMetricData (moto)', () => {
     // the whole GetMetricData with a 500 when a period of a p99 query has data (it serialises None).
     // With none, the p99 column is empty, as for an ALB that served nothing.
 
-    const source = (await PORTS.metrics.aws({
+    const source = (await PORTS.measurements.aws({
       config: env,
       vars: {},
       clock: new SimulatedClock(),
@@ -143,7 +143,7 @@ describe('metrics port on CloudWatch GetMetricData (moto)', () => {
         latencyP99: { dimensions: { LoadBalancer: 'app/other/0000000000000000' } },
       }),
     } as EnvironmentConfig;
-    const source = (await PORTS.metrics.aws({
+    const source = (await PORTS.measurements.aws({
       config: other,
       vars: {},
       clock: new SimulatedClock(),

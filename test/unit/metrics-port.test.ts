@@ -26,7 +26,7 @@ describe('metrics port', () => {
       errors: { dimensions: LB },
       latencyP99: { dimensions: LB },
     });
-    expect(PORTS.metrics.grants?.(resources, env)).toEqual([
+    expect(PORTS.measurements.grants?.(resources, env)).toEqual([
       { actions: ['cloudwatch:GetMetricData'], resources: ['*'] },
     ]);
   });
@@ -37,7 +37,7 @@ describe('metrics port', () => {
       url: 'https://prometheus.internal.buywhere.io',
       bearerTokenSecret: 'guardian/production/prometheus-token',
     });
-    expect(PORTS.metrics.grants?.(resources, env)).toEqual([
+    expect(PORTS.measurements.grants?.(resources, env)).toEqual([
       {
         actions: ['secretsmanager:GetSecretValue'],
         resources: [
@@ -46,20 +46,20 @@ describe('metrics port', () => {
       },
     ]);
     expect(
-      PORTS.metrics.grants?.(resources, withMetrics({ provider: 'prometheus', url: 'http://p:9090' })),
+      PORTS.measurements.grants?.(resources, withMetrics({ provider: 'prometheus', url: 'http://p:9090' })),
     ).toEqual([]);
-    expect(PORTS.metrics.grants?.(resources, withMetrics({ provider: 'scrape' }))).toEqual([]);
+    expect(PORTS.measurements.grants?.(resources, withMetrics({ provider: 'scrape' }))).toEqual([]);
   });
 
   it("builds the configured provider's adapter locally, and refuses an environment without a metrics block", async () => {
     const clock = new SimulatedClock();
     const local = { clock } as never;
-    const scrape = await PORTS.metrics.local(
+    const scrape = await PORTS.measurements.local(
       { config: withMetrics({ provider: 'scrape' }), vars: {}, clock },
       local,
     );
     expect(scrape?.kind).toBe('scrape');
-    const prom = await PORTS.metrics.local(
+    const prom = await PORTS.measurements.local(
       { config: withMetrics({ provider: 'prometheus', url: 'http://127.0.0.1:9' }), vars: {}, clock },
       local,
     );
@@ -67,8 +67,8 @@ describe('metrics port', () => {
     // Whatever the shipped config says: an environment without the block.
     const { metrics: _none, ...bare } = prod as EnvironmentConfig & { metrics?: unknown };
     await expect(
-      PORTS.metrics.local({ config: bare as EnvironmentConfig, vars: {}, clock }, local),
+      PORTS.measurements.local({ config: bare as EnvironmentConfig, vars: {}, clock }, local),
     ).rejects.toThrow(/environment 'production' has no metrics block/);
-    expect(PORTS.metrics.config).toEqual(['metrics', 'apiUrl']);
+    expect(PORTS.measurements.config).toEqual(['metrics', 'apiUrl']);
   });
 });
