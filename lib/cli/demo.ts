@@ -200,13 +200,14 @@ async function canaryScenes({ guardian, env, output, check, good }: CanaryScenes
       n: 3,
       tag: 'v1.6.1-errors',
       title: 'healthy on /health, but it answers several times the 5xx of the release before it',
-      metric: 'error-rate',
+      // The count test on errors/requests or the rank test on per-interval rates, whichever is sure first.
+      metrics: ['error-count', 'error-rate'],
     },
     {
       n: 4,
       tag: 'v1.6.2-latency',
       title: 'healthy on /health, but its p99 latency is much higher',
-      metric: 'p99-latency',
+      metrics: ['p99-latency'],
     },
   ];
   for (const scene of scenes) {
