@@ -21,8 +21,16 @@ export class UsageError extends Error {
 
 type OptionSpec = { type: 'string' | 'boolean'; short?: string; description: string; value?: string };
 
-/** A positional argument: a fixed word (`replay`) or a value (`FILE`). */
-type PositionalSpec = { readonly name: string; readonly word?: true; readonly description: string };
+/**
+ * A positional argument: a fixed word (`replay`), one of several words (a subcommand: `judge`,
+ * `run`, …) or a value (`FILE`).
+ */
+type PositionalSpec = {
+  readonly name: string;
+  readonly word?: true;
+  readonly words?: readonly string[];
+  readonly description: string;
+};
 
 const COMMON: Record<string, OptionSpec> = {
   'config-dir': {
@@ -235,15 +243,40 @@ export const COMMANDS = {
   },
   canary: {
     summary:
-      'canary judge --input FILE: judge canary against baseline metric series offline (Kayenta-style Mann-Whitney classifier and score); exit 0 pass, 1 marginal or fail, 2 bad input',
-    positionals: [{ name: 'judge', word: true, description: 'the only canary subcommand' }],
+      'canary judge|run|approve|reject: judge metric series offline (--input FILE); run the canary analysis on the live environment (--env E [--duration S]); approve or reject a release an inconclusive analysis holds (--env E)',
+    positionals: [
+      {
+        name: 'SUBCOMMAND',
+        words: ['judge', 'run', 'approve', 'reject'],
+        description:
+          'judge: offline, exit 0 pass, 1 marginal or fail; run: the live environment, exit 0 pass, 1 otherwise; approve / reject: decide on a held release',
+      },
+    ],
     options: {
       input: {
         type: 'string',
         value: 'FILE',
         description:
-          'JSON {"metrics":[{"name","direction","baseline":[…],"canary":[…],…}],"thresholds"?,"classifier"?} (- for stdin)',
+          'judge: JSON {"metrics":[{"name","direction","baseline":[…],"canary":[…],…}],"thresholds"?,"classifier"?} (- for stdin)',
       },
+      ...ENV,
+      duration: {
+        type: 'string',
+        value: 'S',
+        description:
+          "run: seconds to watch the release (default: the environment's canary.durationSeconds, else 300)",
+      },
+      reason: { type: 'string', value: 'TEXT', description: 'approve / reject: why, kept on the record' },
+      'requested-by': {
+        type: 'string',
+        value: 'WHO',
+        description: 'approve / reject: recorded as who decided (default: $USER)',
+      },
+      local: {
+        type: 'boolean',
+        description: 'run / approve / reject: against the local runner instead of AWS',
+      },
+      'state-dir': LOCAL['state-dir'] as OptionSpec,
       ...COMMON,
     },
   },
@@ -300,7 +333,7 @@ export function usage(command?: CommandName): string {
   }
   const spec = COMMANDS[command];
   const words = positionalsOf(command)
-    .map((p) => p.name)
+    .map((p) => (p.words ? p.words.join('|') : p.name))
     .join(' ');
   const lines = [
     `Usage: guardian ${command}${words ? ` ${words}` : ''} [options]`,
@@ -366,7 +399,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     const given = positionals[i];
     if (given === undefined) {
       throw new UsageError(
-        `${p.word ? `the word ${p.name}` : p.name} is missing: guardian ${command} ${expected.map((e) => e.name).join(' ')}`,
+        `${p.word ? `the word ${p.name}` : p.words ? `a subcommand (${p.words.join(', ')})` : p.name} is missing: guardian ${command} ${expected.map((e) => (e.words ? e.words.join('|') : e.name)).join(' ')}`,
         command,
       );
     }
@@ -375,6 +408,12 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     if (p.word && given !== p.name) {
       throw new UsageError(
         `unknown ${command} subcommand ${quote(shorten(given, 60))}; the only one is ${p.name}`,
+        command,
+      );
+    }
+    if (p.words && !p.words.includes(given)) {
+      throw new UsageError(
+        `unknown ${command} subcommand ${quote(shorten(given, 60))}; one of: ${p.words.join(', ')}`,
         command,
       );
     }

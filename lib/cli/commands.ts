@@ -589,7 +589,12 @@ const HANDLERS: Record<
   alarm: alarmReplay,
   incidents,
   ack,
-  canary: async (args, _config, output) => (await import('./canary.ts')).canaryJudge(args, output),
+  canary: async (args, config, output) =>
+    (await import('./canary-ops.ts')).canaryCommand(args, config, output, {
+      environmentOf,
+      withLocal,
+      whoAmI,
+    }),
   health: async (args, config, output) =>
     (await import('./health.ts')).healthCommand(args, config, output, withLocal),
 };

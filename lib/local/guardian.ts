@@ -26,6 +26,7 @@ import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts'
 import type { HoldDecision } from '../../lambdas/core/canary-hold.ts';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
 import type { IncidentActor } from '../../lambdas/core/incidents.ts';
+import type { MetricsSource } from '../../lambdas/core/measurements.ts';
 import {
   deployExecutionName,
   releaseLabel,
@@ -740,6 +741,21 @@ export class LocalGuardian {
   async healthApiUrl(environment: string): Promise<string> {
     const env = this.environment(environment);
     return this.options.apiUrl ?? (await this.cluster()).apiUrls.get(environment) ?? env.apiUrl;
+  }
+
+  /**
+   * The environment's metrics as the steps read them here: a scrape of the API the health checks
+   * call (the demo API, or `apiUrl`), whatever provider the config names for the real environment.
+   */
+  async measurements(environment: string): Promise<MetricsSource> {
+    const env = this.environment(environment);
+    const apiUrl = await this.healthApiUrl(environment);
+    const built = await resolvePort('measurements', env).local(
+      { config: { ...env, apiUrl, metrics: LOCAL_METRICS }, vars: {}, clock: this.clock },
+      { dynamo: this.doc, kubernetes: async () => (await this.cluster()).port, clock: this.clock },
+    );
+    if (!built) throw new Error(`the measurements port of ${environment} was left out of this build`);
+    return built as MetricsSource;
   }
 
   /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */
