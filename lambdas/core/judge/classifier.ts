@@ -14,7 +14,7 @@
  * - the interval's roots are exact by default (`rootFinder: 'uniroot'` gives R's/Kayenta's).
  * Pure: plain data in, plain data and the sentence an operator reads out.
  */
-import { type RootFinder, type WilcoxResult, wilcoxTest } from './mann-whitney.ts';
+import { type RootFinder, type WilcoxResult, wilcoxTestSorted } from './mann-whitney.ts';
 
 /** Which change of a metric is bad. */
 export type Direction = 'increase' | 'decrease' | 'either';
@@ -317,7 +317,10 @@ export function classifyMetric(
   }
   let w: WilcoxResult;
   try {
-    w = wilcoxTest(c.values, b.values, { confLevel: confidence, rootFinder: options.rootFinder ?? 'exact' });
+    w = wilcoxTestSorted(c.sorted, b.sorted, {
+      confLevel: confidence,
+      rootFinder: options.rootFinder ?? 'exact',
+    });
   } catch (err) {
     return result('Error', `${spec.name}: metric classification failed (${(err as Error).message}): Error`);
   }
