@@ -6,6 +6,7 @@
  */
 import { CANARY_REJECTED_ERROR, type HoldDecision, planHoldDecision } from '../core/canary-hold.ts';
 import { ConflictError } from '../core/errors.ts';
+import { escalationTaskOutput } from '../core/incidents.ts';
 import type { Store, Workflows } from '../core/ports.ts';
 
 /** What deciding did. */
@@ -56,6 +57,19 @@ export async function decideHold(
     decision === 'approve'
       ? await workflows.succeedTask(plan.token, { decision, by })
       : await workflows.failTask(plan.token, CANARY_REJECTED_ERROR, plan.note);
+  // The incident that paged for this decision is over: resolve it, which ends its escalation.
+  const incidentId = record?.canary?.incidentId;
+  if (ended && incidentId) {
+    const resolved = await store.transitionIncident(
+      environment,
+      incidentId,
+      'resolved',
+      { by, reason: plan.note },
+      now,
+    );
+    const token = resolved.changed ? resolved.incident.taskToken : undefined;
+    if (token) await workflows.succeedTask(token, escalationTaskOutput(resolved.incident));
+  }
   if (!ended) {
     return {
       decided: false,
