@@ -32,6 +32,19 @@ const DEPLOY_STATES = [
   'Rollout complete?',
   'Rollout failed',
   'Enhanced health check',
+  // Canary analysis (issue 9): the baseline before the rollout, a judged round every interval, the hold.
+  'Metrics baseline',
+  'Capture metrics baseline',
+  'Metrics baseline failed',
+  'Baseline complete?',
+  'Wait for next baseline scrape',
+  'Canary analysis',
+  'Canary round',
+  'Canary verdict?',
+  'Wait for next canary round',
+  'Canary failed',
+  'Hold for operator decision',
+  'Hold expired',
   'Post-deployment monitoring',
   'Wait for next monitoring round',
   'Monitoring round',
@@ -149,9 +162,11 @@ describe('state machines', () => {
     // Step Functions waits at least 1 s between attempts.
     expect(healthCheckBudgetSeconds(noInterval)).toBe(2 * (15 + 1));
     expect(rollbackTimeoutOf(staging).toSeconds()).toBe(300 + 75 + 600);
-    // + monitoring: 300 s / 30 s = 10 rounds of (30 s wait + 15 s health-check invocation).
+    // + canary analysis: the baseline's one call (30 s), 180 s / 30 s = 6 rounds and the start of
+    // (30 s wait + 30 s step), the 1800 s hold; + monitoring: 300 s / 30 s = 10 rounds of (30 s
+    // wait + 15 s health-check invocation).
     expect(deployTimeoutOf(staging, rollbackTimeoutOf(staging)).toSeconds()).toBe(
-      300 + 75 + 10 * (30 + 15) + 975 + 600,
+      300 + 75 + (30 + 7 * (30 + 30) + 1800) + 10 * (30 + 15) + 975 + 600,
     );
   });
 
@@ -168,10 +183,10 @@ describe('state machines', () => {
         bundle: false,
         nag: false,
       });
-    expect(withTtl(2399)).toThrow(
-      /environments\.staging\.lock\.ttlSeconds: the lock expires after 2399 s.*at least 2400/,
+    expect(withTtl(4649)).toThrow(
+      /environments\.staging\.lock\.ttlSeconds: the lock expires after 4649 s.*at least 4650/,
     );
-    expect(withTtl(2400)).not.toThrow();
+    expect(withTtl(4650)).not.toThrow();
   });
 
   it('refuses a state machine name Step Functions would reject', () => {
@@ -259,7 +274,7 @@ describe('definitions', () => {
       { ErrorEquals: [...REFUSAL_ERRORS], ResultPath: '$.failure', Next: 'Deployment refused' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Preflight failed' },
     ]);
-    for (const name of ['Set image', 'Check rollout status', 'Enhanced health check']) {
+    for (const name of ['Set image', 'Check rollout status', 'Enhanced health check', 'Canary round']) {
       expect(stateOf(d, name).Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Roll back to previous revision' },
       ]);
@@ -279,8 +294,41 @@ describe('definitions', () => {
     });
     expect(stateOf(d, 'Dry run?')).toMatchObject({
       Choices: [{ Variable: '$.deployment.dryRun', BooleanEquals: true, Next: 'Dry run complete' }],
-      Default: 'Set image',
+      Default: 'Metrics baseline',
     });
+    // The baseline is read before anything changes; failing to read it ends the deployment there.
+    expect(stateOf(d, 'Capture metrics baseline').Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Metrics baseline failed' },
+    ]);
+    expect(stateOf(d, 'Baseline complete?')).toMatchObject({
+      Choices: [{ Variable: '$.baseline.outcome', StringEquals: 'ready', Next: 'Set image' }],
+      Default: 'Wait for next baseline scrape',
+    });
+    expect(stateOf(d, 'Enhanced health check').Next).toBe('Canary analysis');
+    expect(stateOf(d, 'Canary verdict?')).toMatchObject({
+      Choices: [
+        { Variable: '$.canary.outcome', StringEquals: 'continue', Next: 'Wait for next canary round' },
+        { Variable: '$.canary.outcome', StringEquals: 'pass', Next: 'Post-deployment monitoring' },
+        { Variable: '$.canary.outcome', StringEquals: 'inconclusive', Next: 'Hold for operator decision' },
+      ],
+      // fail, marginal: roll back with the per-metric explanation.
+      Default: 'Canary failed',
+    });
+    expect(stateOf(d, 'Canary failed')).toMatchObject({
+      Type: 'Pass',
+      Parameters: { Error: 'CanaryFailedError', 'Cause.$': '$.canary.reason' },
+      ResultPath: '$.failure',
+      Next: 'Roll back to previous revision',
+    });
+    // The hold: an approval (task success) goes on to monitoring, a rejection (task failure) rolls
+    // back, and no decision in time rolls back too.
+    const hold = stateOf(d, 'Hold for operator decision');
+    expect(hold).toMatchObject({ TimeoutSeconds: 1800, Next: 'Post-deployment monitoring' });
+    expect(hold.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.failure', Next: 'Hold expired' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Roll back to previous revision' },
+    ]);
+    expect(stateOf(d, 'Hold expired')).toMatchObject({ Next: 'Roll back to previous revision' });
     expect(stateOf(d, 'Deployment rolled back')).toMatchObject({
       Type: 'Fail',
       Error: 'DeploymentRolledBack',
@@ -393,6 +441,31 @@ describe('definitions', () => {
       'Wait for next monitoring round': [
         'await-signal',
         { 'deployment.$': '$.deployment', 'token.$': '$$.Task.Token', phase: 'monitoring' },
+        undefined,
+      ],
+      'Capture metrics baseline': [
+        'canary-round',
+        { 'deployment.$': '$.deployment', phase: 'baseline', 'canary.$': '$.baseline.state' },
+        '$.baseline',
+      ],
+      'Canary round': [
+        'canary-round',
+        {
+          'deployment.$': '$.deployment',
+          phase: 'canary',
+          'canary.$': '$.canary.state',
+          'baseline.$': '$.baseline.state',
+        },
+        '$.canary',
+      ],
+      'Wait for next canary round': [
+        'await-signal',
+        { 'deployment.$': '$.deployment', 'token.$': '$$.Task.Token', phase: 'canary' },
+        undefined,
+      ],
+      'Hold for operator decision': [
+        'await-signal',
+        { 'deployment.$': '$.deployment', 'token.$': '$$.Task.Token', phase: 'hold' },
         undefined,
       ],
       'Monitoring round': [

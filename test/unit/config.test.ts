@@ -327,15 +327,16 @@ describe('every config problem names the file, the exact line and the path', () 
 
 describe('lock TTL versus the Deploy execution timeout', () => {
   it('refuses a lock that expires before a Deploy execution may end, at the line of lock.ttlSeconds', () => {
-    const dir = configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 2399'));
+    const dir = configWith((yaml) => yaml.replace('ttlSeconds: 5400\n', 'ttlSeconds: 4649\n'));
     expect(problemsOf(dir)).toEqual([
-      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'ttlSeconds: 2399')}: environments.staging.lock.ttlSeconds: ` +
-        'the lock expires after 2399 s, but a Deploy execution may run 2400 s = rollout.deadlineSeconds 300 + ' +
-        'health check 75 + monitoring 450 + rollback 975 + margin 600; set lock.ttlSeconds to at least 2400 ' +
-        '(or shorten the rollout deadline, the health check or the monitoring)',
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'ttlSeconds: 4649')}: environments.staging.lock.ttlSeconds: ` +
+        'the lock expires after 4649 s, but a Deploy execution may run 4650 s = rollout.deadlineSeconds 300 + ' +
+        'health check 75 + canary analysis 2250 (its hold included) + monitoring 450 + rollback 975 + margin 600; ' +
+        'set lock.ttlSeconds to at least 4650 ' +
+        '(or shorten the rollout deadline, the health check, the canary analysis or the monitoring)',
     ]);
     expect(() =>
-      loadConfig(configWith((yaml) => yaml.replace('ttlSeconds: 3600', 'ttlSeconds: 2400'))),
+      loadConfig(configWith((yaml) => yaml.replace('ttlSeconds: 5400\n', 'ttlSeconds: 4650\n'))),
     ).not.toThrow();
   });
 
@@ -343,12 +344,12 @@ describe('lock TTL versus the Deploy execution timeout', () => {
     const dir = configWith((yaml) =>
       yaml
         .replace('      deadlineSeconds: 300\n', '      deadlineSeconds: 3600\n')
-        .replace('    lock:\n      ttlSeconds: 3600\n', ''),
+        .replace(/ {4}lock:\n( {6}#.*\n)* {6}ttlSeconds: 5400\n/, ''),
     );
     expect(problemsOf(dir)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.lock\\.ttlSeconds: the lock expires after 3600 s, .* at least 9000 `,
+          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.lock\\.ttlSeconds: the lock expires after 3600 s, .* at least 11250 `,
         ),
       ),
     ]);

@@ -247,7 +247,8 @@ describe('wiring', () => {
 
   it('resolves each step to exactly its ports, the workload port to its platform', () => {
     expect(portsOf('health-check', staging).map(([name]) => name)).toEqual(['http', 'workload']);
-    expect(portsOf('monitor-round', staging).map(([name]) => name)).toEqual(['http']);
+    expect(portsOf('monitor-round', staging).map(([name]) => name)).toEqual(['http', 'measurements']);
+    expect(portsOf('canary-round', staging).map(([name]) => name)).toEqual(['store', 'measurements', 'workflows']);
     expect(portsOf('execution-ended', staging).map(([name]) => name)).toEqual(['store', 'workflows']);
     const preflight = portsOf('preflight', staging);
     expect(preflight.map(([name]) => name)).toEqual(['store', 'workload', 'alarms']);
@@ -274,7 +275,7 @@ describe('wiring', () => {
   });
 
   it('still wires steps that never touch the workload on such a platform', () => {
-    expect(portsOf('monitor-round', stagingOnEcs).map(([name]) => name)).toEqual(['http']);
+    expect(portsOf('monitor-round', stagingOnEcs).map(([name]) => name)).toEqual(['http', 'measurements']);
     expect(configSlice('execution-ended', stagingOnEcs)).toEqual({ name: 'staging', platform: 'ecs' });
   });
 
