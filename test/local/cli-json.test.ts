@@ -72,7 +72,7 @@ beforeAll(() => {
   badConfig = mkdtempSync(path.join(tmpdir(), 'guardian-json-cfg-'));
   cpSync(DEFAULT_CONFIG_DIR, badConfig, { recursive: true });
   configFile = path.join(badConfig, 'environments.yaml');
-  writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('ttlSeconds: 3600', 'ttlSeconds: 600'));
+  writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('ttlSeconds: 5400\n', 'ttlSeconds: 600\n'));
 });
 afterAll(() => {
   rmSync(stateDir, { recursive: true, force: true });
@@ -156,7 +156,7 @@ describe('--json against the local runner: results and refusals are one document
     const r = await json('demo');
     expect(r.code).toBe(0);
     expect(r.doc).toMatchObject({ passed: true });
-    expect(r.doc.checks).toHaveLength(18);
+    expect(r.doc.checks).toHaveLength(23);
     // Its progress went to stderr.
     expect(r.err).toContain('Roll back to previous revision');
   });

@@ -257,7 +257,7 @@ describe('guardian demo', () => {
       process.chdir(dir);
       const r = await cli('demo');
       expect(r.code).toBe(0);
-      expect(r.out).toContain('demo passed: 18 checks');
+      expect(r.out).toContain('demo passed: 23 checks');
       expect(r.out).toContain('Roll back to previous revision');
       expect(existsSync(path.join(dir, '.guardian'))).toBe(false);
     } finally {

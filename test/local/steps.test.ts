@@ -350,7 +350,7 @@ describe('preflight', () => {
     });
     expect(await db.store.getLock(ENV)).toMatchObject({
       holder: 'production-v1-2-0-aaaaaaaa',
-      expiresAt: '2026-05-01T03:30:00.000Z',
+      expiresAt: '2026-05-01T04:00:00.000Z',
     });
     await expectClusterUnchanged();
   });
