@@ -295,7 +295,8 @@ export class DeployWorkflow extends Construct {
     const holdExpired = new Pass(this, 'Hold expired', {
       parameters: {
         Error: 'CanaryInconclusiveError',
-        'Cause.$': JsonPath.format(
+        // No `.$`: CDK adds it to a JsonPath token's key ('Cause.$' rendered as 'Cause.$.$').
+        Cause: JsonPath.format(
           `no operator decided within ${canary.hold.seconds} s of an inconclusive canary analysis: {}`,
           JsonPath.stringAt('$.canary.reason'),
         ),
