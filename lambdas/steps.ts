@@ -43,6 +43,9 @@ export const STEPS = {
       'apiUrl',
       'healthCheck',
       'alarms',
+      // The dry-run plan says what the canary analysis will do (issue 9).
+      'canary',
+      'metrics',
     ],
     invokedBy: 'task',
   },

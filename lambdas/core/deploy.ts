@@ -19,7 +19,8 @@ import type { RollbackPoint, WorkloadObservation } from './workload.ts';
 
 /** What the deployment context is built from. */
 export interface DeploymentFacts {
-  readonly config: Pick<EnvironmentConfig, 'name' | 'rollout' | 'apiUrl' | 'healthCheck' | 'thresholds'>;
+  readonly config: Pick<EnvironmentConfig, 'name' | 'rollout' | 'apiUrl' | 'healthCheck' | 'thresholds'> &
+    Partial<Pick<EnvironmentConfig, 'canary' | 'metrics'>>;
   readonly input: DeployInput;
   readonly release: ValidatedRelease;
   readonly execution: ExecutionRef;
@@ -49,22 +50,42 @@ export function deploymentContext(f: DeploymentFacts): DeploymentContext {
     rollbackPoint: point,
     startedAt: now.toISOString(),
     dryRun: input.dryRun,
-    plan: planLines({
-      environment: config.name,
-      workload: observation.name,
-      image: input.image,
-      ...(version !== undefined && { version }),
-      rollbackPoint: point,
-      deadlineSeconds: config.rollout.deadlineSeconds,
-      rolloutDeadlineAt,
-      apiUrl: config.apiUrl,
-      healthPaths: config.healthCheck.endpoints.map((e) => e.path),
-      breakerSummary: breakerSummary(f.breaker, config.thresholds.consecutive_failures_for_rollback),
-      lockSummary: input.dryRun
-        ? `the ${config.name} lock is free (a dry run does not take it)`
-        : `took the ${config.name} lock until ${f.lock.expiresAt}`,
-    }),
+    plan: withCanaryLine(
+      config,
+      point.image,
+      planLines({
+        environment: config.name,
+        workload: observation.name,
+        image: input.image,
+        ...(version !== undefined && { version }),
+        rollbackPoint: point,
+        deadlineSeconds: config.rollout.deadlineSeconds,
+        rolloutDeadlineAt,
+        apiUrl: config.apiUrl,
+        healthPaths: config.healthCheck.endpoints.map((e) => e.path),
+        breakerSummary: breakerSummary(f.breaker, config.thresholds.consecutive_failures_for_rollback),
+        lockSummary: input.dryRun
+          ? `the ${config.name} lock is free (a dry run does not take it)`
+          : `took the ${config.name} lock until ${f.lock.expiresAt}`,
+      }),
+    ),
   };
+}
+
+/**
+ * The plan with the canary analysis, when the environment has one, before its last line (what a
+ * failure rolls back to): how long, against what, and what too little evidence does.
+ */
+function withCanaryLine(
+  config: Partial<Pick<EnvironmentConfig, 'canary' | 'metrics'>>,
+  baselineImage: string,
+  lines: string[],
+): string[] {
+  const c = config.canary;
+  if (!c) return lines;
+  const from = config.metrics ? ` from ${config.metrics.provider}` : '';
+  const line = `canary analysis: ${c.durationSeconds} s judged every ${c.intervalSeconds} s against ${baselineImage}'s metrics${from} before the rollout; a fail rolls back, too little evidence (under ${c.minRequests} requests) holds the release and pages (${c.hold.priority}) for ${c.hold.seconds} s${c.dryRun ? ' (shadow: recorded, not acted on)' : ''}`;
+  return [...lines.slice(0, -1), line, ...lines.slice(-1)];
 }
 
 /** The in-progress record of a deployment. */

@@ -243,7 +243,7 @@ export const COMMANDS = {
   },
   canary: {
     summary:
-      'canary judge|run|approve|reject: judge metric series offline (--input FILE); run the canary analysis on the live environment (--env E [--duration S]); approve or reject a release an inconclusive analysis holds (--env E)',
+      'canary judge|run|approve|reject: judge metric series offline (--input FILE); run the canary analysis on the live environment (--env E [--duration S]); approve or reject a release an inconclusive analysis holds (--env E). Exit 0 pass (judge, run) or decided (approve, reject); 1 marginal, fail or inconclusive, or nothing held; 2 bad input',
     positionals: [
       {
         name: 'SUBCOMMAND',

@@ -203,6 +203,16 @@ describe('state machines', () => {
 });
 
 describe('definitions', () => {
+  it.each(ENVIRONMENTS)(
+    'never names a parameter with a doubled .$ in %s (a path CDK suffixed twice reads nothing)',
+    (env) => {
+      for (const kind of ['deploy', 'rollback'] as const) {
+        const doubled = JSON.stringify(definitionOf(env, kind)).match(/"[^"]*\.\$\.\$"/g) ?? [];
+        expect(doubled, `${env} ${kind}`).toEqual([]);
+      }
+    },
+  );
+
   it.each(ENVIRONMENTS)('has exactly the documented Deploy states in %s', (env) => {
     const d = definitionOf(env, 'deploy');
     expect(Object.keys(d.States).sort()).toEqual([...DEPLOY_STATES].sort());

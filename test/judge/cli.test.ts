@@ -171,12 +171,14 @@ describe('guardian canary judge', () => {
     expect(noInput.stderr).toContain('guardian: --input is required');
     const wrongWord = await guardian(['canary', 'score', '--input', 'x']);
     expect(wrongWord.code).toBe(2);
-    expect(wrongWord.stderr).toContain("unknown canary subcommand 'score'; the only one is judge");
+    expect(wrongWord.stderr).toContain("unknown canary subcommand 'score'; one of: judge, run, approve, reject");
   });
 
   it('documents the exit codes in its help', async () => {
     const run = await guardian(['canary', '--help']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('exit 0 pass, 1 marginal or fail, 2 bad input');
+    expect(run.stdout).toContain(
+      'Exit 0 pass (judge, run) or decided (approve, reject); 1 marginal, fail or inconclusive, or nothing held; 2 bad input',
+    );
   });
 });

@@ -84,10 +84,11 @@ describe('deploymentContext', () => {
       `image ${REPO}:v1.2.3 (version v1.2.3) is valid for production`,
       'no change freeze in effect',
       'circuit breaker closed (0 of 2 consecutive failed releases)',
-      'took the production lock until 2026-05-01T03:30:00.000Z',
+      'took the production lock until 2026-05-01T04:00:00.000Z',
       `set ${WORKLOAD} from revision 6 (${REPO}:v1.2.2) to ${REPO}:v1.2.3`,
       'wait up to 600s for the rollout (until 2026-05-01T02:10:00.000Z)',
       'check GET /health, GET /ready, GET /metrics on https://api.buywhere.io',
+      `canary analysis: 300 s judged every 30 s against ${REPO}:v1.2.2's metrics from prometheus before the rollout; a fail rolls back, too little evidence (under 1000 requests) holds the release and pages (P2) for 1800 s`,
       `on failure roll back to revision 6 (${REPO}:v1.2.2)`,
     ]);
   });
