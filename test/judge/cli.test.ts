@@ -171,7 +171,9 @@ describe('guardian canary judge', () => {
     expect(noInput.stderr).toContain('guardian: --input is required');
     const wrongWord = await guardian(['canary', 'score', '--input', 'x']);
     expect(wrongWord.code).toBe(2);
-    expect(wrongWord.stderr).toContain("unknown canary subcommand 'score'; one of: judge, run, approve, reject");
+    expect(wrongWord.stderr).toContain(
+      "unknown canary subcommand 'score'; one of: judge, run, approve, reject",
+    );
   });
 
   it('documents the exit codes in its help', async () => {

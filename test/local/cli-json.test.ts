@@ -72,7 +72,10 @@ beforeAll(() => {
   badConfig = mkdtempSync(path.join(tmpdir(), 'guardian-json-cfg-'));
   cpSync(DEFAULT_CONFIG_DIR, badConfig, { recursive: true });
   configFile = path.join(badConfig, 'environments.yaml');
-  writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('ttlSeconds: 5400\n', 'ttlSeconds: 600\n'));
+  writeFileSync(
+    configFile,
+    readFileSync(configFile, 'utf8').replace('ttlSeconds: 5400\n', 'ttlSeconds: 600\n'),
+  );
 });
 afterAll(() => {
   rmSync(stateDir, { recursive: true, force: true });

@@ -248,7 +248,11 @@ describe('wiring', () => {
   it('resolves each step to exactly its ports, the workload port to its platform', () => {
     expect(portsOf('health-check', staging).map(([name]) => name)).toEqual(['http', 'workload']);
     expect(portsOf('monitor-round', staging).map(([name]) => name)).toEqual(['http', 'measurements']);
-    expect(portsOf('canary-round', staging).map(([name]) => name)).toEqual(['store', 'measurements', 'workflows']);
+    expect(portsOf('canary-round', staging).map(([name]) => name)).toEqual([
+      'store',
+      'measurements',
+      'workflows',
+    ]);
     expect(portsOf('execution-ended', staging).map(([name]) => name)).toEqual(['store', 'workflows']);
     const preflight = portsOf('preflight', staging);
     expect(preflight.map(([name]) => name)).toEqual(['store', 'workload', 'alarms']);
