@@ -49,8 +49,11 @@ describe('bundling', () => {
       expect(code.includes(DYNAMODB_MARKER), `${step} DynamoDB client`).toBe(access.tables);
       expect(code.includes(KUBERNETES_MARKER), `${step} Kubernetes client`).toBe(access.cluster);
       expect(code.includes(EKS_MARKER), `${step} EKS client`).toBe(access.cluster);
-      // The alarms port (issue 8): only its steps import the CloudWatch client.
-      expect(code.includes(CLOUDWATCH_MARKER), `${step} CloudWatch client`).toBe(ports.includes('alarms'));
+      // The alarms port (issue 8) and the measurements port (issue 9: its CloudWatch provider, chosen
+      // at run time by config) are the only ones that import the CloudWatch client (the runtime's SDK).
+      expect(code.includes(CLOUDWATCH_MARKER), `${step} CloudWatch client`).toBe(
+        ports.includes('alarms') || ports.includes('measurements'),
+      );
       // Its config slice is baked in; the Lambda environment carries none.
       const baked = code.includes('"name":"staging"') || code.includes('\\"name\\":\\"staging\\"');
       expect(baked, `${step} config slice baked in`).toBe(true);
