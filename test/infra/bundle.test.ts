@@ -71,7 +71,17 @@ describe('bundling', () => {
       // escalation messages, the notifier and the Step Functions adapter; 360 KB leaves it 5%. The
       // PagerDuty webhook's signing-secret port and its step entry add ~0.5 KB to every bundle,
       // which took escalation-notify just past 325 KB: 330 KB.
-      const budget = access.cluster ? 1_000_000 : step === 'alarm-handler' ? 360_000 : 330_000;
+      // The measurements port (issue 9) brings three providers (Prometheus, CloudWatch, the scrape
+      // with its text-format parser, ~80 KB) and canary-round the judge (monitor-round 338 KB,
+      // canary-round 366 KB when they were wired): 420 KB for those steps.
+      const budget = access.cluster
+        ? 1_000_000
+        : ports.includes('measurements')
+          ? 420_000
+          : step === 'alarm-handler'
+            ? 360_000
+            : // Issue 9's config schema (canary, metrics, health-check blocks) adds ~7 KB to each.
+              345_000;
       expect(code.length, `${step} bundle bytes`).toBeLessThan(budget);
       const mod = (await import(pathToFileURL(path.join(assetDir, 'index.mjs')).href)) as {
         handler?: { step?: unknown };
