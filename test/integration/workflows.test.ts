@@ -53,10 +53,11 @@ async function start(): Promise<Harness> {
         // Post-deployment monitoring in real time: two rounds, not the runbook's five minutes.
         thresholds: { ...staging.thresholds, monitoring_duration_seconds: 10 },
         monitoring: { ...staging.monitoring, intervalSeconds: 5 },
-        // The canary analysis in real time too: two 5 s rounds against two scraped baseline
-        // intervals of the demo API (20 requests a second), not staging's three minutes.
+        // The canary analysis in real time too, at its shortest (30 s): three 10 s rounds against
+        // three scraped baseline intervals of the demo API (20 requests a second), not staging's
+        // three minutes.
         ...(staging.canary && {
-          canary: { ...staging.canary, durationSeconds: 10, intervalSeconds: 5, minRequests: 50 },
+          canary: { ...staging.canary, durationSeconds: 30, intervalSeconds: 10, minRequests: 50 },
         }),
       },
     },
