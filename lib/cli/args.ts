@@ -2,7 +2,7 @@
  * Command-line parsing for `guardian`: one table of commands and options, strict parsing, and
  * usage errors that name the bad argument.
  */
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
@@ -599,6 +599,31 @@ export function checkLocalOptions(args: ParsedArgs): void {
   if (apiUrl !== undefined && !(URL.canParse(apiUrl) && /^https?:$/.test(new URL(apiUrl).protocol))) {
     throw new UsageError(
       `--api-url ${quote(apiUrl)} is not an http(s) URL, e.g. https://api-staging.example.com`,
+    );
+  }
+}
+
+/**
+ * Reads a JSON input file, or stdin for `-`: a UsageError (exit 2) of `command` when it cannot be
+ * read or is not JSON; `hint` follows the JSON parser's complaint.
+ */
+export function readJsonInput(file: string, command: string, hint = ''): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `cannot read ${quote(shorten(file, 200))}: ${code ?? (err as Error).message}`,
+      command,
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UsageError(
+      `${quote(shorten(file, 200))} is not JSON (${(err as Error).message})${hint}`,
+      command,
     );
   }
 }

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { classifyMetric, formatNumber, type MetricResult } from '../../lambdas/core/judge/classifier.ts';
 import { scoreMetrics } from '../../lambdas/core/judge/score.ts';
 import { printable, quote, shorten } from '../../lambdas/core/text.ts';
-import { type ParsedArgs, requireString, UsageError } from './args.ts';
+import { type ParsedArgs, readJsonInput, requireString, UsageError } from './args.ts';
 import { bold, green, jsonDocument, type Output, red } from './format.ts';
 
 const point = z.union([z.number(), z.null()], { error: 'expected number or null' });
@@ -174,32 +174,12 @@ export function judge(
   };
 }
 
-/** Reads the input file (or stdin for `-`): a UsageError (exit 2) when it cannot be read or is not JSON. */
-async function readInput(file: string): Promise<unknown> {
-  const { readFileSync } = await import('node:fs');
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      `cannot read ${quote(shorten(file, 200))}: ${code ?? (err as Error).message}`,
-      'canary',
-    );
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new UsageError(`${quote(shorten(file, 200))} is not JSON (${(err as Error).message})`, 'canary');
-  }
-}
-
 const cell = (v: number | null) => (v === null ? '-' : formatNumber(v));
 
 /** `guardian canary judge --input FILE [--json]`; exit 0 pass, 1 marginal or fail. */
 export async function canaryJudge(args: ParsedArgs, output: Output): Promise<number> {
   const file = requireString(args, 'input');
-  const input = parseJudgeInput(await readInput(file), file);
+  const input = parseJudgeInput(readJsonInput(file, 'canary'), file);
   const result = judge(input);
   const code = result.verdict === 'pass' ? 0 : 1;
   if (args.values.json === true) {

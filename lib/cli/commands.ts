@@ -27,6 +27,7 @@ import {
   type ParsedArgs,
   parseCommandLine,
   parseTime,
+  readJsonInput,
   requireString,
   UsageError,
   usage,
@@ -599,33 +600,10 @@ const HANDLERS: Record<
     (await import('./health.ts')).healthCommand(args, config, output, withLocal),
 };
 
-/** Reads a saved event: a file, or stdin for `-`; a UsageError (exit 2) when it cannot be read or is not JSON. */
-async function readEventFile(file: string): Promise<unknown> {
-  const { readFileSync } = await import('node:fs');
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      `cannot read ${quote(shorten(file, 200))}: ${code ?? (err as Error).message}`,
-      'alarm',
-    );
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new UsageError(
-      `${quote(shorten(file, 200))} is not JSON (${(err as Error).message}); save the EventBridge event as it was delivered`,
-      'alarm',
-    );
-  }
-}
-
 /** `guardian alarm replay FILE`: the real alarm handler on a saved event; its decision, and what it started. */
 async function alarmReplay(args: ParsedArgs, config: GuardianConfig, output: Output): Promise<number> {
   const file = args.positionals?.FILE as string;
-  const event = await readEventFile(file);
+  const event = readJsonInput(file, 'alarm', '; save the EventBridge event as it was delivered');
   const [{ parseAlarmEvent }, decision] = await Promise.all([
     import('../../lambdas/core/alarm-event.ts'),
     import('../../lambdas/core/alarm-decision.ts'),

@@ -12,8 +12,6 @@
  * PutEvents call). moto does not reserve `aws.*` sources for AWS as EventBridge does. The calls are
  * plain AWS JSON-protocol requests: the guardian depends on no EventBridge or SQS client.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alarmEnvironmentOf, resolveAlarm } from '../../lambdas/core/alarm-decision.ts';
@@ -22,21 +20,11 @@ import { buildApp } from '../../lib/app.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../../lib/config/schema.ts';
 import { alarmFixture } from '../helpers/alarm-events.ts';
+import { type Moto, startMoto } from '../helpers/moto.ts';
 
 const REGION = 'ap-southeast-1';
-let moto: ChildProcess | undefined;
+let moto: Moto | undefined;
 let endpoint = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One AWS JSON-protocol call to moto (the Authorization header only tells moto which service). */
 async function call(
@@ -190,26 +178,14 @@ const variantRules = synthesizedRules({
 const probeOf: Record<string, PatternProbe> = {};
 
 beforeAll(async () => {
-  const server =
-    execFileSync('bash', ['tools/moto/ensure.sh'], { encoding: 'utf8' }).trim().split('\n').pop() ?? '';
-  const port = await freePort();
-  moto = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  endpoint = `http://127.0.0.1:${port}`;
-  let ready = false;
-  for (let i = 0; i < 150 && !ready; i++) {
-    ready = await fetch(`${endpoint}/moto-api/`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (!ready) await new Promise((r) => setTimeout(r, 200));
-  }
-  if (!ready) throw new Error(`moto server did not come up on ${endpoint}`);
+  moto = await startMoto();
+  endpoint = moto.endpoint;
   for (const [env, rule] of Object.entries({ ...shipped, ...variantRules }))
     probeOf[env] = await probe(rule.pattern);
 });
 
 afterAll(() => {
-  moto?.kill();
+  moto?.stop();
 });
 
 const probeFor = (env: string): PatternProbe => {

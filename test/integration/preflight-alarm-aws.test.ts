@@ -5,8 +5,6 @@
  * not evaluate a composite's rule (the state is set with SetAlarmState here) and does not enforce IAM, so AccessDenied (not transient,
  * refused by preflight as unreadable) is covered by the unit tests of the decision only.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEGRADED_ALARM_ID, guardianAlarmName } from '../../lambdas/core/alarm-catalog.ts';
@@ -15,57 +13,23 @@ import { PORTS } from '../../lambdas/ports/table.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import { SimulatedClock } from '../../lib/local/clock.ts';
+import { type Moto, startMoto, useMotoEnvironment } from '../helpers/moto.ts';
 
 const REGION = 'ap-southeast-1';
-let moto: ChildProcess | undefined;
+let moto: Moto | undefined;
 let endpoint = '';
-const saved: Record<string, string | undefined> = {};
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+let restoreEnv: () => void = () => undefined;
 
 beforeAll(async () => {
-  const server =
-    execFileSync('bash', ['tools/moto/ensure.sh'], { encoding: 'utf8' }).trim().split('\n').pop() ?? '';
-  const port = await freePort();
-  moto = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  endpoint = `http://127.0.0.1:${port}`;
-  let ready = false;
-  for (let i = 0; i < 150 && !ready; i++) {
-    ready = await fetch(`${endpoint}/moto-api/`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (!ready) await new Promise((r) => setTimeout(r, 200));
-  }
-  if (!ready) throw new Error(`moto server did not come up on ${endpoint}`);
+  moto = await startMoto();
+  endpoint = moto.endpoint;
   // The client the factory builds (`new CloudWatchClient({})`) finds moto through these.
-  for (const [k, v] of Object.entries({
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_SESSION_TOKEN: 'testing',
-    AWS_REGION: REGION,
-  })) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  restoreEnv = useMotoEnvironment(endpoint, REGION);
 });
 
 afterAll(() => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  moto?.kill();
+  restoreEnv();
+  moto?.stop();
 });
 
 const prod = loadConfig().environments.production as EnvironmentConfig;

@@ -3,52 +3,18 @@
  * `bin/guardian.js` in a child process, its exit code (0 pass, 1 marginal or fail, 2 bad input) and
  * exactly what reaches stdout and stderr.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runGuardian } from '../helpers/cli.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'guardian.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'guardian-judge-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the CLI with `argv`, feeding `stdin` when given. */
-function guardian(argv: readonly string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], {
-      cwd: tmpdir(),
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`guardian ${argv.join(' ')} did not end within 60 s`));
-    }, 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin ?? '');
-  });
-}
+const guardian = (argv: readonly string[], stdin?: string) =>
+  runGuardian(argv, { timeoutMs: 60_000, ...(stdin !== undefined && { stdin }) });
 
 /** Writes `doc` (JSON unless a string) to a file in the temp folder. */
 function file(name: string, doc: unknown): string {

@@ -3,50 +3,17 @@
  * against the local runner (its state folder, demo API and simulated clock), exit codes and the
  * single JSON document of --json. `canary judge` has its own tests (test/judge/cli.test.ts).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stopStateService } from '../../lib/local/state-service.ts';
+import { runGuardian } from '../helpers/cli.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'guardian.js');
+const guardian = (argv: readonly string[]) =>
+  runGuardian(argv, { env: { HOME: tmpdir() }, timeoutMs: 120_000 });
+
 const IMAGE = 'ghcr.io/buywhere/buywhere-api:v1.5.0';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function guardian(argv: readonly string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], {
-      cwd: tmpdir(),
-      env: { ...process.env, NO_COLOR: '1', HOME: tmpdir() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`guardian ${argv.join(' ')} did not end within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const dirs: string[] = [];
 afterAll(async () => {

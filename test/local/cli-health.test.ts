@@ -4,52 +4,18 @@
  * ✓/✗ and its reason, and with --json exactly one document. With --local it checks the demo API
  * and reads the pods' startup times from the embedded simulator.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stopStateService } from '../../lib/local/state-service.ts';
+import { type CliRun as Run, runGuardian } from '../helpers/cli.ts';
 import { configWith } from '../helpers/config.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'guardian.js');
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function guardian(argv: readonly string[], timeoutMs = 90_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], {
-      cwd: tmpdir(),
-      env: { ...process.env, NO_COLOR: '1', HOME: tmpdir() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`guardian ${argv.join(' ')} did not end within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const guardian = (argv: readonly string[], timeoutMs = 90_000) =>
+  runGuardian(argv, { env: { HOME: tmpdir() }, timeoutMs });
 
 /** The JSON document on stdout (all of it: anything else there fails the parse). */
 function documentOf(run: Run): {
