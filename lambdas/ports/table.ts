@@ -17,6 +17,7 @@ import type { MetricsConfig } from '../../lib/config/metrics-schema.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
 import type { SnsPublish } from '../adapters/notifier.ts';
+import type { DatabaseSnapshots } from '../core/backup.ts';
 import type { MetricsSource } from '../core/measurements.ts';
 import { stateMachineName } from '../core/naming.ts';
 import type { AlarmStates, Clock, HttpGet, Notifier, Secrets, Store, Workflows } from '../core/ports.ts';
@@ -71,6 +72,8 @@ export interface LocalPortContext {
   readonly snsPublish?: SnsPublish;
   /** Where PagerDuty's Events API is reached locally (a receiver on loopback). @default the configured eventsUrl */
   readonly pagerdutyEventsUrl?: string;
+  /** The environment's database snapshots (issue 10): the local RDS double. @default none */
+  readonly snapshots?: () => DatabaseSnapshots;
 }
 
 /** One port: how it is configured, granted and built. */
