@@ -11,6 +11,7 @@ type StepModule = () => Promise<{ step: AnyStep }>;
 /** Loads each step's module on demand. */
 export const STEP_MODULES: Record<StepId, StepModule> = {
   preflight: () => import('./preflight/handler.ts'),
+  backup: () => import('./backup/handler.ts'),
   'set-image': () => import('./set-image/handler.ts'),
   'rollout-status': () => import('./rollout-status/handler.ts'),
   'health-check': () => import('./health-check/handler.ts'),

@@ -46,9 +46,14 @@ export const STEPS = {
       // The dry-run plan says what the canary analysis will do (issue 9).
       'canary',
       'metrics',
+      // The plan and the record name the snapshot the backup step will take (issue 10).
+      'backup',
     ],
     invokedBy: 'task',
   },
+  // The pre-deployment backup (issue 10): a snapshot of the environment's database, waited for,
+  // then retention.
+  backup: { ports: ['store', 'snapshots'], config: ['backup'], invokedBy: 'task' },
   'set-image': { ports: ['workload'], config: [], invokedBy: 'task' },
   'rollout-status': { ports: ['workload'], config: [], invokedBy: 'task' },
   // workload (issue 9): the startup-time check reads the release's pods.
@@ -103,11 +108,15 @@ export const STEP_IDS = Object.keys(STEPS) as StepId[];
  * Whether `env`'s stack has `step`'s function: the PagerDuty webhook exists only when its signing
  * secret is configured (`escalation.channels.pagerduty.webhookSecret`), since without it every
  * delivery would be refused; the canary round only in an environment with a canary analysis
- * (`canary`); every other step always.
+ * (`canary`); the backup only in one with a database (`backup.database`); every other step always.
  */
-export function stepEnabled(step: StepId, env: Pick<EnvironmentConfig, 'escalation' | 'canary'>): boolean {
+export function stepEnabled(
+  step: StepId,
+  env: Pick<EnvironmentConfig, 'escalation' | 'canary' | 'backup'>,
+): boolean {
   if (step === 'pagerduty-webhook') return env.escalation.channels.pagerduty?.webhookSecret !== undefined;
   if (step === 'canary-round') return env.canary !== undefined;
+  if (step === 'backup') return env.backup.database !== 'none';
   return true;
 }
 /** Steps EventBridge invokes (each gets a dead-letter queue). */

@@ -49,6 +49,17 @@ export const TASK_TOKEN_ACTIONS: readonly string[] = ['states:SendTaskFailure', 
 /** What the metrics port may do on `*` (issue 9): read metric values (GetMetricData has no resource-level permissions). */
 export const METRIC_READ_ACTIONS: readonly string[] = ['cloudwatch:GetMetricData'];
 
+/**
+ * What the ECS workload adapter may do on `*` (issue 10): task definitions support no
+ * resource-level permissions for these; PassRole on `*` is limited to ECS tasks by condition.
+ */
+export const ECS_TASK_DEFINITION_ACTIONS: readonly string[] = [
+  'ecs:DescribeTaskDefinition',
+  'ecs:RegisterTaskDefinition',
+  'ecs:ListTaskDefinitions',
+  'iam:PassRole',
+];
+
 /** Actions a state machine needs to deliver its execution logs to CloudWatch Logs. */
 export const LOG_DELIVERY_ACTIONS: readonly string[] = [
   'logs:CreateLogDelivery',
@@ -112,6 +123,18 @@ function policyStepHasPort(construct: IConstruct, port: string): boolean {
 /** Policies of the steps with the metrics port (the only ones that may read metric values, on `*`). */
 const METRICS_STEP_POLICY = new RegExp(
   `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('measurements'))
+    .map(pascalCase)
+    .join('|')})/Role/DefaultPolicy/Resource$`,
+);
+/** Policies of the steps with the snapshots port (issue 10: the backup step). */
+const SNAPSHOTS_STEP_POLICY = new RegExp(
+  `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('snapshots'))
+    .map(pascalCase)
+    .join('|')})/Role/DefaultPolicy/Resource$`,
+);
+/** Policies of the steps with the workload port (issue 10: on ECS, task definitions and PassRole). */
+const WORKLOAD_STEP_POLICY = new RegExp(
+  `^Steps/(${STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('workload'))
     .map(pascalCase)
     .join('|')})/Role/DefaultPolicy/Resource$`,
 );
@@ -199,6 +222,32 @@ export const ACCEPTED_FINDINGS: readonly AcceptedFinding[] = [
         ...(policyStepHasPort(construct, 'alarms') ? ALARM_READ_ACTIONS : []),
         ...(policyStepHasPort(construct, 'workflows') ? TASK_TOKEN_ACTIONS : []),
       ])(construct),
+  },
+  // Snapshots port (issue 10): the backup step's snapshots are named guardian-<env>-<version>-<time>.
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:rds:[a-z0-9-]+:<AWS::AccountId>:(cluster-)?snapshot:guardian-([a-z0-9-]+-)?\*\]$/,
+    path: SNAPSHOTS_STEP_POLICY,
+    reason:
+      "The backup step creates, describes and deletes (retention) the snapshots it names: guardian-<environment>-<version>-<time>, so the names are known only by their prefix; the database itself is named exactly. Restoring is an operator's act, never the step's.",
+  },
+  // ECS workload (issue 10): the environment's service exactly; task definitions by family revision.
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
+    path: WORKLOAD_STEP_POLICY,
+    reason:
+      "ecs:RegisterTaskDefinition, ecs:DescribeTaskDefinition and ecs:ListTaskDefinitions support no resource-level permissions (Service Authorization Reference); iam:PassRole on * is conditioned on iam:PassedToService ecs-tasks.amazonaws.com, so the step can only hand the task definition's own roles to ECS tasks. UpdateService and DescribeServices stay scoped to the environment's service. X-Ray tracing actions support no resource-level permissions.",
+    holds: (construct) =>
+      onlyOnWildcard([
+        ...XRAY_ACTIONS,
+        ...ECS_TASK_DEFINITION_ACTIONS,
+        ...(policyStepHasPort(construct, 'alarms') ? ALARM_READ_ACTIONS : []),
+      ])(construct),
+  },
+  {
+    rule: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:ecs:[a-z0-9-]+:<AWS::AccountId>:(task-definition\/\*|container-instance\/[A-Za-z0-9_-]+\/\*|task\/[A-Za-z0-9_-]+\/\*)\]$/,
+    path: WORKLOAD_STEP_POLICY,
+    reason:
+      "Task definition revisions the step registers (TagResource), and the tasks of the environment's own cluster (ListTasks, DescribeTasks: a failed deployment's stopped tasks, the running tasks' start times); their ids are not known in advance.",
   },
   {
     rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,

@@ -4,7 +4,7 @@
  * The Deployment API itself (read, list ReplicaSets, patch) is a ClusterPort: @kubernetes/client-node
  * against EKS or a kubeconfig, or the embedded simulator.
  */
-import { NotFoundError } from '../core/errors.ts';
+import { InvalidInputError, NotFoundError } from '../core/errors.ts';
 import type { PodStartup } from '../core/health.ts';
 import type {
   RollbackPoint,
@@ -20,6 +20,24 @@ export interface DeploymentPlacement {
   /** The Deployment's name. */
   readonly workload: string;
   readonly container: string;
+}
+
+/**
+ * Where a Kubernetes environment's Deployment is. The loader requires `namespace` on platform
+ * kubernetes; a config built in code without it is refused here, naming the environment.
+ */
+export function deploymentPlacement(env: {
+  readonly name: string;
+  readonly namespace?: string | undefined;
+  readonly workload: string;
+  readonly container: string;
+}): DeploymentPlacement {
+  if (!env.namespace) {
+    throw new InvalidInputError(
+      `environment '${env.name}' runs on Kubernetes but has no namespace in config/environments.yaml`,
+    );
+  }
+  return { namespace: env.namespace, workload: env.workload, container: env.container };
 }
 
 /** `deployment "staging/buywhere-api"`, as kubectl names it. */
@@ -165,6 +183,12 @@ export class DeploymentWorkload implements WorkloadPort {
 
   async restore(point: RollbackPoint, changeCause: string): Promise<WorkloadObservation> {
     const { namespace, workload, container } = this.placement;
+    if (point.platform !== 'kubernetes') {
+      // A record from before the environment changed platform: its point means nothing here.
+      throw new InvalidInputError(
+        `the rollback point is for platform '${point.platform}', but ${workload} runs on Kubernetes; name a revision from 'guardian history'`,
+      );
+    }
     const after = await (await this.cluster()).rollbackTo(
       namespace,
       workload,

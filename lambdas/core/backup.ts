@@ -112,6 +112,16 @@ export function snapshotIdentifier(environment: string, version: string, at: Dat
   return `${SNAPSHOT_PREFIX}${envPart}-${verPart}-${compactTimestamp(at)}`;
 }
 
+/**
+ * An IAM resource-name pattern every snapshot {@link snapshotIdentifier} names for `environment`
+ * matches: `guardian-<environment>-*` while the environment's name always fits whole (up to half
+ * the room), else `guardian-*` (a long name may be cut to fit a long version).
+ */
+export function snapshotNamePattern(environment: string): string {
+  const env = sanitize(environment) || 'env';
+  return env.length <= Math.floor(NAME_ROOM / 2) ? `${SNAPSHOT_PREFIX}${env}-*` : `${SNAPSHOT_PREFIX}*`;
+}
+
 /** Whether `id` satisfies RDS's identifier rules, up to `max` characters. */
 export function isValidRdsIdentifier(id: string, max = MAX_IDENTIFIER): boolean {
   return (

@@ -2,7 +2,10 @@
  * What preflight hands the Deploy workflow and writes to the history: the deployment's context,
  * its dry-run plan and its record. Pure.
  */
+
+import { backupConfigOf, backupDatabaseOf } from '../../lib/config/backup-schema.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
+import { backupPlanLine, type PlannedBackup, planBackup } from './backup-phase.ts';
 import { breakerSummary } from './breaker.ts';
 import { deadlineAt } from './context.ts';
 import type { ValidatedRelease } from './image.ts';
@@ -20,7 +23,7 @@ import type { RollbackPoint, WorkloadObservation } from './workload.ts';
 /** What the deployment context is built from. */
 export interface DeploymentFacts {
   readonly config: Pick<EnvironmentConfig, 'name' | 'rollout' | 'apiUrl' | 'healthCheck' | 'thresholds'> &
-    Partial<Pick<EnvironmentConfig, 'canary' | 'metrics'>>;
+    Partial<Pick<EnvironmentConfig, 'canary' | 'metrics' | 'backup'>>;
   readonly input: DeployInput;
   readonly release: ValidatedRelease;
   readonly execution: ExecutionRef;
@@ -38,6 +41,14 @@ export function deploymentContext(f: DeploymentFacts): DeploymentContext {
   const { config, input, release, execution, observation, point, now } = f;
   const rolloutDeadlineAt = deadlineAt(now, config.rollout.deadlineSeconds);
   const version = release.version;
+  const backupConfig = backupConfigOf(config);
+  const backup = planBackup(
+    config.name,
+    backupDatabaseOf(config),
+    backupConfig.deadlineSeconds,
+    { version, image: input.image },
+    now,
+  );
   return {
     environment: config.name,
     workload: observation.name,
@@ -50,24 +61,28 @@ export function deploymentContext(f: DeploymentFacts): DeploymentContext {
     rollbackPoint: point,
     startedAt: now.toISOString(),
     dryRun: input.dryRun,
+    ...(backup && { backup }),
     plan: withCanaryLine(
       config,
       point.image,
-      planLines({
-        environment: config.name,
-        workload: observation.name,
-        image: input.image,
-        ...(version !== undefined && { version }),
-        rollbackPoint: point,
-        deadlineSeconds: config.rollout.deadlineSeconds,
-        rolloutDeadlineAt,
-        apiUrl: config.apiUrl,
-        healthPaths: config.healthCheck.endpoints.map((e) => e.path),
-        breakerSummary: breakerSummary(f.breaker, config.thresholds.consecutive_failures_for_rollback),
-        lockSummary: input.dryRun
-          ? `the ${config.name} lock is free (a dry run does not take it)`
-          : `took the ${config.name} lock until ${f.lock.expiresAt}`,
-      }),
+      withBackupLine(
+        backup,
+        planLines({
+          environment: config.name,
+          workload: observation.name,
+          image: input.image,
+          ...(version !== undefined && { version }),
+          rollbackPoint: point,
+          deadlineSeconds: config.rollout.deadlineSeconds,
+          rolloutDeadlineAt,
+          apiUrl: config.apiUrl,
+          healthPaths: config.healthCheck.endpoints.map((e) => e.path),
+          breakerSummary: breakerSummary(f.breaker, config.thresholds.consecutive_failures_for_rollback),
+          lockSummary: input.dryRun
+            ? `the ${config.name} lock is free (a dry run does not take it)`
+            : `took the ${config.name} lock until ${f.lock.expiresAt}`,
+        }),
+      ),
     ),
   };
 }
@@ -88,6 +103,13 @@ function withCanaryLine(
   return [...lines.slice(0, -1), line, ...lines.slice(-1)];
 }
 
+/** The plan with the backup line before the rollout's line (the runbook's step 1 comes first). */
+function withBackupLine(backup: PlannedBackup | undefined, lines: string[]): string[] {
+  const at = lines.findIndex((l) => l.startsWith('set ') || l.includes('the rollout will change nothing'));
+  const i = at < 0 ? lines.length - 1 : at;
+  return [...lines.slice(0, i), backupPlanLine(backup), ...lines.slice(i)];
+}
+
 /** The in-progress record of a deployment. */
 export function deploymentRecord(context: DeploymentContext, input: DeployInput): DeploymentRecord {
   return {
@@ -103,5 +125,16 @@ export function deploymentRecord(context: DeploymentContext, input: DeployInput)
     ...(context.version !== undefined && { version: context.version }),
     rollbackPoint: context.rollbackPoint,
     startedAt: context.startedAt,
+    // The snapshot's name is known from preflight on: a deployment that stops before its backup
+    // finishes still says which snapshot it was taking.
+    ...(context.backup && {
+      backup: {
+        snapshotId: context.backup.snapshotId,
+        kind: context.backup.kind,
+        identifier: context.backup.identifier,
+        status: 'planned' as const,
+        startedAt: context.startedAt,
+      },
+    }),
   };
 }

@@ -123,3 +123,11 @@ export class IncidentClosedError extends GuardianError {
 export class MetricsQueryError extends GuardianError {
   override readonly name = 'MetricsQueryError';
 }
+
+/**
+ * The pre-deployment backup (issue 10) failed or did not become available within its deadline:
+ * the deployment stops before the rollout, so nothing has changed.
+ */
+export class BackupFailedError extends GuardianError {
+  override readonly name = 'BackupFailedError';
+}

@@ -3,6 +3,7 @@
  * what crosses an edge (execution input, step events); types come from `z.infer`.
  */
 import * as z from 'zod';
+import { type BackupMark, plannedBackupSchema } from './backup-phase.ts';
 import type { IntervalSample } from './measurements.ts';
 import { storableText } from './text.ts';
 import { type RollbackPoint, rollbackPointSchema } from './workload.ts';
@@ -99,6 +100,8 @@ export const deploymentContextSchema = rolloutTargetSchema.extend({
   dryRun: z.boolean(),
   /** Human-readable plan / checks, one line each (printed by `--dry-run`). */
   plan: z.array(z.string()),
+  /** The snapshot taken before the rollout (issue 10); absent without a database. */
+  backup: plannedBackupSchema.optional(),
 });
 /** The deployment's context, carried through the Deploy workflow as `$.deployment`. */
 export type DeploymentContext = z.infer<typeof deploymentContextSchema>;
@@ -207,6 +210,8 @@ export interface DeploymentRecord {
   readonly holdDecision?: HoldDecisionMark;
   /** The canary analysis: its latest verdict, every metric's classification and the measurements. */
   readonly canary?: CanaryRecord;
+  /** The pre-deployment database snapshot (issue 10): its id, from preflight on, and how it went. */
+  readonly backup?: BackupMark;
 }
 
 /** One metric's classification, as the record keeps it (lambdas/core/judge). */

@@ -5,6 +5,7 @@
  * the record and restored by the Rollback workflow. Pure: the platform adapters map to these types.
  */
 import * as z from 'zod';
+import { ecsRollbackPointSchema } from './ecs.ts';
 import type { PodStartup } from './health.ts';
 
 /** Platforms `platform` in environments.yaml may name. */
@@ -12,7 +13,7 @@ export const PLATFORMS = ['kubernetes', 'argo-rollouts', 'ecs'] as const;
 /** A platform name. */
 export type Platform = (typeof PLATFORMS)[number];
 /** Platforms this guardian can drive today (others are refused at synth and at CLI start). */
-export const BUILT_PLATFORMS = ['kubernetes'] as const satisfies readonly Platform[];
+export const BUILT_PLATFORMS = ['kubernetes', 'ecs'] as const satisfies readonly Platform[];
 /** A platform this guardian can drive. */
 export type BuiltPlatform = (typeof BUILT_PLATFORMS)[number];
 
@@ -36,7 +37,10 @@ export const kubernetesRollbackPointSchema = z.strictObject({
 });
 
 /** A state the Rollback workflow can restore, tagged with its platform. */
-export const rollbackPointSchema = z.discriminatedUnion('platform', [kubernetesRollbackPointSchema]);
+export const rollbackPointSchema = z.discriminatedUnion('platform', [
+  kubernetesRollbackPointSchema,
+  ecsRollbackPointSchema,
+]);
 /** A state the Rollback workflow can restore, tagged with its platform. */
 export type RollbackPoint = z.infer<typeof rollbackPointSchema>;
 

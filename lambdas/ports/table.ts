@@ -13,11 +13,13 @@
  * local runner all read this file.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { backupDatabaseOf } from '../../lib/config/backup-schema.ts';
 import type { MetricsConfig } from '../../lib/config/metrics-schema.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
+import type { EcsApi } from '../adapters/ecs-api.ts';
 import type { SnsPublish } from '../adapters/notifier.ts';
-import type { DatabaseSnapshots } from '../core/backup.ts';
+import { type DatabaseSnapshots, snapshotNamePattern } from '../core/backup.ts';
 import type { MetricsSource } from '../core/measurements.ts';
 import { stateMachineName } from '../core/naming.ts';
 import type { AlarmStates, Clock, HttpGet, Notifier, Secrets, Store, Workflows } from '../core/ports.ts';
@@ -31,6 +33,8 @@ export type ConfigKey = keyof EnvironmentConfig;
 export interface PortGrant {
   readonly actions: readonly string[];
   readonly resources: readonly string[];
+  /** IAM conditions, where the resource alone cannot scope the action (iam:PassRole, say). */
+  readonly conditions?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
 }
 
 /** The stack's resources a port may be granted, as the construct resolves them. */
@@ -72,6 +76,8 @@ export interface LocalPortContext {
   readonly snsPublish?: SnsPublish;
   /** Where PagerDuty's Events API is reached locally (a receiver on loopback). @default the configured eventsUrl */
   readonly pagerdutyEventsUrl?: string;
+  /** The environment's ECS service (issue 10): the local ECS double. @default none */
+  readonly ecs?: () => EcsApi;
   /** The environment's database snapshots (issue 10): the local RDS double. @default none */
   readonly snapshots?: () => DatabaseSnapshots;
 }
@@ -184,18 +190,80 @@ const workloads: { readonly [P in BuiltPlatform]: PortSpec<WorkloadPort> } = {
             ([eks, k8s]) =>
               new k8s.DeploymentWorkload(
                 eks.eksClusterProvider(ctx.config, { clock: ctx.clock }),
-                ctx.config,
+                k8s.deploymentPlacement(ctx.config),
               ),
           )
         : undefined,
     local: (ctx, local) =>
       process.env.GUARDIAN_PORT_WORKLOAD_KUBERNETES !== 'off'
         ? import('../adapters/kubernetes-workload.ts').then(
-            (k8s) => new k8s.DeploymentWorkload(local.kubernetes, ctx.config),
+            (k8s) => new k8s.DeploymentWorkload(local.kubernetes, k8s.deploymentPlacement(ctx.config)),
           )
         : undefined,
   },
+  // Issue 10: the legacy ECS service (register a task definition revision, update the service).
+  ecs: {
+    description:
+      'an ECS service (DescribeServices, RegisterTaskDefinition, UpdateService with the deployment circuit breaker and alarms)',
+    flag: 'GUARDIAN_PORT_WORKLOAD_ECS',
+    config: ['cluster', 'region', 'workload', 'container'],
+    grants: ecsWorkloadGrants,
+    aws: (ctx) =>
+      process.env.GUARDIAN_PORT_WORKLOAD_ECS !== 'off'
+        ? Promise.all([
+            import('@aws-sdk/client-ecs'),
+            import('../adapters/ecs-api.ts'),
+            import('../adapters/ecs-workload.ts'),
+          ]).then(
+            ([sdk, api, m]) =>
+              // The service lives in the environment's region.
+              new m.EcsWorkload(api.sdkEcsApi(new sdk.ECSClient({ region: ctx.config.region })), ctx.config),
+          )
+        : undefined,
+    local: (ctx, local) =>
+      process.env.GUARDIAN_PORT_WORKLOAD_ECS !== 'off'
+        ? import('../adapters/ecs-workload.ts').then((m) => {
+            if (!local.ecs)
+              throw new RuntimeEnvError(`this local runner has no ECS double for '${ctx.config.name}'`);
+            return new m.EcsWorkload(local.ecs(), ctx.config);
+          })
+        : undefined,
+  },
 };
+
+/**
+ * IAM of the ECS workload adapter (lambdas/adapters/ecs-workload.ts) on the environment's service
+ * only: `cluster` is the ECS cluster and `workload` the service. Task definitions have no
+ * resource-level permissions for Register/Describe/List (the ECS service authorization
+ * reference lists no resource type for them), so those are on `*` (acknowledged in lib/nag.ts);
+ * registering a revision with tags needs TagResource on task definitions; passing the task
+ * definition's task and execution roles on to the new revision needs iam:PassRole, limited to
+ * ECS tasks by condition.
+ */
+export function ecsWorkloadGrants(
+  r: StackResources,
+  env: Pick<EnvironmentConfig, 'cluster' | 'workload'>,
+): PortGrant[] {
+  return [
+    {
+      actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+      resources: [r.arn('ecs', 'service', `${env.cluster}/${env.workload}`)],
+    },
+    {
+      actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition', 'ecs:ListTaskDefinitions'],
+      resources: ['*'],
+    },
+    { actions: ['ecs:TagResource'], resources: [r.arn('ecs', 'task-definition', '*')] },
+    // The failed deployment's stopped tasks and the running tasks' start times.
+    { actions: ['ecs:ListTasks'], resources: [r.arn('ecs', 'container-instance', `${env.cluster}/*`)] },
+    { actions: ['ecs:DescribeTasks'], resources: [r.arn('ecs', 'task', `${env.cluster}/*`)] },
+    {
+      actions: ['iam:PassRole'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    },
+  ];
+}
 
 const http: PortSpec<HttpGet> = {
   description: "HTTP GET of the environment's API (health checks), on the global fetch",
@@ -569,6 +637,61 @@ const measurements: PortSpec<MetricsSource> = {
 
 // --- end metrics port ---
 
+// --- Snapshots port (issue 10): the pre-deployment backup's RDS snapshots. ---
+
+/**
+ * RDS actions of the backup step on its environment's database only: create (with tags, which
+ * needs AddTagsToResource), describe, and delete for retention, on the database itself and on
+ * snapshots named `guardian-<env>-*`. Restoring is an operator's act (`guardian backup restore`,
+ * with their own credentials), never the step's.
+ */
+export function snapshotGrants(r: StackResources, env: Pick<EnvironmentConfig, 'name'>): PortGrant[] {
+  const db = backupDatabaseOf(env);
+  if (!db) return [];
+  const pattern = snapshotNamePattern(env.name);
+  if (db.kind === 'instance') {
+    const snapshot = r.arn('rds', 'snapshot', pattern, ':');
+    return [
+      { actions: ['rds:CreateDBSnapshot'], resources: [r.arn('rds', 'db', db.identifier, ':'), snapshot] },
+      { actions: ['rds:AddTagsToResource', 'rds:DeleteDBSnapshot'], resources: [snapshot] },
+      { actions: ['rds:DescribeDBSnapshots'], resources: [r.arn('rds', 'db', db.identifier, ':'), snapshot] },
+    ];
+  }
+  const snapshot = r.arn('rds', 'cluster-snapshot', pattern, ':');
+  const cluster = r.arn('rds', 'cluster', db.identifier, ':');
+  return [
+    { actions: ['rds:CreateDBClusterSnapshot'], resources: [cluster, snapshot] },
+    { actions: ['rds:AddTagsToResource', 'rds:DeleteDBClusterSnapshot'], resources: [snapshot] },
+    { actions: ['rds:DescribeDBClusterSnapshots'], resources: [cluster, snapshot] },
+  ];
+}
+
+const snapshots: PortSpec<DatabaseSnapshots> = {
+  description: "RDS snapshots of the environment's database (DB instance or Aurora cluster)",
+  flag: 'GUARDIAN_PORT_SNAPSHOTS',
+  config: ['backup', 'region'],
+  grants: snapshotGrants,
+  aws: (ctx) =>
+    process.env.GUARDIAN_PORT_SNAPSHOTS !== 'off'
+      ? Promise.all([import('@aws-sdk/client-rds'), import('../adapters/rds-snapshots.ts')]).then(
+          // The database lives in the environment's region.
+          ([rds, m]) => new m.RdsSnapshots(new rds.RDSClient({ region: ctx.config.region })),
+        )
+      : undefined,
+  local: (ctx, local) =>
+    process.env.GUARDIAN_PORT_SNAPSHOTS !== 'off'
+      ? Promise.resolve().then(() => {
+          if (!local.snapshots)
+            throw new RuntimeEnvError(
+              `this local runner has no database double for '${ctx.config.name}' (the backup step needs one)`,
+            );
+          return local.snapshots();
+        })
+      : undefined,
+};
+
+// --- end snapshots port ---
+
 /** Every port by name. `workload` resolves to the environment's platform ({@link resolvePort}). */
 export const PORTS = {
   store,
@@ -580,6 +703,7 @@ export const PORTS = {
   alarms,
   signingSecret,
   measurements,
+  snapshots,
 } as const;
 
 /** A port name. */
@@ -598,6 +722,7 @@ export interface PortTypes {
   readonly alarms: AlarmStates;
   readonly signingSecret: Secrets;
   readonly measurements: MetricsSource;
+  readonly snapshots: DatabaseSnapshots;
 }
 
 /** The spec of `port` for `env` (the workload port of its platform). */

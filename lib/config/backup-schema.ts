@@ -1,7 +1,7 @@
 /**
  * The `backup:` block of an environment in `config/environments.yaml` (issue 10): the runbook's
  * `pre-deploy-backup.sh backup` as an RDS snapshot of the environment's database before the
- * rollout. Pure zod, so the Lambda bundles and the CLI share it. Not yet mounted in schema.ts.
+ * rollout. Pure zod, so the Lambda bundles and the CLI share it; mounted as `backup` by schema.ts.
  */
 import * as z from 'zod';
 
@@ -67,8 +67,26 @@ export const backupSchema = z
       .min(60, 'deadlineSeconds must be at least 60: even a small snapshot takes minutes')
       .max(86_400, 'deadlineSeconds must be at most 86400 (a day)')
       .default(DEFAULT_BACKUP_DEADLINE_SECONDS),
+    /** How often the workflow asks RDS whether the snapshot is available. */
+    pollIntervalSeconds: z
+      .number()
+      .int('pollIntervalSeconds must be a whole number')
+      .min(5, 'pollIntervalSeconds must be at least 5')
+      .max(600, 'pollIntervalSeconds must be at most 600')
+      .default(30),
     retention: backupRetentionSchema,
   })
   .prefault({ database: 'none' });
 /** The `backup:` block, defaults applied. */
 export type BackupConfig = z.infer<typeof backupSchema>;
+
+/** An environment's `backup:` block (defaults applied when the environment was built without one). */
+export function backupConfigOf(env: object): BackupConfig {
+  return (env as { readonly backup?: BackupConfig }).backup ?? backupSchema.parse(undefined);
+}
+
+/** The database an environment backs up before each rollout, or undefined (`database: none`). */
+export function backupDatabaseOf(env: object): BackupDatabaseConfig | undefined {
+  const { database } = backupConfigOf(env);
+  return database === 'none' ? undefined : database;
+}

@@ -192,6 +192,9 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
     // A lock that expires mid-deployment lets a second one in while the first may roll back.
     const ttl = lockTtlProblem(t ? { ...env, thresholds: t } : env);
     if (ttl) problems.push(problemAt(envs.yaml, ['environments', name, 'lock', 'ttlSeconds'], ttl));
+    problems.push(
+      ...platformProblems(env).map((p) => problemAt(envs.yaml, ['environments', name, ...p.path], p.message)),
+    );
     if (!t) {
       problems.push(
         problemAt(
@@ -214,6 +217,27 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { environments, stacks };
+}
+
+/** Keys one platform needs and another has no use for (the schema is shared by all platforms). */
+function platformProblems(env: {
+  readonly platform: string;
+  readonly namespace?: string | undefined;
+}): { path: string[]; message: string }[] {
+  if (env.platform === 'kubernetes' && env.namespace === undefined)
+    return [
+      { path: ['namespace'], message: "is required on platform kubernetes (the Deployment's namespace)" },
+    ];
+  if (env.platform === 'ecs' && env.namespace !== undefined) {
+    return [
+      {
+        path: ['namespace'],
+        message:
+          "has no meaning on platform ecs: remove it (cluster is the ECS cluster, workload the service, container the task definition's container)",
+      },
+    ];
+  }
+  return [];
 }
 
 /** Returns one environment's config, or throws naming the known ones. */

@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { ALARM_SEVERITIES, METRIC_ALARM_IDS, type MetricAlarmId } from '../../lambdas/core/alarm-catalog.ts';
 import { BUILT_PLATFORMS, isBuiltPlatform, PLATFORMS } from '../../lambdas/core/workload.ts';
+import { backupSchema } from './backup-schema.ts';
 import { canarySchema } from './canary-schema.ts';
 import { dependenciesSchema, maxStartupSecondsSchema } from './health-check.ts';
 import { metricsSchema } from './metrics-schema.ts';
@@ -563,7 +564,9 @@ export const environmentSchema = z.strictObject({
       });
     }
   }),
-  namespace: dnsLabel,
+  /** Kubernetes only (the loader requires it there); ECS has no namespace. */
+  namespace: dnsLabel.optional(),
+  /** The Deployment (kubernetes) or the ECS service (ecs) the guardian drives. */
   workload: dnsLabel,
   container: dnsLabel,
   image: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/, 'must be an image repository without tag'),
@@ -636,6 +639,12 @@ export const environmentSchema = z.strictObject({
    * @default a scrape of apiUrl + /metrics (the runbook's `curl -sf …/metrics | grep error_rate`)
    */
   metrics: metricsSchema.prefault({ provider: 'scrape' }),
+  /**
+   * The pre-deployment backup (issue 10, the runbook's `pre-deploy-backup.sh backup`): an RDS
+   * snapshot of the environment's database before the rollout, and its retention.
+   * @default database none (no backup step)
+   */
+  backup: backupSchema,
 });
 
 /** Keys of an environment only the CDK stack reads; the functions never receive them. */

@@ -21,6 +21,12 @@ export type TimeoutInputs = Pick<EnvironmentConfig, 'rollout' | 'healthCheck' | 
     /** Where metrics come from: a scrape collects the baseline in real time before the rollout. */
     readonly metrics?: { readonly provider: string };
     readonly thresholds?: Pick<EnvironmentConfig['thresholds'], 'monitoring_duration_seconds'>;
+    /** The pre-deployment backup (issue 10): its deadline, when there is a database. */
+    readonly backup?: {
+      readonly database: unknown;
+      readonly deadlineSeconds: number;
+      readonly pollIntervalSeconds: number;
+    };
   };
 
 /** Timeout of every step function except the health check: Kubernetes and DynamoDB calls are short. */
@@ -75,6 +81,16 @@ export function canaryBudgetSeconds(env: TimeoutInputs): number {
   return baseline + (rounds + 1) * perRound + c.hold.seconds;
 }
 
+/**
+ * Longest the pre-deployment backup can take: its deadline, the poll that notices it passed, and
+ * the start call. 0 without a database.
+ */
+export function backupBudgetSeconds(env: TimeoutInputs): number {
+  const b = env.backup;
+  if (!b || b.database === 'none') return 0;
+  return b.deadlineSeconds + b.pollIntervalSeconds + 2 * STEP_TIMEOUT_SECONDS;
+}
+
 /** Longest a Rollback execution may run: its rollout deadline, health check, and slack. */
 export function rollbackTimeoutSeconds(env: TimeoutInputs): number {
   return env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env) + ROLLBACK_MARGIN_SECONDS;
@@ -89,6 +105,7 @@ export function deployTimeoutSeconds(
   rollbackSeconds: number = rollbackTimeoutSeconds(env),
 ): number {
   return (
+    backupBudgetSeconds(env) +
     env.rollout.deadlineSeconds +
     healthCheckBudgetSeconds(env) +
     canaryBudgetSeconds(env) +
@@ -110,10 +127,11 @@ export function lockTtlProblem(
   if (env.lock.ttlSeconds >= needed) return undefined;
   return (
     `the lock expires after ${env.lock.ttlSeconds} s, but a Deploy execution may run ${needed} s = ` +
+    (backupBudgetSeconds(env) ? `backup ${backupBudgetSeconds(env)} + ` : '') +
     `rollout.deadlineSeconds ${env.rollout.deadlineSeconds} + health check ${healthCheckBudgetSeconds(env)} + ` +
     (env.canary ? `canary analysis ${canaryBudgetSeconds(env)} (its hold included) + ` : '') +
     `monitoring ${monitoringBudgetSeconds(env)} + ` +
     `rollback ${rollbackSeconds} + margin ${DEPLOY_MARGIN_SECONDS}; set lock.ttlSeconds to at least ${needed} ` +
-    '(or shorten the rollout deadline, the health check, the canary analysis or the monitoring)'
+    '(or shorten the backup deadline, the rollout deadline, the health check, the canary analysis or the monitoring)'
   );
 }

@@ -60,9 +60,13 @@ export function assertLockOutlastsDeploy(env: EnvironmentConfig, rollbackTimeout
 export interface DeployWorkflowProps {
   /** The stack's environment: poll interval, health-check retries, deadlines. */
   readonly environment: EnvironmentConfig;
-  /** Step functions by step id (`canary-round` only where the environment has a canary analysis). */
-  readonly functions: Readonly<Record<Exclude<TaskStepId, 'canary-round'>, IFunction>> & {
+  /**
+   * Step functions by step id (`canary-round` only where the environment has a canary analysis,
+   * `backup` only where it has a database).
+   */
+  readonly functions: Readonly<Record<Exclude<TaskStepId, 'canary-round' | 'backup'>, IFunction>> & {
     readonly 'canary-round'?: IFunction;
+    readonly backup?: IFunction;
   };
   /** The Rollback state machine, run to completion on any failure after the rollout began. */
   readonly rollback: IStateMachine;
@@ -215,10 +219,11 @@ export class DeployWorkflow extends Construct {
     });
 
     const rollout = setImage.next(watch);
+    const beforeRollout = canary ? this.baselinePhase(env, fn, rollout) : rollout;
     const definition = preflight.next(
       new Choice(this, 'Dry run?')
         .when(Condition.booleanEquals('$.deployment.dryRun', true), new Succeed(this, 'Dry run complete'))
-        .otherwise(canary ? this.baselinePhase(env, fn, rollout) : rollout),
+        .otherwise(env.backup.database !== 'none' ? this.backupPhase(env, fn, beforeRollout) : beforeRollout),
     );
 
     this.timeout = deployTimeoutOf(env, props.rollbackTimeout);
@@ -229,6 +234,46 @@ export class DeployWorkflow extends Construct {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
     });
+  }
+
+  /**
+   * "Back up database" (the runbook's step 1, `pre-deploy-backup.sh backup`): a snapshot of the
+   * environment's database, then "Check snapshot" every poll interval until it is available. A
+   * backup that cannot start, fails or outlives its deadline ends the execution at "Backup failed"
+   * before anything changes; the execution-ended step gives the lock back and fails the record.
+   */
+  private backupPhase(
+    env: EnvironmentConfig,
+    fn: DeployWorkflowProps['functions'],
+    next: IChainable,
+  ): IChainable {
+    const backup = fn.backup;
+    if (!backup)
+      throw new Error('DeployWorkflow: the environment backs up a database but has no backup function');
+    const failed = new Fail(this, 'Backup failed', {
+      errorPath: '$.failure.Error',
+      causePath: '$.failure.Cause',
+    });
+    const start = lambdaStepTask(this, 'Back up database', backup, {
+      payload: { 'deployment.$': '$.deployment', phase: 'start' },
+      resultPath: '$.backup',
+    });
+    start.addCatch(failed, { errors: ['States.ALL'], resultPath: FAILURE_PATH });
+    const check = lambdaStepTask(this, 'Check snapshot', backup, {
+      payload: { 'deployment.$': '$.deployment', phase: 'check' },
+      resultPath: '$.backup',
+    });
+    check.addCatch(failed, { errors: ['States.ALL'], resultPath: FAILURE_PATH });
+    const wait = new Wait(this, 'Wait for snapshot', {
+      time: WaitTime.duration(Duration.seconds(env.backup.pollIntervalSeconds)),
+    }).next(check);
+    start.next(wait);
+    check.next(
+      new Choice(this, 'Snapshot available?')
+        .when(Condition.stringEquals('$.backup.outcome', 'available'), next)
+        .otherwise(wait),
+    );
+    return start;
   }
 
   /**

@@ -18,6 +18,8 @@ export interface PlatformStates {
 export const PLATFORM_STATES: { readonly [P in BuiltPlatform]: PlatformStates } = {
   // kubectl set image / kubectl rollout undo
   kubernetes: { startRollout: 'Set image', restore: 'Undo to previous revision' },
+  // aws ecs register-task-definition + update-service / update-service --task-definition "$PREV_TASK"
+  ecs: { startRollout: 'Update service', restore: 'Restore previous task definition' },
 };
 
 /** The states of `env`'s platform; an error naming the platform when this guardian cannot drive it. */

@@ -233,7 +233,11 @@ export class GuardianLambdaStep extends Construct {
     cfn.addMetadata(CONFIG_METADATA_KEY, configSlice(step, env));
     for (const statement of grants.statements) {
       this.function.addToRolePolicy(
-        new PolicyStatement({ actions: [...statement.actions], resources: [...statement.resources] }),
+        new PolicyStatement({
+          actions: [...statement.actions],
+          resources: [...statement.resources],
+          ...(statement.conditions ? { conditions: statement.conditions } : {}),
+        }),
       );
     }
   }

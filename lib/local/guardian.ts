@@ -266,13 +266,20 @@ export class LocalGuardian {
             return simulatorStarted;
           }
         : undefined;
-    const workloads = Object.values(options.config.environments).map((env) => ({
-      environment: env.name,
-      namespace: env.namespace,
-      name: env.workload,
-      container: env.container,
-      image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
-    }));
+    // The cluster simulator seeds the Kubernetes environments; ECS ones have their own double.
+    const workloads = Object.values(options.config.environments).flatMap((env) =>
+      env.platform !== 'kubernetes' || env.namespace === undefined
+        ? []
+        : [
+            {
+              environment: env.name,
+              namespace: env.namespace,
+              name: env.workload,
+              container: env.container,
+              image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
+            },
+          ],
+    );
     const connectCluster = async (): Promise<ClusterAccess> => {
       const k8s = await import('../../lambdas/adapters/kubernetes.ts');
       if (options.kubeconfig) {

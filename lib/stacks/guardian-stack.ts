@@ -161,6 +161,7 @@ export class GuardianStack extends Stack {
       'escalation-notify': this.steps.functionOf('escalation-notify'),
       'escalation-wait': this.steps.functionOf('escalation-wait'),
       ...(env.canary ? { 'canary-round': this.steps.functionOf('canary-round') } : {}),
+      ...(env.backup.database !== 'none' ? { backup: this.steps.functionOf('backup') } : {}),
     };
     this.rollback = new RollbackWorkflow(this, 'Rollback', {
       environment: env,

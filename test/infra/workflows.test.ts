@@ -26,6 +26,12 @@ const DEPLOY_STATES = [
   'Preflight failed',
   'Dry run?',
   'Dry run complete',
+  // The pre-deployment backup (issue 10): a snapshot, polled until available, before anything changes.
+  'Back up database',
+  'Wait for snapshot',
+  'Check snapshot',
+  'Snapshot available?',
+  'Backup failed',
   'Set image',
   'Wait for rollout',
   'Check rollout status',
@@ -165,8 +171,9 @@ describe('state machines', () => {
     // + canary analysis: the baseline's one call (30 s), 180 s / 30 s = 6 rounds and the start of
     // (30 s wait + 30 s step), the 1800 s hold; + monitoring: 300 s / 30 s = 10 rounds of (30 s
     // wait + 15 s health-check invocation).
+    // + backup: the 1800 s deadline, one 30 s poll and two step timeouts (start, last check).
     expect(deployTimeoutOf(staging, rollbackTimeoutOf(staging)).toSeconds()).toBe(
-      300 + 75 + (30 + 7 * (30 + 30) + 1800) + 10 * (30 + 15) + 975 + 600,
+      1800 + 30 + 2 * 30 + 300 + 75 + (30 + 7 * (30 + 30) + 1800) + 10 * (30 + 15) + 975 + 600,
     );
   });
 
@@ -183,10 +190,10 @@ describe('state machines', () => {
         bundle: false,
         nag: false,
       });
-    expect(withTtl(4649)).toThrow(
-      /environments\.staging\.lock\.ttlSeconds: the lock expires after 4649 s.*at least 4650/,
+    expect(withTtl(6539)).toThrow(
+      /environments\.staging\.lock\.ttlSeconds: the lock expires after 6539 s.*at least 6540/,
     );
-    expect(withTtl(4650)).not.toThrow();
+    expect(withTtl(6540)).not.toThrow();
   });
 
   it('refuses a state machine name Step Functions would reject', () => {
@@ -304,7 +311,24 @@ describe('definitions', () => {
     });
     expect(stateOf(d, 'Dry run?')).toMatchObject({
       Choices: [{ Variable: '$.deployment.dryRun', BooleanEquals: true, Next: 'Dry run complete' }],
-      Default: 'Metrics baseline',
+      Default: 'Back up database',
+    });
+    // The backup comes first (the runbook's step 1); failing or timing out ends the deployment
+    // before anything changes, and an available snapshot leads on to the metrics baseline.
+    for (const name of ['Back up database', 'Check snapshot']) {
+      expect(stateOf(d, name).Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Backup failed' },
+      ]);
+    }
+    expect(stateOf(d, 'Back up database').Next).toBe('Wait for snapshot');
+    expect(stateOf(d, 'Snapshot available?')).toMatchObject({
+      Choices: [{ Variable: '$.backup.outcome', StringEquals: 'available', Next: 'Metrics baseline' }],
+      Default: 'Wait for snapshot',
+    });
+    expect(stateOf(d, 'Wait for snapshot')).toMatchObject({
+      Type: 'Wait',
+      Seconds: 30,
+      Next: 'Check snapshot',
     });
     // The baseline is read before anything changes; failing to read it ends the deployment there.
     expect(stateOf(d, 'Capture metrics baseline').Catch).toEqual([
@@ -441,6 +465,8 @@ describe('definitions', () => {
     const expected: Record<string, [string, Record<string, unknown>, string | undefined]> = {
       'Preflight checks': ['preflight', { 'input.$': '$', 'execution.$': '$$.Execution' }, '$.deployment'],
       'Set image': ['set-image', { 'deployment.$': '$.deployment' }, '$.setImage'],
+      'Back up database': ['backup', { 'deployment.$': '$.deployment', phase: 'start' }, '$.backup'],
+      'Check snapshot': ['backup', { 'deployment.$': '$.deployment', phase: 'check' }, '$.backup'],
       'Check rollout status': ['rollout-status', { 'target.$': '$.deployment' }, '$.rollout'],
       'Enhanced health check': ['health-check', { 'target.$': '$.deployment' }, '$.health'],
       'Wait for rollout': [

@@ -64,7 +64,7 @@ function statesOf(result: LocalExecutionResult, execution = result.name): string
 
 async function imageOf(g: LocalGuardian): Promise<string | undefined> {
   const e = g.environment('staging');
-  return (await (await g.clusterPort()).getWorkload(e.namespace, e.workload)).images[e.container];
+  return (await (await g.clusterPort()).getWorkload(e.namespace as string, e.workload)).images[e.container];
 }
 
 async function recordOf(g: LocalGuardian, id: string): Promise<DeploymentRecord> {

@@ -74,7 +74,7 @@ beforeAll(() => {
   configFile = path.join(badConfig, 'environments.yaml');
   writeFileSync(
     configFile,
-    readFileSync(configFile, 'utf8').replace('ttlSeconds: 5400\n', 'ttlSeconds: 600\n'),
+    readFileSync(configFile, 'utf8').replace('ttlSeconds: 7200\n', 'ttlSeconds: 600\n'),
   );
 });
 afterAll(() => {

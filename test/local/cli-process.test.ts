@@ -126,7 +126,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.concurrent('guardian (process): every config problem exits 2 naming the file, line and path', () => {
   it('a lock that expires before a deployment can end, in the --config-dir given', async () => {
-    const dir = configWith('environments.yaml', (t) => t.replace('ttlSeconds: 5400\n', 'ttlSeconds: 600\n'));
+    const dir = configWith('environments.yaml', (t) => t.replace('ttlSeconds: 7200\n', 'ttlSeconds: 600\n'));
     const file = path.join(dir, 'environments.yaml');
     const line = readFileSync(file, 'utf8').split('\n').indexOf('      ttlSeconds: 600') + 1;
     const r = await guardian(['status', '--env', 'staging', '--config-dir', dir, '--json']);

@@ -48,7 +48,7 @@ const START = new Date('2026-05-01T02:00:00Z');
 
 const prod = loadConfig().environments[ENV];
 if (!prod) throw new Error('config/environments.yaml has no production');
-const NS = prod.namespace;
+const NS = prod.namespace as string;
 const NAME = prod.workload;
 const CONTAINER = prod.container;
 
@@ -986,7 +986,9 @@ describe('rollback steps', () => {
       {
         namespace: NS,
         name: NAME,
-        body: [{ op: 'replace', path: '/spec/template', value: ctx.to.podTemplate }],
+        body: [
+          { op: 'replace', path: '/spec/template', value: (ctx.to as { podTemplate: unknown }).podTemplate },
+        ],
       },
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
     );

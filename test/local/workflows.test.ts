@@ -56,7 +56,7 @@ function statesOf(result: LocalExecutionResult, execution = result.name): string
 async function imageOf(g: LocalGuardian, env = 'staging'): Promise<string | undefined> {
   const e = config.environments[env];
   if (!e) throw new Error(env);
-  return (await (await g.clusterPort()).getWorkload(e.namespace, e.workload)).images[e.container];
+  return (await (await g.clusterPort()).getWorkload(e.namespace as string, e.workload)).images[e.container];
 }
 
 const mutatingCalls = (g: LocalGuardian) =>

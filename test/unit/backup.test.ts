@@ -392,6 +392,7 @@ describe('backupSchema', () => {
     expect(backupSchema.parse(undefined)).toEqual({
       database: 'none',
       deadlineSeconds: 1800,
+      pollIntervalSeconds: 30,
       retention: { keepLast: 7, maxAgeDays: 30 },
     });
   });

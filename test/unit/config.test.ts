@@ -327,16 +327,16 @@ describe('every config problem names the file, the exact line and the path', () 
 
 describe('lock TTL versus the Deploy execution timeout', () => {
   it('refuses a lock that expires before a Deploy execution may end, at the line of lock.ttlSeconds', () => {
-    const dir = configWith((yaml) => yaml.replace('ttlSeconds: 5400\n', 'ttlSeconds: 4649\n'));
+    const dir = configWith((yaml) => yaml.replace('ttlSeconds: 7200\n', 'ttlSeconds: 6539\n'));
     expect(problemsOf(dir)).toEqual([
-      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'ttlSeconds: 4649')}: environments.staging.lock.ttlSeconds: ` +
-        'the lock expires after 4649 s, but a Deploy execution may run 4650 s = rollout.deadlineSeconds 300 + ' +
+      `${path.join(dir, 'environments.yaml')}:${lineOf(dir, 'ttlSeconds: 6539')}: environments.staging.lock.ttlSeconds: ` +
+        'the lock expires after 6539 s, but a Deploy execution may run 6540 s = backup 1890 + rollout.deadlineSeconds 300 + ' +
         'health check 75 + canary analysis 2250 (its hold included) + monitoring 450 + rollback 975 + margin 600; ' +
-        'set lock.ttlSeconds to at least 4650 ' +
-        '(or shorten the rollout deadline, the health check, the canary analysis or the monitoring)',
+        'set lock.ttlSeconds to at least 6540 ' +
+        '(or shorten the backup deadline, the rollout deadline, the health check, the canary analysis or the monitoring)',
     ]);
     expect(() =>
-      loadConfig(configWith((yaml) => yaml.replace('ttlSeconds: 5400\n', 'ttlSeconds: 4650\n'))),
+      loadConfig(configWith((yaml) => yaml.replace('ttlSeconds: 7200\n', 'ttlSeconds: 6540\n'))),
     ).not.toThrow();
   });
 
@@ -344,12 +344,12 @@ describe('lock TTL versus the Deploy execution timeout', () => {
     const dir = configWith((yaml) =>
       yaml
         .replace('      deadlineSeconds: 300\n', '      deadlineSeconds: 3600\n')
-        .replace(/ {4}lock:\n( {6}#.*\n)* {6}ttlSeconds: 5400\n/, ''),
+        .replace(/ {4}lock:\n( {6}#.*\n)* {6}ttlSeconds: 7200\n/, ''),
     );
     expect(problemsOf(dir)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.lock\\.ttlSeconds: the lock expires after 3600 s, .* at least 11250 `,
+          `environments\\.yaml:${lineOf(dir, '  staging:')}: environments\\.staging\\.lock\\.ttlSeconds: the lock expires after 3600 s, .* at least 13140 `,
         ),
       ),
     ]);

@@ -84,7 +84,8 @@ describe('deploymentContext', () => {
       `image ${REPO}:v1.2.3 (version v1.2.3) is valid for production`,
       'no change freeze in effect',
       'circuit breaker closed (0 of 2 consecutive failed releases)',
-      'took the production lock until 2026-05-01T04:00:00.000Z',
+      'took the production lock until 2026-05-01T04:30:00.000Z',
+      'back up DB instance buywhere-prod as snapshot guardian-production-v1-2-3-20260501t020000z and wait up to 1800 s for it to be available; a failed or late backup stops the deployment before anything changes',
       `set ${WORKLOAD} from revision 6 (${REPO}:v1.2.2) to ${REPO}:v1.2.3`,
       'wait up to 600s for the rollout (until 2026-05-01T02:10:00.000Z)',
       'check GET /health, GET /ready, GET /metrics on https://api.buywhere.io',
@@ -148,6 +149,14 @@ describe('deploymentRecord', () => {
       version: 'v1.2.3',
       rollbackPoint: point,
       startedAt: NOW.toISOString(),
+      // Named at preflight: the dry-run plan and the record name the snapshot the backup will take.
+      backup: {
+        snapshotId: 'guardian-production-v1-2-3-20260501t020000z',
+        kind: 'instance',
+        identifier: 'buywhere-prod',
+        status: 'planned',
+        startedAt: NOW.toISOString(),
+      },
     });
   });
 

@@ -43,7 +43,7 @@ describe('platforms', () => {
       const { dir, line } = withStagingPlatform(platform);
       const problems = problemsOf(dir);
       expect(problems).toEqual([
-        `${path.join(dir, 'environments.yaml')}:${line}: environments.staging.platform: platform '${platform}' is not available in this guardian yet; it drives: kubernetes`,
+        `${path.join(dir, 'environments.yaml')}:${line}: environments.staging.platform: platform '${platform}' is not available in this guardian yet; it drives: kubernetes, ecs`,
       ]);
     },
   );
@@ -56,8 +56,8 @@ describe('platforms', () => {
   });
 
   it('refuses to build workflow states or a workload adapter for a platform it cannot drive', () => {
-    expect(() => platformStates({ name: 'legacy', platform: 'ecs' })).toThrow(
-      "environment 'legacy': platform 'ecs' has no workflow states in this guardian (it drives: kubernetes)",
+    expect(() => platformStates({ name: 'blue-green', platform: 'argo-rollouts' })).toThrow(
+      "environment 'blue-green': platform 'argo-rollouts' has no workflow states in this guardian (it drives: kubernetes, ecs)",
     );
     expect(() => resolvePort('workload', { name: 'legacy', platform: 'argo-rollouts' })).toThrow(
       /platform 'argo-rollouts', which this guardian cannot drive yet/,

@@ -100,7 +100,9 @@ describe('parseConfigSlice', () => {
 
   it('refuses a platform this guardian cannot drive yet', () => {
     expect(() =>
-      parseConfigSlice(JSON.stringify({ name: 'staging', platform: 'ecs' }), ['name', 'platform']),
-    ).toThrow(/platform: platform 'ecs' is not available in this guardian yet; it drives: kubernetes/);
+      parseConfigSlice(JSON.stringify({ name: 'staging', platform: 'argo-rollouts' }), ['name', 'platform']),
+    ).toThrow(
+      /platform: platform 'argo-rollouts' is not available in this guardian yet; it drives: kubernetes, ecs/,
+    );
   });
 });
