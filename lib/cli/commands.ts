@@ -38,6 +38,7 @@ import {
   describeFailure,
   describeRecord,
   executionSummary,
+  formatBackup,
   formatBreaker,
   formatCanary,
   formatLock,
@@ -422,7 +423,11 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
       );
       return 0;
     }
-    output.out(bold(`${env.name}: ${env.workload} in ${env.cluster}/${env.namespace} (${env.platform})`));
+    const where =
+      env.platform === 'ecs'
+        ? `service ${env.workload} in ECS cluster ${env.cluster}`
+        : `${env.workload} in ${env.cluster}/${env.namespace}`;
+    output.out(bold(`${env.name}: ${where} (${env.platform})`));
     if (workload instanceof Error)
       output.out(`  workload:        ${red(`cannot read: ${printable(workload.message)}`)}`);
     else if (workload) {
@@ -444,6 +449,7 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
       );
     output.out(`  last:            ${last ? describeRecord(last) : 'no deployments recorded yet'}`);
     // Why the last release was promoted or rolled back, metric by metric (issue 9).
+    if (last?.backup) output.out(`  ${formatBackup(last.backup)}`);
     if (last?.canary) for (const line of formatCanary(last.canary)) output.out(`  ${line}`);
     return 0;
   });

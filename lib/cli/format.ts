@@ -4,6 +4,8 @@
  * operators is printed with its non-printable characters escaped; it may have been stored by
  * anything, and must never steer the terminal.
  */
+
+import { type BackupMark, databaseName } from '../../lambdas/core/backup-phase.ts';
 import { countedList } from '../../lambdas/core/breaker.ts';
 import { reasonText } from '../../lambdas/core/context.ts';
 import { printable } from '../../lambdas/core/text.ts';
@@ -209,11 +211,12 @@ export function formatRecords(records: readonly DeploymentRecord[]): string[] {
       r.canary
         ? `${r.canary.outcome}${r.canary.score !== undefined ? ` ${Math.round(r.canary.score)}` : ''}`
         : '-',
+      r.backup ? `${r.backup.snapshotId} (${r.backup.status})` : '-',
       // A rollback's decision says what it restored and why (e.g. the last known-good release).
       [r.reason ?? r.annotation, r.decision, r.holdDecision?.note].filter(Boolean).join('; '),
     ].map((cell) => printable(String(cell))),
   );
-  const header = ['STARTED', 'KIND', 'STATUS', 'ID', 'IMAGE', 'BY', 'CANARY', 'REASON'];
+  const header = ['STARTED', 'KIND', 'STATUS', 'ID', 'IMAGE', 'BY', 'CANARY', 'BACKUP', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -251,6 +254,13 @@ export function describeRecord(r: DeploymentRecord): string {
   return printable(
     `${r.kind} ${r.id} ${r.status} — ${r.image} (${r.trigger}/${r.requestedBy}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''})${r.reason ? `: ${r.reason}` : ''}${r.decision ? ` [${r.decision}]` : ''}`,
   );
+}
+
+/** A deployment's pre-deployment backup (issue 10), on one line: `backup: <id> available (…)`. */
+export function formatBackup(b: BackupMark): string {
+  const word =
+    b.status === 'available' ? green('available') : b.status === 'failed' ? red('FAILED') : b.status;
+  return `backup: ${printable(b.snapshotId)} of ${printable(databaseName(b))} ${word}${b.finishedAt ? ` at ${b.finishedAt}` : ''}${b.detail ? `: ${printable(b.detail)}` : ''}`;
 }
 
 /** A canary verdict's word, coloured. */
