@@ -134,8 +134,10 @@ export class EcsWorkload implements WorkloadPort {
 
   /** The service's current task definition ARN (that of its PRIMARY deployment). */
   private currentArn(service: Service): string {
+    // ECS keeps the two equal; the service's own field comes first because moto does not update
+    // its deployments on UpdateService.
     const arn =
-      service.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? service.taskDefinition;
+      service.taskDefinition ?? service.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition;
     if (arn === undefined) throw new NotFoundError(`${this.label} reports no task definition`);
     return arn;
   }
@@ -385,6 +387,7 @@ export class EcsWorkload implements WorkloadPort {
     const service = await this.service(api);
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
     if (
+      service.taskDefinition === point.taskDefinitionArn &&
       primary?.taskDefinition === point.taskDefinitionArn &&
       (primary.rolloutState === 'COMPLETED' || primary.rolloutState === 'IN_PROGRESS')
     ) {
