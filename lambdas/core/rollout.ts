@@ -33,6 +33,14 @@ export function judgeRollout(
   });
   const { name, rollout } = workload;
   if (workload.image !== target.expectedImage) {
+    // ECS's deployment circuit breaker (or its deployment alarm) puts the service back on the
+    // previous task definition itself: its message says which, with the stopped tasks' reasons.
+    if (workload.platform === 'ecs') {
+      return result(
+        'failed',
+        `${name} no longer runs ${target.expectedImage} (it runs ${workload.image}): ${rollout.message}`,
+      );
+    }
     return result(
       'failed',
       `someone changed the image: ${name} now runs ${workload.image}, expected ${target.expectedImage}`,

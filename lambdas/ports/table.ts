@@ -206,7 +206,8 @@ const workloads: { readonly [P in BuiltPlatform]: PortSpec<WorkloadPort> } = {
     description:
       'an ECS service (DescribeServices, RegisterTaskDefinition, UpdateService with the deployment circuit breaker and alarms)',
     flag: 'GUARDIAN_PORT_WORKLOAD_ECS',
-    config: ['cluster', 'region', 'workload', 'container'],
+    // alarms: the composite alarm becomes the service's deployment alarm, so ECS and the guardian agree.
+    config: ['cluster', 'region', 'workload', 'container', 'alarms'],
     grants: ecsWorkloadGrants,
     aws: (ctx) =>
       process.env.GUARDIAN_PORT_WORKLOAD_ECS !== 'off'

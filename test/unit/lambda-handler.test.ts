@@ -20,7 +20,7 @@ function environment(name: string): EnvironmentConfig {
 
 const staging = environment('staging');
 /** The same environment on a platform this guardian does not drive yet. */
-const stagingOnEcs: EnvironmentConfig = { ...staging, platform: 'ecs' };
+const stagingOnArgo: EnvironmentConfig = { ...staging, platform: 'argo-rollouts' };
 
 /** A stand-in for the staging API: healthy until `api.degraded` is set. */
 const api = { degraded: false, paths: [] as string[], userAgents: new Set<string>() };
@@ -271,16 +271,19 @@ describe('wiring', () => {
       'rollback-apply',
       'health-check',
     ] as const) {
-      expect(() => portsOf(step, stagingOnEcs), step).toThrow(RuntimeEnvError);
-      expect(() => configKeysOf(step, stagingOnEcs), step).toThrow(
-        "environment 'staging' runs on platform 'ecs', which this guardian cannot drive yet (it drives: kubernetes)",
+      expect(() => portsOf(step, stagingOnArgo), step).toThrow(RuntimeEnvError);
+      expect(() => configKeysOf(step, stagingOnArgo), step).toThrow(
+        "environment 'staging' runs on platform 'argo-rollouts', which this guardian cannot drive yet (it drives: kubernetes, ecs)",
       );
     }
   });
 
   it('still wires steps that never touch the workload on such a platform', () => {
-    expect(portsOf('monitor-round', stagingOnEcs).map(([name]) => name)).toEqual(['http', 'measurements']);
-    expect(configSlice('execution-ended', stagingOnEcs)).toEqual({ name: 'staging', platform: 'ecs' });
+    expect(portsOf('monitor-round', stagingOnArgo).map(([name]) => name)).toEqual(['http', 'measurements']);
+    expect(configSlice('execution-ended', stagingOnArgo)).toEqual({
+      name: 'staging',
+      platform: 'argo-rollouts',
+    });
   });
 
   it.each(STEP_IDS)("bakes a slice that the %s handler's exact parse accepts unchanged", (step) => {

@@ -379,7 +379,10 @@ describe('judgeRollout', () => {
 
   it('fails when the workload was moved to another image', () => {
     const s = judgeRollout(
-      observation({ phase: 'complete', message: 'done' }, { image: 'ghcr.io/buywhere/buywhere-api:v0.9' }),
+      observation(
+        { phase: 'complete', message: 'done' },
+        { image: 'ghcr.io/buywhere/buywhere-api:v0.9', platform: 'kubernetes' },
+      ),
       target,
       now,
     );
@@ -388,5 +391,24 @@ describe('judgeRollout', () => {
       message:
         'someone changed the image: service "staging/api" now runs ghcr.io/buywhere/buywhere-api:v0.9, expected ghcr.io/buywhere/buywhere-api:v1.2.3',
     });
+  });
+
+  it("fails with ECS's own reason when its circuit breaker put the service back on the old task definition", () => {
+    const s = judgeRollout(
+      observation(
+        {
+          phase: 'progressing',
+          message:
+            'ECS deployment circuit breaker: tasks failed to start; ECS rolled back to buywhere-api:6 (stopped tasks: Task failed ELB health checks)',
+        },
+        { image: 'ghcr.io/buywhere/buywhere-api:v0.9' },
+      ),
+      target,
+      now,
+    );
+    expect(s.phase).toBe('failed');
+    expect(s.message).toBe(
+      'service "staging/api" no longer runs ghcr.io/buywhere/buywhere-api:v1.2.3 (it runs ghcr.io/buywhere/buywhere-api:v0.9): ECS deployment circuit breaker: tasks failed to start; ECS rolled back to buywhere-api:6 (stopped tasks: Task failed ELB health checks)',
+    );
   });
 });
