@@ -10,7 +10,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
 import { backupConfigOf } from '../../lib/config/backup-schema.ts';
-import { judgeSnapshot, retentionPlan, snapshotTags } from '../core/backup.ts';
+import { BACKUP_TAGS, judgeSnapshot, retentionPlan, snapshotTags } from '../core/backup.ts';
 import { type BackupMark, databaseName, protectedSnapshotIds } from '../core/backup-phase.ts';
 import { BackupFailedError, InvalidInputError } from '../core/errors.ts';
 import { type DeploymentContext, deploymentContextSchema } from '../core/types.ts';
@@ -107,7 +107,9 @@ export const step = defineStep('backup', backupEventSchema, async ({ deployment,
   const retention = backupConfigOf(config).retention;
   const records = await store.listRecords(config.name, RECORDS_FOR_RETENTION);
   const keep = [...protectedSnapshotIds(records), planned.snapshotId];
-  const plan = retentionPlan(await snapshots.list(db), retention, keep, now);
+  // Only this environment's snapshots: two environments may back up the same database.
+  const mine = (await snapshots.list(db)).filter((s) => s.tags[BACKUP_TAGS.environment] === config.name);
+  const plan = retentionPlan(mine, retention, keep, now);
   const deleted: string[] = [];
   for (const id of plan.deleteIds) {
     // One failed delete does not fail the deployment: the backup it needs exists.
