@@ -1,0 +1,104 @@
+/**
+ * The legacy ECS environment's stack and the backup step's IAM (issue 10), from the shipped config:
+ * the ECS workload steps may drive the environment's service and nothing else on ECS, never EKS;
+ * the backup step may snapshot its environment's database only; the workflows carry the ECS
+ * states' names and the backup states.
+ */
+import type { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
+import { stateMachineDefinitions, stepFunctionsOfTemplate } from '../../lib/template.ts';
+import { templateOf } from './fixtures.ts';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+function statementsOf(template: Template, step: StepId): Statement[] {
+  const entry = Object.entries(stepFunctionsOfTemplate(template)).find(([, s]) => s === step);
+  if (!entry) throw new Error(`no function for step ${step}`);
+  const fn = template.toJSON().Resources[entry[0]];
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) =>
+      (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
+    )
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+/** A resource as text, with CloudFormation's partition and account references kept readable. */
+const resourceText = (r: unknown): string =>
+  JSON.stringify(r)
+    .replace(/\{"Ref":"AWS::Partition"\}/g, 'aws')
+    .replace(/\{"Ref":"AWS::AccountId"\}/g, 'ACCOUNT')
+    .replace(/\{"Fn::Join":\[""|\]\]\}/g, '')
+    .replace(/[",[\]{}]/g, '');
+function definitionOfTemplate(t: Template, env: string, kind: 'deploy' | 'rollback') {
+  const found = Object.values(stateMachineDefinitions(t)).find((m) => m.name === `guardian-${env}-${kind}`);
+  if (!found) throw new Error(`no ${kind} state machine for ${env}`);
+  return found.definition;
+}
+const workloadSteps = STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('workload'));
+
+describe('the production-ecs stack', () => {
+  const t = templateOf('production-ecs');
+
+  it.each(workloadSteps)(
+    'lets %s update and describe the environment service only, and never EKS',
+    (step) => {
+      const statements = statementsOf(t, step);
+      expect(statements.flatMap(actions).filter((a) => a.startsWith('eks:'))).toEqual([]);
+      const service = statements.find((s) => actions(s).includes('ecs:UpdateService'));
+      expect(service && actions(service).sort()).toEqual(['ecs:DescribeServices', 'ecs:UpdateService']);
+      expect(resourceText(service?.Resource)).toMatch(
+        /^arn:aws:ecs:ap-southeast-1:ACCOUNT:service\/buywhere-prod\/buywhere-api$/,
+      );
+      const passRole = statements.find((s) => actions(s).includes('iam:PassRole'));
+      expect(passRole?.Condition).toEqual({
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      });
+    },
+  );
+
+  it('names the platform states as the runbook does for ECS', () => {
+    const deploy = definitionOfTemplate(t, 'production-ecs', 'deploy');
+    const rollback = definitionOfTemplate(t, 'production-ecs', 'rollback');
+    expect(Object.keys(deploy.States)).toContain('Update service');
+    expect(Object.keys(deploy.States)).not.toContain('Set image');
+    expect(Object.keys(rollback.States)).toContain('Restore previous task definition');
+    expect(Object.keys(rollback.States)).not.toContain('Undo to previous revision');
+  });
+});
+
+describe('the backup step', () => {
+  it.each(['staging', 'production', 'production-ecs'])(
+    "may create, describe, tag and delete only %s's own snapshots of its database",
+    (env) => {
+      const statements = statementsOf(templateOf(env), 'backup');
+      const rds = statements.filter((s) => actions(s).some((a) => a.startsWith('rds:')));
+      expect(rds.flatMap(actions).sort()).toEqual(
+        [
+          'rds:AddTagsToResource',
+          'rds:CreateDBSnapshot',
+          'rds:DeleteDBSnapshot',
+          'rds:DescribeDBSnapshots',
+        ].sort(),
+      );
+      const identifier = env === 'staging' ? 'buywhere-staging' : 'buywhere-prod';
+      for (const s of rds) {
+        for (const r of [s.Resource].flat()) {
+          expect(resourceText(r)).toMatch(
+            new RegExp(
+              `^arn:aws:rds:ap-southeast-1:ACCOUNT:(db:${identifier}|snapshot:guardian-${env}-\\*)$`,
+            ),
+          );
+        }
+      }
+      // Deleting and tagging: snapshots only, never the database.
+      const destructive = rds.filter((s) => actions(s).includes('rds:DeleteDBSnapshot'));
+      expect([destructive[0]?.Resource].flat().map(resourceText)).toEqual([
+        `arn:aws:rds:ap-southeast-1:ACCOUNT:snapshot:guardian-${env}-*`,
+      ]);
+      // Restoring is an operator's act, never the step's.
+      expect(statements.flatMap(actions).filter((a) => /Restore/.test(a))).toEqual([]);
+    },
+  );
+});
