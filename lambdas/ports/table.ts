@@ -77,7 +77,7 @@ export interface LocalPortContext {
   /** Where PagerDuty's Events API is reached locally (a receiver on loopback). @default the configured eventsUrl */
   readonly pagerdutyEventsUrl?: string;
   /** The environment's ECS service (issue 10): the local ECS double. @default none */
-  readonly ecs?: () => EcsApi;
+  readonly ecs?: () => Promise<EcsApi>;
   /** The environment's database snapshots (issue 10): the local RDS double. @default none */
   readonly snapshots?: () => DatabaseSnapshots;
 }
@@ -226,7 +226,8 @@ const workloads: { readonly [P in BuiltPlatform]: PortSpec<WorkloadPort> } = {
         ? import('../adapters/ecs-workload.ts').then((m) => {
             if (!local.ecs)
               throw new RuntimeEnvError(`this local runner has no ECS double for '${ctx.config.name}'`);
-            return new m.EcsWorkload(local.ecs(), ctx.config);
+            const ecs = local.ecs;
+            return new m.EcsWorkload(() => ecs(), ctx.config);
           })
         : undefined,
   },

@@ -81,6 +81,8 @@ export function circuitBreakerThreshold(desiredCount: number): number {
 export interface EcsSimPersistence {
   read(): string | undefined;
   write(json: string): void;
+  /** Runs one load-change-save under a lock (a file shared by several local commands). @default none */
+  transaction?<T>(fn: () => T): T;
 }
 
 /** Options of {@link EcsSim}. */
@@ -222,6 +224,11 @@ export class EcsSim implements EcsApi {
 
   /** Loads, brings every service up to now, applies `fn` and saves; a call that throws changes nothing. */
   private transaction<T>(fn: (state: SimState, now: number) => T): T {
+    const p = this.persistence;
+    return p.transaction ? p.transaction(() => this.unlockedTransaction(fn)) : this.unlockedTransaction(fn);
+  }
+
+  private unlockedTransaction<T>(fn: (state: SimState, now: number) => T): T {
     const state = this.load();
     const now = this.clock.now().getTime();
     for (const cluster of Object.values(state.clusters)) {
@@ -939,6 +946,11 @@ export class EcsSim implements EcsApi {
       this.event(state, service, since, 'has reached a steady state.');
       return { taskDefinitionArn: td.arn, serviceArn: service.arn };
     });
+  }
+
+  /** Whether the cluster has the service (the local runner seeds it once). */
+  hasService(cluster: string, service: string): boolean {
+    return this.transaction((state) => state.clusters[cluster]?.services[service] !== undefined);
   }
 
   /**

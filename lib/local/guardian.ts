@@ -55,6 +55,7 @@ import {
 } from '../template.ts';
 import { SharedClock, SimulatedClock } from './clock.ts';
 import type { ClusterSimulator } from './cluster-sim/index.ts';
+import type { EcsSim } from './ecs-sim.ts';
 import type {
   IssuedTaskToken,
   LocalEvent,
@@ -362,7 +363,7 @@ export class LocalGuardian {
 
   private wired(environment: string): Promise<WiredStack> {
     const rt = this.runtime(environment);
-    rt.wired ??= this.cluster().then((cluster) =>
+    rt.wired ??= Promise.all([this.cluster(), this.ecsApiUrl(environment)]).then(([cluster, ecsUrl]) =>
       wireStack({
         stackName: rt.stack.stackName,
         template: rt.stack.template,
@@ -372,13 +373,14 @@ export class LocalGuardian {
         local: {
           dynamo: this.doc,
           kubernetes: async () => cluster.port,
+          ecs: () => this.ecsDouble(environment),
           clock: this.clock,
           workflows: this.workflowsOf(environment),
           secrets: this.secretValues(),
           snsPublish: this.options.snsPublish ?? ((topicArn, msg) => this.publishLocally(topicArn, msg)),
           ...(this.options.pagerdutyEventsUrl ? { pagerdutyEventsUrl: this.options.pagerdutyEventsUrl } : {}),
         },
-        apiUrl: this.options.apiUrl ?? cluster.apiUrls.get(environment),
+        apiUrl: this.options.apiUrl ?? ecsUrl ?? cluster.apiUrls.get(environment),
         realTime: this.clock === systemClock,
         ...(this.stateService
           ? { onTaskToken: (issued: IssuedTaskToken) => this.shareTaskToken(issued) }
@@ -737,7 +739,7 @@ export class LocalGuardian {
    */
   async observeWorkload(environment: string): Promise<WorkloadObservation> {
     const env = this.environment(environment);
-    if (this.service) {
+    if (this.service && env.platform === 'kubernetes') {
       await this.service.simulator();
       return observeWorkload(this.service.info, env);
     }
@@ -747,7 +749,12 @@ export class LocalGuardian {
   /** The URL the environment's health checks call here: `apiUrl` option, else its demo API, else its configured apiUrl. */
   async healthApiUrl(environment: string): Promise<string> {
     const env = this.environment(environment);
-    return this.options.apiUrl ?? (await this.cluster()).apiUrls.get(environment) ?? env.apiUrl;
+    return (
+      this.options.apiUrl ??
+      (await this.ecsApiUrl(environment)) ??
+      (await this.cluster()).apiUrls.get(environment) ??
+      env.apiUrl
+    );
   }
 
   /**
@@ -765,13 +772,86 @@ export class LocalGuardian {
     return built as MetricsSource;
   }
 
+  /** ECS doubles by environment (issue 10), built on first use. */
+  private readonly ecsDoubles = new Map<string, Promise<EcsSim>>();
+  /** The demo API behind each ECS environment's service, by environment. */
+  private readonly ecsDemoApis = new Map<string, Promise<string>>();
+
+  /**
+   * The ECS environment's double (issue 10): in memory, or in `<state>/ecs-<env>.json` shared by
+   * every local command (changed under a file lock). Seeded on first use with the service running
+   * revision 1 of its task definition with the seed image, like the cluster simulator's Deployments.
+   */
+  ecsDouble(environment: string): Promise<EcsSim> {
+    const env = this.environment(environment);
+    let double = this.ecsDoubles.get(env.name);
+    if (!double) {
+      double = (async () => {
+        const [{ EcsSim }, { jsonStateFile }] = await Promise.all([
+          import('./ecs-sim.ts'),
+          import('./state-files.ts'),
+        ]);
+        const sim = new EcsSim(this.clock, {
+          region: env.region,
+          account: env.account,
+          ...(this.stateDir
+            ? { persistence: jsonStateFile(path.join(this.stateDir, `ecs-${env.name}.json`)) }
+            : {}),
+        });
+        // Another command may seed it first: ECS's "not idempotent" answer then means it is there.
+        if (!sim.hasService(env.cluster, env.workload)) {
+          trySeed(sim, {
+            cluster: env.cluster,
+            service: env.workload,
+            container: env.container,
+            family: env.workload,
+            image: this.options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
+            desiredCount: env.alarms.replicas ?? 3,
+          });
+        }
+        return sim;
+      })();
+      this.ecsDoubles.set(env.name, double);
+    }
+    return double;
+  }
+
+  /**
+   * The URL of the demo API behind an ECS environment's service (answering as the image its
+   * healthy tasks run), started in this process on first use; undefined for other platforms.
+   */
+  private ecsApiUrl(environment: string): Promise<string | undefined> {
+    const env = this.environment(environment);
+    if (env.platform !== 'ecs') return Promise.resolve(undefined);
+    let url = this.ecsDemoApis.get(env.name);
+    if (!url) {
+      url = (async () => {
+        const sim = await this.ecsDouble(env.name);
+        const { startDemoApi } = await import('./demo-api.ts');
+        const demo = await startDemoApi({
+          clock: this.clock,
+          resolveImage: () => sim.servedImage(env.cluster, env.workload),
+        });
+        this.closers.push(() => demo.close());
+        return demo.url;
+      })();
+      this.ecsDemoApis.set(env.name, url);
+    }
+    return url;
+  }
+
   /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */
   async workload(environment: string): Promise<WorkloadPort> {
     const env = this.environment(environment);
     const { port } = await this.cluster();
     const built = await resolvePort('workload', env).local(
       { config: env, vars: {}, clock: this.clock },
-      { dynamo: this.doc, kubernetes: async () => port, clock: this.clock },
+      {
+        dynamo: this.doc,
+        kubernetes: async () => port,
+        ecs: () => this.ecsDouble(environment),
+        clock: this.clock,
+      },
     );
     if (!built) throw new Error(`the workload port of ${environment} was left out of this build`);
     return built as WorkloadPort;
@@ -1108,6 +1188,15 @@ function dynamoClient(endpoint: string, closers: (() => Promise<void>)[]): Dynam
   });
   closers.push(async () => ddb.destroy());
   return DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** Seeds the ECS double unless another command did it first. */
+function trySeed(sim: EcsSim, seed: Parameters<EcsSim['seed']>[0]): void {
+  try {
+    sim.seed(seed);
+  } catch (err) {
+    if ((err as Error).name !== 'InvalidParameterException') throw err;
+  }
 }
 
 /** The embedded simulator plus one demo API per environment, in this process. */

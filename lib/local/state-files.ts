@@ -3,7 +3,7 @@
  * one, so a crash leaves the old or the new content, never half of it) and read with errors
  * that name the file and what to do about it.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 
 /** Local state that cannot be used: the message names the file and the way out. */
 export class LocalStateError extends Error {
@@ -75,4 +75,63 @@ export function processAlive(pid: number, startTime?: string): boolean {
   if (startTime === undefined) return true;
   const now = processStartTime(pid);
   return now === undefined || now === startTime;
+}
+
+/** How long a lock on a state file may be held before another process takes it as abandoned. */
+const FILE_LOCK_STALE_MS = 10_000;
+/** How long a process waits for a state file's lock before it gives up. */
+const FILE_LOCK_WAIT_MS = 15_000;
+
+/**
+ * Runs `fn` holding `<file>.lock` (a directory: mkdir is atomic), so that two local commands'
+ * read-change-write of the same state file cannot interleave and lose an update. A lock older
+ * than 10 s is a process killed while holding it (a transaction takes milliseconds) and is taken
+ * over. Synchronous, like the doubles' transactions it guards.
+ */
+export function withFileLock<T>(file: string, fn: () => T): T {
+  const lock = `${file}.lock`;
+  const started = Date.now();
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (age > FILE_LOCK_STALE_MS) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - started > FILE_LOCK_WAIT_MS) {
+        throw new LocalStateError(
+          `${file} is locked by another local command (${lock}); if none is running, remove that directory`,
+        );
+      }
+      Atomics.wait(sleeper, 0, 0, 10);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** A JSON state file for the local doubles (ECS, RDS): read, written atomically, changed under its lock. */
+export function jsonStateFile(file: string): {
+  read(): string | undefined;
+  write(json: string): void;
+  transaction<T>(fn: () => T): T;
+} {
+  return {
+    read: () => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+    write: (json) => writeFileAtomic(file, json),
+    transaction: (fn) => withFileLock(file, fn),
+  };
 }
