@@ -157,6 +157,9 @@ export async function backupCommand(
       );
     }
   }
+  if (args.values.local !== true && args.values['state-dir'] !== undefined) {
+    throw new UsageError('--state-dir needs --local', 'backup');
+  }
   const env = await ctx.environmentOf(config, requireString(args, 'env'));
   const { database } = backupConfigOf(env);
   if (database === 'none') {
@@ -179,7 +182,6 @@ export async function backupCommand(
       }),
     );
   }
-  if (args.values['state-dir'] !== undefined) throw new UsageError('--state-dir needs --local', 'backup');
   const [{ RDSClient }, { RdsSnapshots }] = await Promise.all([
     import('@aws-sdk/client-rds'),
     import('../../lambdas/adapters/rds-snapshots.ts'),
@@ -194,6 +196,13 @@ export async function backupCommand(
     now: () => new Date(),
   });
 }
+
+/** RDS's answer to a restore whose new identifier is taken. */
+const ALREADY_EXISTS = new Set([
+  'DBInstanceAlreadyExists',
+  'DBInstanceAlreadyExistsFault',
+  'DBClusterAlreadyExistsFault',
+]);
 
 const what = (kind: BackupDatabase['kind']) => (kind === 'instance' ? 'DB instance' : 'DB cluster');
 
@@ -259,12 +268,24 @@ async function restore(
     }
     throw err;
   }
-  const restored = await b.snapshots.restore(plan, {
-    [BACKUP_TAGS.managedBy]: MANAGED_BY_VALUE,
-    [BACKUP_TAGS.environment]: env.name,
-    'guardian:restored-from': snapshotId,
-    'guardian:requested-by': by,
-  });
+  const restored = await b.snapshots
+    .restore(plan, {
+      [BACKUP_TAGS.managedBy]: MANAGED_BY_VALUE,
+      [BACKUP_TAGS.environment]: env.name,
+      'guardian:restored-from': snapshotId,
+      'guardian:requested-by': by,
+    })
+    .catch((err: unknown) => {
+      // The name is per second: a second restore in the same second meets the first one's database.
+      if (ALREADY_EXISTS.has((err as Error).name)) {
+        throw new CommandRefusedError(
+          `${what(plan.kind)} ${plan.newIdentifier} already exists (a restore started in the same second); nothing else was restored. Use it, or restore again a second later`,
+          'RestoreTargetExists',
+          { snapshotId, newIdentifier: plan.newIdentifier },
+        );
+      }
+      throw err;
+    });
   const lines = [
     ...plan.lines.slice(0, 1),
     `${what(restored.kind)} ${restored.identifier} is '${restored.status}'.`,
