@@ -82,11 +82,6 @@ const ACCEPTS: Record<string, readonly string[]> = {
 };
 const ALWAYS = new Set(['json', 'help', 'config-dir']);
 
-/** The snapshot a deployment record points at (the Deploy workflow's backup step puts it there). */
-export function recordSnapshotId(record: DeploymentRecord): string | undefined {
-  return (record as { backup?: { snapshotId?: string } }).backup?.snapshotId;
-}
-
 /**
  * The rows of `guardian backup list`, newest first (unknown times last, ties by id as retention
  * orders them), each with the newest record that points at it.
@@ -98,7 +93,7 @@ export function backupListEntries(
   const pointedBy = new Map<string, string>();
   // Records come newest first: the first one seen for a snapshot is the newest.
   for (const r of records) {
-    const id = recordSnapshotId(r);
+    const id = r.backup?.snapshotId;
     if (id !== undefined && !pointedBy.has(id)) pointedBy.set(id, r.id);
   }
   const time = (s: SnapshotInfo) => (s.createdAt === undefined ? Number.NaN : Date.parse(s.createdAt));

@@ -20,7 +20,7 @@ import { configWith } from '../helpers/config.ts';
 const guardian = (argv: readonly string[]) =>
   runGuardian(argv, { env: { HOME: tmpdir() }, timeoutMs: 120_000 });
 
-const LIVE = 'buywhere-staging-db';
+const LIVE = 'buywhere-staging';
 const dirs: string[] = [];
 let configDir = '';
 let stateDir = '';
@@ -35,11 +35,9 @@ afterAll(async () => {
 });
 
 beforeAll(() => {
+  // Staging backs up the shipped config's database; production here has none.
   configDir = configWith(dirs, (yaml) =>
-    yaml.replace(
-      '  staging:\n',
-      `  staging:\n    backup:\n      database: { kind: instance, identifier: ${LIVE} }\n`,
-    ),
+    yaml.replace('database: { kind: instance, identifier: buywhere-prod }', 'database: none'),
   );
   stateDir = mkdtempSync(path.join(tmpdir(), 'guardian-backup-'));
   dirs.push(stateDir);
@@ -95,7 +93,7 @@ describe('guardian backup list|restore', () => {
         otherDbSnapshot,
         snapshotTags('orders', 'v9', 'x'),
       );
-      const record: DeploymentRecord & { backup: { snapshotId: string } } = {
+      const record: DeploymentRecord = {
         environment: 'staging',
         id: 'dep-v1.0.0',
         kind: 'deploy',
@@ -105,10 +103,21 @@ describe('guardian backup list|restore', () => {
         requestedBy: 'ci-bot',
         image: 'ghcr.io/buywhere/buywhere-api:v1.0.0',
         version: 'v1.0.0',
-        rollbackPoint: { platform: 'kubernetes', revision: 1, image: 'ghcr.io/buywhere/buywhere-api:v0.9.0' },
+        rollbackPoint: {
+          platform: 'kubernetes',
+          revision: 1,
+          image: 'ghcr.io/buywhere/buywhere-api:v0.9.0',
+          podTemplate: {},
+        },
         startedAt: new Date(clock.now().getTime() - 7200_000).toISOString(),
-        backup: { snapshotId: ids[0] as string },
-      } as DeploymentRecord & { backup: { snapshotId: string } };
+        backup: {
+          snapshotId: ids[0] as string,
+          kind: 'instance',
+          identifier: LIVE,
+          status: 'available',
+          startedAt: new Date(clock.now().getTime() - 7200_000).toISOString(),
+        },
+      };
       await g.store('staging').putRecord(record);
       // Taken last and not yet available: listed as creating.
       clock.advance(60);
@@ -224,6 +233,33 @@ describe('guardian backup list|restore', () => {
     expect(creating.code).toBe(1);
     expect(creating.stderr).toContain("is 'creating'; only an 'available' snapshot can be restored");
     expect(rdsState().databases.length).toBe(before);
+  });
+
+  it("lists the snapshot a local deployment's backup step took, pointed at by its record", async () => {
+    const fresh = mkdtempSync(path.join(tmpdir(), 'guardian-backup-deploy-'));
+    dirs.push(fresh);
+    const flags = ['--env', 'staging', '--local', '--state-dir', fresh, '--config-dir', configDir];
+    const deployed = await guardian([
+      'deploy',
+      '--image',
+      'ghcr.io/buywhere/buywhere-api:v1.5.0',
+      ...flags,
+      '--json',
+    ]);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const deployment = (JSON.parse(deployed.stdout) as { name: string }).name;
+    const r = await guardian(['backup', 'list', ...flags, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      expect.objectContaining({
+        id: expect.stringMatching(/^guardian-staging-v1-5-0-\d{8}t\d{6}z$/),
+        database: LIVE,
+        status: 'available',
+        version: 'v1.5.0',
+        deploymentId: deployment,
+        recordId: deployment,
+      }),
+    ]);
   });
 
   it('refuses an environment without a database configured for backups', async () => {
