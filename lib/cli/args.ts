@@ -29,6 +29,8 @@ type PositionalSpec = {
   readonly name: string;
   readonly word?: true;
   readonly words?: readonly string[];
+  /** May be left out (only after the required ones); the command checks when it needs it. */
+  readonly optional?: true;
   readonly description: string;
 };
 
@@ -298,6 +300,34 @@ export const COMMANDS = {
       ...COMMON,
     },
   },
+  // Issue 10: the runbook's `pre-deploy-backup.sh list` / `restore` on the pre-deployment snapshots.
+  backup: {
+    summary:
+      "backup list|restore [SNAPSHOT]: list the environment's pre-deployment database snapshots, newest first, or restore one to a new database (never over the live one) and print what to do next. Exit 1 when the environment has no database or the snapshot is unknown or refused",
+    positionals: [
+      {
+        name: 'SUBCOMMAND',
+        words: ['list', 'restore'],
+        description: 'list: the snapshots of --env E; restore SNAPSHOT: restore it to a new database',
+      },
+      {
+        name: 'SNAPSHOT',
+        optional: true,
+        description: 'restore: the snapshot id, as `guardian backup list` shows it',
+      },
+    ],
+    options: {
+      ...ENV,
+      'requested-by': {
+        type: 'string',
+        value: 'WHO',
+        description: 'restore: tagged on the restored database (default: $USER)',
+      },
+      local: { type: 'boolean', description: "the local runner's RDS double instead of AWS" },
+      'state-dir': LOCAL['state-dir'] as OptionSpec,
+      ...COMMON,
+    },
+  },
 } as const satisfies Record<
   string,
   { summary: string; options: Record<string, OptionSpec>; positionals?: readonly PositionalSpec[] }
@@ -333,7 +363,7 @@ export function usage(command?: CommandName): string {
   }
   const spec = COMMANDS[command];
   const words = positionalsOf(command)
-    .map((p) => (p.words ? p.words.join('|') : p.name))
+    .map((p) => (p.words ? p.words.join('|') : p.optional ? `[${p.name}]` : p.name))
     .join(' ');
   const lines = [
     `Usage: guardian ${command}${words ? ` ${words}` : ''} [options]`,
@@ -397,6 +427,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   const named: Record<string, string> = {};
   for (const [i, p] of expected.entries()) {
     const given = positionals[i];
+    if (given === undefined && p.optional) break;
     if (given === undefined) {
       throw new UsageError(
         `${p.word ? `the word ${p.name}` : p.words ? `a subcommand (${p.words.join(', ')})` : p.name} is missing: guardian ${command} ${expected.map((e) => (e.words ? e.words.join('|') : e.name)).join(' ')}`,

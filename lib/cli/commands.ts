@@ -604,6 +604,8 @@ const HANDLERS: Record<
     }),
   health: async (args, config, output) =>
     (await import('./health.ts')).healthCommand(args, config, output, withLocal),
+  backup: async (args, config, output) =>
+    (await import('./backup.ts')).backupCommand(args, config, output, { environmentOf, withLocal, whoAmI }),
 };
 
 /** `guardian alarm replay FILE`: the real alarm handler on a saved event; its decision, and what it started. */

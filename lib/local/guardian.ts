@@ -45,6 +45,7 @@ import type { DeployInput, RollbackInput } from '../../lambdas/core/types.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import { ENV_VARS, type LocalPortContext, resolvePort } from '../../lambdas/ports/table.ts';
 import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
+import { backupConfigOf } from '../config/backup-schema.ts';
 import { scrapeMetricsSchema } from '../config/metrics-schema.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import {
@@ -63,6 +64,7 @@ import type {
   LocalExecutor,
   LocalTaskHandler,
 } from './executor.ts';
+import { RdsSim, rdsSimFile } from './rds-sim.ts';
 import { processAlive, processStartTime, writeFileAtomic } from './state-files.ts';
 import {
   connectStateService,
@@ -377,6 +379,7 @@ export class LocalGuardian {
           clock: this.clock,
           workflows: this.workflowsOf(environment),
           secrets: this.secretValues(),
+          snapshots: () => this.snapshots(environment),
           snsPublish: this.options.snsPublish ?? ((topicArn, msg) => this.publishLocally(topicArn, msg)),
           ...(this.options.pagerdutyEventsUrl ? { pagerdutyEventsUrl: this.options.pagerdutyEventsUrl } : {}),
         },
@@ -838,6 +841,31 @@ export class LocalGuardian {
       this.ecsDemoApis.set(env.name, url);
     }
     return url;
+  }
+
+  /** Each environment's RDS double, built on first use. */
+  private readonly rdsSims = new Map<string, RdsSim>();
+
+  /**
+   * The environment's database snapshots here: its RDS double (issue 10), seeded with the
+   * configured `backup.database`, in memory or, with a state folder, in `<state>/rds-<env>.json`
+   * so every command and execution of that folder sees the same snapshots.
+   */
+  snapshots(environment: string): RdsSim {
+    const env = this.environment(environment);
+    let sim = this.rdsSims.get(environment);
+    if (!sim) {
+      sim = new RdsSim({
+        clock: this.clock,
+        ...(this.stateDir
+          ? { persistence: rdsSimFile(path.join(this.stateDir, `rds-${environment}.json`)) }
+          : {}),
+      });
+      this.rdsSims.set(environment, sim);
+    }
+    const { database } = backupConfigOf(env);
+    if (database !== 'none') sim.seedDatabase(database);
+    return sim;
   }
 
   /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */

@@ -59,6 +59,7 @@ function okArgs(command: CommandName, stateDir: string): string[] {
       path.join(path.dirname(DEFAULT_CONFIG_DIR), 'test/fixtures/canary-judge-input.json'),
     ];
   }
+  if (command === 'backup') return ['backup', 'list', '--env', 'staging', ...local];
   const extra = command === 'deploy' ? ['--image', `${REPO}:v1.5.0`] : [];
   return [command, '--env', 'staging', ...extra, '--local', '--state-dir', stateDir];
 }
