@@ -54,7 +54,8 @@ export const STEPS = {
   // The pre-deployment backup (issue 10): a snapshot of the environment's database, waited for,
   // then retention.
   backup: { ports: ['store', 'snapshots'], config: ['backup'], invokedBy: 'task' },
-  'set-image': { ports: ['workload'], config: [], invokedBy: 'task' },
+  // rollout: the deadline starts when the rollout does (after the backup and the baseline).
+  'set-image': { ports: ['workload'], config: ['rollout'], invokedBy: 'task' },
   'rollout-status': { ports: ['workload'], config: [], invokedBy: 'task' },
   // workload (issue 9): the startup-time check reads the release's pods.
   'health-check': { ports: ['http', 'workload'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },

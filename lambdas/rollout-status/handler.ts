@@ -6,14 +6,23 @@ import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
 /** The rollout-status event (deploy or rollback target). */
-export const rolloutStatusEventSchema = z.object({ target: rolloutTargetSchema });
+export const rolloutStatusEventSchema = z.object({
+  target: rolloutTargetSchema,
+  /** The deadline "Set image" set when the rollout started (Deploy); else the target's. */
+  rolloutDeadlineAt: z.iso.datetime({ offset: true }).optional(),
+});
 
 /** The rollout-status step; a failed rollout is a result (the Choice state routes it), not an error. */
-export const step = defineStep('rollout-status', rolloutStatusEventSchema, async ({ target }, deps) => {
-  const status = judgeRollout(await deps.workload.observe(), target, deps.clock.now());
-  deps.logger.info('rollout status', { phase: status.phase, message: status.message });
-  return status;
-});
+export const step = defineStep(
+  'rollout-status',
+  rolloutStatusEventSchema,
+  async ({ target, rolloutDeadlineAt }, deps) => {
+    const judged = rolloutDeadlineAt ? { ...target, rolloutDeadlineAt } : target;
+    const status = judgeRollout(await deps.workload.observe(), judged, deps.clock.now());
+    deps.logger.info('rollout status', { phase: status.phase, message: status.message });
+    return status;
+  },
+);
 
 /** Lambda entry point: ports and config slice from lambdas/steps.ts. */
 export const handler = lambdaHandler(step);

@@ -210,6 +210,7 @@ export class DeployWorkflow extends Construct {
         health: 'Enhanced health check',
       },
       targetPath: '$.deployment',
+      deadlinePath: '$.setImage.rolloutDeadlineAt',
       rolloutStatus: fn['rollout-status'],
       healthCheck: fn['health-check'],
       environment: env,

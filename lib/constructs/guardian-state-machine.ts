@@ -226,6 +226,11 @@ export interface WatchRolloutProps {
   readonly names: WatchRolloutNames;
   /** JSONPath of the RolloutTarget the steps watch (`$.deployment` or `$.rollback`). */
   readonly targetPath: string;
+  /**
+   * JSONPath of the deadline set when the rollout started, where it is not the target's own.
+   * @default the target's rolloutDeadlineAt
+   */
+  readonly deadlinePath?: string;
   readonly rolloutStatus: IFunction;
   readonly healthCheck: IFunction;
   readonly environment: EnvironmentConfig;
@@ -248,7 +253,10 @@ export interface WatchRolloutProps {
 export function watchRollout(scope: Construct, p: WatchRolloutProps): Wait | LambdaInvoke {
   const catchAll = { errors: ['States.ALL'], resultPath: FAILURE_PATH };
   const status = lambdaStepTask(scope, p.names.check, p.rolloutStatus, {
-    payload: { 'target.$': p.targetPath },
+    payload: {
+      'target.$': p.targetPath,
+      ...(p.deadlinePath ? { 'rolloutDeadlineAt.$': p.deadlinePath } : {}),
+    },
     resultPath: '$.rollout',
   });
   const seconds = p.environment.rollout.pollIntervalSeconds;

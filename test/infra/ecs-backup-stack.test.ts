@@ -38,8 +38,8 @@ function definitionOfTemplate(t: Template, env: string, kind: 'deploy' | 'rollba
 }
 const workloadSteps = STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('workload'));
 
-describe('the production-ecs stack', () => {
-  const t = templateOf('production-ecs');
+describe('the staging-ecs stack', () => {
+  const t = templateOf('staging-ecs');
 
   it.each(workloadSteps)(
     'lets %s update and describe the environment service only, and never EKS',
@@ -49,7 +49,7 @@ describe('the production-ecs stack', () => {
       const service = statements.find((s) => actions(s).includes('ecs:UpdateService'));
       expect(service && actions(service).sort()).toEqual(['ecs:DescribeServices', 'ecs:UpdateService']);
       expect(resourceText(service?.Resource)).toMatch(
-        /^arn:aws:ecs:ap-southeast-1:ACCOUNT:service\/buywhere-prod\/buywhere-api$/,
+        /^arn:aws:ecs:ap-southeast-1:ACCOUNT:service\/buywhere-staging\/buywhere-api$/,
       );
       const passRole = statements.find((s) => actions(s).includes('iam:PassRole'));
       expect(passRole?.Condition).toEqual({
@@ -59,8 +59,8 @@ describe('the production-ecs stack', () => {
   );
 
   it('names the platform states as the runbook does for ECS', () => {
-    const deploy = definitionOfTemplate(t, 'production-ecs', 'deploy');
-    const rollback = definitionOfTemplate(t, 'production-ecs', 'rollback');
+    const deploy = definitionOfTemplate(t, 'staging-ecs', 'deploy');
+    const rollback = definitionOfTemplate(t, 'staging-ecs', 'rollback');
     expect(Object.keys(deploy.States)).toContain('Update service');
     expect(Object.keys(deploy.States)).not.toContain('Set image');
     expect(Object.keys(rollback.States)).toContain('Restore previous task definition');
@@ -69,7 +69,7 @@ describe('the production-ecs stack', () => {
 });
 
 describe('the backup step', () => {
-  it.each(['staging', 'production', 'production-ecs'])(
+  it.each(['staging', 'production', 'staging-ecs'])(
     "may create, describe, tag and delete only %s's own snapshots of its database",
     (env) => {
       const statements = statementsOf(templateOf(env), 'backup');
@@ -82,7 +82,7 @@ describe('the backup step', () => {
           'rds:DescribeDBSnapshots',
         ].sort(),
       );
-      const identifier = env === 'staging' ? 'buywhere-staging' : 'buywhere-prod';
+      const identifier = env === 'production' ? 'buywhere-prod' : 'buywhere-staging';
       for (const s of rds) {
         for (const r of [s.Resource].flat()) {
           expect(resourceText(r)).toMatch(

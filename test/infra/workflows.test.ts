@@ -467,7 +467,11 @@ describe('definitions', () => {
       'Set image': ['set-image', { 'deployment.$': '$.deployment' }, '$.setImage'],
       'Back up database': ['backup', { 'deployment.$': '$.deployment', phase: 'start' }, '$.backup'],
       'Check snapshot': ['backup', { 'deployment.$': '$.deployment', phase: 'check' }, '$.backup'],
-      'Check rollout status': ['rollout-status', { 'target.$': '$.deployment' }, '$.rollout'],
+      'Check rollout status': [
+        'rollout-status',
+        { 'target.$': '$.deployment', 'rolloutDeadlineAt.$': '$.setImage.rolloutDeadlineAt' },
+        '$.rollout',
+      ],
       'Enhanced health check': ['health-check', { 'target.$': '$.deployment' }, '$.health'],
       'Wait for rollout': [
         'await-signal',
