@@ -864,7 +864,9 @@ export class LocalGuardian {
       this.rdsSims.set(environment, sim);
     }
     const { database } = backupConfigOf(env);
-    if (database !== 'none') sim.seedDatabase(database);
+    // `missing` in the identifier: a database that does not exist, as image tags pick a pod's
+    // behaviour (lib/local/image-behaviour.ts), so a demo or a test can show that failure.
+    if (database !== 'none' && !database.identifier.includes('missing')) sim.seedDatabase(database);
     return sim;
   }
 

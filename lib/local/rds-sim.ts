@@ -30,7 +30,7 @@ import {
 } from '../../lambdas/core/backup.ts';
 import { ConflictError, NotFoundError } from '../../lambdas/core/errors.ts';
 import type { Clock } from '../../lambdas/core/ports.ts';
-import { damaged, writeFileAtomic } from './state-files.ts';
+import { damaged, withFileLock, writeFileAtomic } from './state-files.ts';
 
 /** Seconds from CreateDBSnapshot to `available` (a small database; RDS takes minutes). */
 export const DEFAULT_SNAPSHOT_SECONDS = 30;
@@ -44,6 +44,8 @@ export interface RdsSimPersistence {
   write(json: string): void;
   /** Named in the error when the saved JSON is damaged. @default 'the local RDS double' */
   readonly label?: string;
+  /** Runs one load-change-save under a lock (a file several local commands share). @default none */
+  transaction?<T>(fn: () => T): T;
 }
 
 /** How the double behaves. */
@@ -159,6 +161,14 @@ export class RdsSim implements DatabaseSnapshots {
     snapshotId: string,
     tags: Readonly<Record<string, string>>,
   ): Promise<SnapshotInfo> {
+    return this.locked(() => this.createNow(db, snapshotId, tags));
+  }
+
+  private createNow(
+    db: BackupDatabase,
+    snapshotId: string,
+    tags: Readonly<Record<string, string>>,
+  ): SnapshotInfo {
     const state = this.load();
     if (!state.databases.some((d) => d.kind === db.kind && d.identifier === db.identifier)) {
       throw notFound(
@@ -211,6 +221,10 @@ export class RdsSim implements DatabaseSnapshots {
   }
 
   async delete(kind: DatabaseKind, snapshotId: string): Promise<boolean> {
+    return this.locked(() => this.deleteNow(kind, snapshotId));
+  }
+
+  private deleteNow(kind: DatabaseKind, snapshotId: string): boolean {
     const state = this.load();
     const i = state.snapshots.findIndex((s) => s.kind === kind && s.id === snapshotId);
     const s = state.snapshots[i];
@@ -227,6 +241,10 @@ export class RdsSim implements DatabaseSnapshots {
   }
 
   async restore(plan: RestorePlan, tags: Readonly<Record<string, string>> = {}): Promise<RestoredDatabase> {
+    return this.locked(() => this.restoreNow(plan, tags));
+  }
+
+  private restoreNow(plan: RestorePlan, tags: Readonly<Record<string, string>>): RestoredDatabase {
     if (plan.newIdentifier === plan.liveIdentifier) {
       throw new Error(`refusing to restore over the live ${what(plan.kind)} ${plan.liveIdentifier}`);
     }
@@ -307,8 +325,16 @@ export class RdsSim implements DatabaseSnapshots {
   }
 
   private change(fn: (state: RdsSimState) => boolean): void {
-    const state = this.load();
-    if (fn(state)) this.save(state);
+    this.locked(() => {
+      const state = this.load();
+      if (fn(state)) this.save(state);
+    });
+  }
+
+  /** One load-change-save, under the persistence's lock when it has one (a shared state file). */
+  private locked<T>(fn: () => T): T {
+    const p = this.options.persistence;
+    return p?.transaction ? p.transaction(fn) : fn();
   }
 }
 
@@ -328,5 +354,6 @@ export function rdsSimFile(file: string): RdsSimPersistence {
       }
     },
     write: (json) => writeFileAtomic(file, json),
+    transaction: (fn) => withFileLock(file, fn),
   };
 }
