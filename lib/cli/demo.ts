@@ -20,6 +20,7 @@ import {
   bold,
   dim,
   executionSummary,
+  formatBackup,
   formatBreaker,
   formatCanary,
   green,
@@ -68,7 +69,7 @@ export async function runDemo(
   const channels = env.escalation.channels;
   const guardian = await LocalGuardian.start({
     config,
-    seedImages: { [env.name]: stable },
+    seedImages: Object.fromEntries(Object.keys(config.environments).map((name) => [name, stable])),
     onEvent: progressPrinter(output),
     // Secrets Manager's answers, locally: PagerDuty's routing key and Slack's webhook (the recorder).
     secrets: {
@@ -95,6 +96,15 @@ export async function runDemo(
     check('good release succeeded', first.status === 'SUCCEEDED', first.status);
     const afterGood = await imageNow();
     check('cluster runs the good release', afterGood === good, `${afterGood}`);
+    const firstRecord = await guardian.store(env.name).getRecord(env.name, first.name);
+    if (firstRecord?.backup) {
+      output.out(`   ${formatBackup(firstRecord.backup)}`);
+      check(
+        'database snapshot taken before the rollout',
+        firstRecord.backup.status === 'available',
+        firstRecord.backup.snapshotId,
+      );
+    }
 
     output.out('');
     output.out(bold(`2. Deploy a bad release: ${bad} (its API answers /health with 503)`));
@@ -135,6 +145,9 @@ export async function runDemo(
     );
 
     if (env.canary) await canaryScenes({ guardian, env, output, check, good });
+    // Before the alarm scenes: from there on an escalation waits for people and the clock stops.
+    const legacy = Object.values(config.environments).find((e) => e.platform === 'ecs');
+    if (legacy) await ecsScenes({ guardian, env: legacy, output, check, good });
     await alarmScenes({ guardian, env, output, check, recorder, good, stable });
   } finally {
     await guardian.close();
@@ -153,6 +166,65 @@ export async function runDemo(
   );
   if (options.json) stdout.out(jsonDocument({ passed: failed === 0, checks, seconds: Number(took) }));
   return failed === 0 ? 0 : 1;
+}
+
+/** What the ECS scenes need from the demo. */
+interface EcsScenes {
+  readonly guardian: LocalGuardian;
+  /** The legacy ECS environment. */
+  readonly env: EnvironmentConfig;
+  readonly output: Output;
+  readonly check: (what: string, ok: boolean, detail: string) => void;
+  /** The good release (deployed first). */
+  readonly good: string;
+}
+
+/**
+ * The legacy ECS service (issue 10): a good release through a new task definition revision, then
+ * one whose tasks never pass their health checks. ECS's deployment circuit breaker fails it and
+ * puts the service back itself; the guardian reports which, with the stopped tasks' reasons, and
+ * its rollback leaves the service on the captured task definition.
+ */
+async function ecsScenes(o: EcsScenes): Promise<void> {
+  const { guardian, env, output, check, good } = o;
+  const bad = `${env.image}:v1.6.1-never-ready`;
+  output.out('');
+  output.out(
+    bold(`E1. Legacy ECS service ${env.name}: deploy ${good} (backup, new task definition revision)`),
+  );
+  const first = await guardian.deploy(
+    { environment: env.name, image: good, trigger: 'operator', requestedBy: 'demo' },
+    deployExecutionName(env.name, 'v1.5.0', randomBytes(4).toString('hex')),
+  );
+  output.out(executionSummary(first));
+  const running = await guardian.observeWorkload(env.name);
+  check(
+    'ECS service updated to a new task definition revision',
+    first.status === 'SUCCEEDED' && running.image === good,
+    `${first.status}: ${running.name} revision ${running.revision} runs ${running.image}`,
+  );
+  output.out('');
+  output.out(bold(`E2. Deploy ${bad} to ECS (its tasks never pass the load balancer's health checks)`));
+  const second = await guardian.deploy(
+    { environment: env.name, image: bad, trigger: 'operator', requestedBy: 'demo' },
+    deployExecutionName(env.name, 'v1.6.1-never-ready', randomBytes(4).toString('hex')),
+  );
+  output.out(executionSummary(second));
+  const record = await guardian.store(env.name).getRecord(env.name, second.name);
+  output.out(`   reason: ${record?.reason ?? second.cause ?? ''}`);
+  check(
+    "ECS's circuit breaker failure reported with the stopped tasks' reasons",
+    second.error === 'DeploymentRolledBack' &&
+      /circuit breaker/.test(second.cause ?? '') &&
+      /stopped/.test(second.cause ?? ''),
+    `${second.status} ${second.error ?? ''}`,
+  );
+  const after = await guardian.observeWorkload(env.name);
+  check(
+    'ECS service is back on the good task definition',
+    after.image === good && after.revision === running.revision && record?.status === 'rolled-back',
+    `${after.name} revision ${after.revision} runs ${after.image}; record ${record?.status}`,
+  );
 }
 
 /** What the canary scenes need from the demo. */

@@ -274,6 +274,7 @@ describe('step functions', () => {
       'workload',
     ]);
     expect(keysOf('execution-ended')).toEqual(['name', 'platform']);
+    // rollout: the deadline starts when the rollout does (issue 10).
     expect(keysOf('set-image')).toEqual([
       'cluster',
       'container',
@@ -281,8 +282,11 @@ describe('step functions', () => {
       'namespace',
       'platform',
       'region',
+      'rollout',
       'workload',
     ]);
+    // The backup step: its database and retention, nothing of the cluster.
+    expect(keysOf('backup')).toEqual(['backup', 'name', 'platform', 'region']);
     expect(keysOf('record-deployment')).toEqual(['name', 'platform', 'thresholds']);
     expect(keysOf('preflight')).toContain('changeFreezes');
   });

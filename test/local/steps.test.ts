@@ -347,10 +347,18 @@ describe('preflight', () => {
       version: 'v1.2.0',
       rollbackPoint,
       startedAt: clock.now().toISOString(),
+      // The snapshot the backup step will take, named before it starts.
+      backup: {
+        snapshotId: 'guardian-production-v1-2-0-20260501t020000z',
+        kind: 'instance',
+        identifier: 'buywhere-prod',
+        status: 'planned',
+        startedAt: clock.now().toISOString(),
+      },
     });
     expect(await db.store.getLock(ENV)).toMatchObject({
       holder: 'production-v1-2-0-aaaaaaaa',
-      expiresAt: '2026-05-01T04:00:00.000Z',
+      expiresAt: '2026-05-01T04:30:00.000Z',
     });
     await expectClusterUnchanged();
   });

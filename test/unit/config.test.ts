@@ -20,7 +20,7 @@ describe('requireVersionTag', () => {
     expect(environments.staging?.requireVersionTag).toBe(false);
     expect(environments.production?.requireVersionTag).toBe(true);
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {4}requireVersionTag: (true|false)$/gm)).toHaveLength(2);
+    expect(yaml.match(/^ {4}requireVersionTag: (true|false)$/gm)).toHaveLength(3);
   });
 
   it('requires a version tag when an environment leaves the key out', () => {
@@ -53,7 +53,7 @@ describe('alarmTopic', () => {
     expect(stacks.staging?.alarmTopic).toEqual({ subscriptions: [] });
     expect(stacks.production?.alarmTopic).toEqual({ subscriptions: [] });
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {4}alarmTopic:$/gm)).toHaveLength(2);
+    expect(yaml.match(/^ {4}alarmTopic:$/gm)).toHaveLength(3);
   });
 
   it('reads a subscriber of every protocol', () => {
@@ -154,7 +154,7 @@ describe('retention', () => {
     expect(stacks.staging?.retention).toEqual({ logRetentionDays: 30, removalPolicy: 'destroy' });
     expect(stacks.production?.retention).toEqual({ logRetentionDays: 365, removalPolicy: 'retain' });
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {6}removalPolicy: (retain|destroy)$/gm)).toHaveLength(2);
+    expect(yaml.match(/^ {6}removalPolicy: (retain|destroy)$/gm)).toHaveLength(3);
   });
 
   it('retains everything and keeps a year of logs when an environment leaves the keys out', () => {
@@ -403,8 +403,8 @@ describe('account, service and alarms', () => {
     expect(environments.production?.alarms.replicas).toBe(3);
     expect(environments.production?.alarms.metrics.latencyP99?.unit).toBe('seconds');
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {4}alarms:$/gm)).toHaveLength(2);
-    expect(yaml.match(/^ {6}guardWindowSeconds: 1800$/gm)).toHaveLength(2);
+    expect(yaml.match(/^ {4}alarms:$/gm)).toHaveLength(3);
+    expect(yaml.match(/^ {6}guardWindowSeconds: 1800$/gm)).toHaveLength(3);
   });
 
   it('defaults the guard window, the insufficient-data policy and fail-closed preflight when left out', () => {
