@@ -25,7 +25,7 @@ export interface DemoApiOptions {
   readonly clock: Clock;
   /** Synthetic requests per second. @default DEFAULT_REQUESTS_PER_SECOND */
   readonly requestsPerSecond?: number;
-  /** Seed of the traffic's PRNG (same seed, same clock steps: same counters). @default 1 */
+  /** Seed of the traffic's PRNG (same seed, same clock steps: same counters). @default 2 */
   readonly seed?: number;
 }
 
@@ -87,7 +87,7 @@ export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
   let servingSince = clock.now().getTime();
   // Synthetic traffic, advanced lazily by the clock.
   let trafficAt = clock.now().getTime();
-  const traffic = new TrafficCounters(options.seed ?? 1);
+  const traffic = new TrafficCounters(options.seed ?? 2);
   const rate = options.requestsPerSecond ?? DEFAULT_REQUESTS_PER_SECOND;
 
   const observe = (): { image: string | undefined; healthy: boolean } => {

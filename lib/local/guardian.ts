@@ -802,7 +802,8 @@ export class LocalGuardian {
             : {}),
         });
         // Another command may seed it first: ECS's "not idempotent" answer then means it is there.
-        if (!sim.hasService(env.cluster, env.workload)) {
+        // `missing` in the service's name: a service that does not exist (a misconfiguration).
+        if (!env.workload.includes('missing') && !sim.hasService(env.cluster, env.workload)) {
           trySeed(sim, {
             cluster: env.cluster,
             service: env.workload,

@@ -242,7 +242,8 @@ describe('guardian lock', () => {
         code: 0,
         out: 'released the staging lock held by staging-v9-9-9-deadbeef',
       });
-      expect((await run('deploy', '--env', 'staging', '--image', `${REPO}:v2.0.0`)).code).toBe(0);
+      const last = await run('deploy', '--env', 'staging', '--image', `${REPO}:v2.0.0`);
+      expect(last.code, last.out + last.err).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -257,7 +258,7 @@ describe('guardian demo', () => {
       process.chdir(dir);
       const r = await cli('demo');
       expect(r.code).toBe(0);
-      expect(r.out).toContain('demo passed: 23 checks');
+      expect(r.out).toContain('demo passed: 27 checks');
       expect(r.out).toContain('Roll back to previous revision');
       expect(existsSync(path.join(dir, '.guardian'))).toBe(false);
     } finally {

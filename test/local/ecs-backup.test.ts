@@ -146,6 +146,31 @@ describe('an ECS environment, end to end', () => {
   });
 });
 
+describe('bad ECS configuration', () => {
+  it.each([
+    ['a container the task definition does not have', { container: 'worker' }, /worker/],
+    // Locally, a service whose name says `missing` does not exist (lib/local/guardian.ts).
+    ['a service that does not exist', { workload: 'api-missing' }, /api-missing/],
+  ])('refuses %s at preflight, naming it, and changes nothing', async (_what, change, named) => {
+    const g = await start(
+      ecsWith((env) => {
+        Object.assign(env, change);
+      }),
+    );
+    const result = await deploy(g, `${REPO}:v1.5.0`);
+    expect(result.status).toBe('FAILED');
+    expect(statesOf(result)).toContain('Preflight failed');
+    expect(statesOf(result)).not.toContain('Back up database');
+    expect(result.cause).toMatch(named);
+    expect(await g.store(ENV).getLock(ENV)).toBeUndefined();
+    expect(await g.store(ENV).listRecords(ENV, 5)).toEqual([]);
+    expect(await g.snapshots(ENV).list({ kind: 'instance', identifier: 'buywhere-staging' })).toEqual([]);
+    const ecs = await g.ecsDouble(ENV);
+    const families = await ecs.listTaskDefinitions({ familyPrefix: 'buywhere-api' });
+    expect(families.taskDefinitionArns ?? []).toHaveLength(change.workload ? 0 : 1);
+  });
+});
+
 describe('the pre-deployment backup', () => {
   it('stops a deployment whose snapshot never becomes available before anything changes, and releases the lock', async () => {
     const g = await start(
