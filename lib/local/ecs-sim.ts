@@ -948,7 +948,12 @@ export class EcsSim implements EcsApi {
     });
   }
 
-  /** Whether the cluster has the service (the local runner seeds it once). */
+  /** Whether the double has no cluster yet (the local runner seeds an empty one, once). */
+  isEmpty(): boolean {
+    return this.transaction((state) => Object.keys(state.clusters).length === 0);
+  }
+
+  /** Whether the cluster has the service. */
   hasService(cluster: string, service: string): boolean {
     return this.transaction((state) => state.clusters[cluster]?.services[service] !== undefined);
   }

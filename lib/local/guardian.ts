@@ -802,8 +802,9 @@ export class LocalGuardian {
             : {}),
         });
         // Another command may seed it first: ECS's "not idempotent" answer then means it is there.
-        // `missing` in the service's name: a service that does not exist (a misconfiguration).
-        if (!env.workload.includes('missing') && !sim.hasService(env.cluster, env.workload)) {
+        // Seeded once: a service the config names later that the double lacks stays missing,
+        // as it would in AWS (so a misconfiguration fails as it would there).
+        if (sim.isEmpty()) {
           trySeed(sim, {
             cluster: env.cluster,
             service: env.workload,

@@ -4,6 +4,9 @@
  * dynalite, the ECS double (rollout progress, circuit breaker, ECS's own rollback) with the demo
  * API following the image its healthy tasks serve, and the RDS double the backup snapshots.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../../lambdas/core/types.ts';
 import { loadConfig } from '../../lib/config/load.ts';
@@ -148,26 +151,39 @@ describe('an ECS environment, end to end', () => {
 
 describe('bad ECS configuration', () => {
   it.each([
-    ['a container the task definition does not have', { container: 'worker' }, /worker/],
-    // Locally, a service whose name says `missing` does not exist (lib/local/guardian.ts).
-    ['a service that does not exist', { workload: 'api-missing' }, /api-missing/],
+    ['a container the task definition does not have', { container: 'worker' }, /no container 'worker'/],
+    ['a service that does not exist', { workload: 'api-v2' }, /api-v2/],
   ])('refuses %s at preflight, naming it, and changes nothing', async (_what, change, named) => {
-    const g = await start(
-      ecsWith((env) => {
-        Object.assign(env, change);
-      }),
-    );
-    const result = await deploy(g, `${REPO}:v1.5.0`);
-    expect(result.status).toBe('FAILED');
-    expect(statesOf(result)).toContain('Preflight failed');
-    expect(statesOf(result)).not.toContain('Back up database');
-    expect(result.cause).toMatch(named);
-    expect(await g.store(ENV).getLock(ENV)).toBeUndefined();
-    expect(await g.store(ENV).listRecords(ENV, 5)).toEqual([]);
-    expect(await g.snapshots(ENV).list({ kind: 'instance', identifier: 'buywhere-staging' })).toEqual([]);
-    const ecs = await g.ecsDouble(ENV);
-    const families = await ecs.listTaskDefinitions({ familyPrefix: 'buywhere-api' });
-    expect(families.taskDefinitionArns ?? []).toHaveLength(change.workload ? 0 : 1);
+    // The ECS double is seeded from the shipped config, then the config changes under it.
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'guardian-ecs-'));
+    try {
+      const seeded = await LocalGuardian.start({
+        config: ecsWith(),
+        stateDir,
+        seedImages: { [ENV]: STABLE },
+      });
+      const before = (await seeded.ecsDouble(ENV)).dump();
+      await seeded.close();
+      guardian = await LocalGuardian.start({
+        config: ecsWith((env) => Object.assign(env, change)),
+        stateDir,
+      });
+      const g = guardian;
+      const result = await deploy(g, `${REPO}:v1.5.0`);
+      expect(result.status).toBe('FAILED');
+      expect(statesOf(result).at(-1)).toMatch(/^(Preflight failed|Deployment refused)$/);
+      expect(statesOf(result)).not.toContain('Back up database');
+      expect(result.cause).toMatch(named);
+      expect(await g.store(ENV).getLock(ENV)).toBeUndefined();
+      expect(await g.store(ENV).listRecords(ENV, 5)).toEqual([]);
+      expect(await g.snapshots(ENV).list({ kind: 'instance', identifier: 'buywhere-staging' })).toEqual([]);
+      // Nothing registered, nothing updated (the double brought up to the same time).
+      expect((await g.ecsDouble(ENV)).dump()).toBe(before);
+    } finally {
+      await guardian?.close();
+      guardian = undefined;
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
 
