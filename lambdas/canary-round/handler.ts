@@ -23,7 +23,14 @@ import {
 import { ConflictError } from '../core/errors.ts';
 import { openIncident } from '../core/escalation.ts';
 import { analyseCanary, seedLimits } from '../core/judge/canary.ts';
-import type { IntervalSample, MetricsSource, ReleaseSelector } from '../core/measurements.ts';
+import {
+  counterSnapshotJsonSchema,
+  type IntervalSample,
+  type MetricsSource,
+  type ReleaseSelector,
+  snapshotFromJson,
+  snapshotToJson,
+} from '../core/measurements.ts';
 import { deploymentContextSchema } from '../core/types.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
@@ -40,14 +47,7 @@ const phaseStateSchema = z.object({
   round: z.number().int().nonnegative(),
   rounds: z.number().int().positive(),
   samples: z.array(sampleSchema),
-  snapshot: z
-    .object({
-      at: z.string(),
-      requests: z.number(),
-      errors: z.number(),
-      buckets: z.array(z.object({ le: z.number().or(z.literal('+Inf')), count: z.number() })),
-    })
-    .optional(),
+  snapshot: counterSnapshotJsonSchema.optional(),
 });
 
 /** The canary-round event: which phase, and the state after the previous call (none before the first). */
@@ -59,35 +59,15 @@ export const canaryRoundEventSchema = z.object({
   baseline: phaseStateSchema.nullish(),
 });
 
-/** A snapshot's `+Inf` travels as a string in JSON (JSON has no Infinity). */
+/** The phase state from the workflow's JSON (a snapshot's '+Inf' bucket back to Infinity). */
 function fromJson(state: z.infer<typeof phaseStateSchema> | null | undefined): PhaseState | undefined {
   if (!state) return undefined;
   const { snapshot, ...rest } = state;
-  return {
-    ...rest,
-    ...(snapshot && {
-      snapshot: {
-        ...snapshot,
-        buckets: snapshot.buckets.map((b) => ({
-          le: b.le === '+Inf' ? Number.POSITIVE_INFINITY : b.le,
-          count: b.count,
-        })),
-      },
-    }),
-  };
+  return { ...rest, ...(snapshot && { snapshot: snapshotFromJson(snapshot) }) };
 }
+/** The phase state in the workflow's JSON. */
 function toJson(state: PhaseState): unknown {
-  if (!state.snapshot) return state;
-  return {
-    ...state,
-    snapshot: {
-      ...state.snapshot,
-      buckets: state.snapshot.buckets.map((b) => ({
-        le: Number.isFinite(b.le) ? b.le : '+Inf',
-        count: b.count,
-      })),
-    },
-  };
+  return state.snapshot ? { ...state, snapshot: snapshotToJson(state.snapshot) } : state;
 }
 
 /** Reads one more round of `release` into `state`: the window so far (history) or one more scrape. */

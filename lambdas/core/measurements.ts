@@ -4,8 +4,9 @@
  * API and CloudWatch GetMetricData keep history, so one call returns a whole window of interval
  * samples; a direct scrape of `/metrics` has no history, so the step takes a snapshot of the
  * cumulative counters each interval and `sampleBetween` turns two snapshots into one sample.
- * Pure: types and arithmetic only.
+ * Pure: types and arithmetic only (and the counters' JSON form between rounds).
  */
+import * as z from 'zod';
 
 /** One analysis interval of one release, as a provider measured it. `null`: no data for it. */
 export interface IntervalSample {
@@ -169,3 +170,35 @@ export function sampleBetween(before: CounterSnapshot, after: CounterSnapshot): 
 }
 
 // --- end metric arithmetic ---
+
+/**
+ * A scrape's counters as they travel through the workflow's JSON between rounds: JSON has no
+ * Infinity, so the `+Inf` histogram bucket is the string '+Inf' there.
+ */
+export const counterSnapshotJsonSchema = z.object({
+  at: z.string(),
+  requests: z.number(),
+  errors: z.number(),
+  buckets: z.array(z.object({ le: z.number().or(z.literal('+Inf')), count: z.number() })),
+});
+/** A scrape's counters in the workflow's JSON. */
+export type CounterSnapshotJson = z.infer<typeof counterSnapshotJsonSchema>;
+
+/** The counters from their JSON form ('+Inf' back to Infinity). */
+export function snapshotFromJson(s: CounterSnapshotJson): CounterSnapshot {
+  return {
+    ...s,
+    buckets: s.buckets.map((b) => ({
+      le: b.le === '+Inf' ? Number.POSITIVE_INFINITY : b.le,
+      count: b.count,
+    })),
+  };
+}
+
+/** The counters in their JSON form (Infinity as '+Inf'). */
+export function snapshotToJson(s: CounterSnapshot): CounterSnapshotJson {
+  return {
+    ...s,
+    buckets: s.buckets.map((b) => ({ le: Number.isFinite(b.le) ? b.le : '+Inf', count: b.count })),
+  };
+}

@@ -7,7 +7,12 @@
 import * as z from 'zod';
 import { releaseOf } from '../core/canary-phase.ts';
 import type { CounterSnapshot, IntervalSample } from '../core/measurements.ts';
-import { sampleBetween } from '../core/measurements.ts';
+import {
+  counterSnapshotJsonSchema,
+  sampleBetween,
+  snapshotFromJson,
+  snapshotToJson,
+} from '../core/measurements.ts';
 import {
   checkLiveMetrics,
   judgeRound,
@@ -19,21 +24,13 @@ import { runHealthCheck } from '../health-check/run.ts';
 import { lambdaHandler } from '../shared/lambda.ts';
 import { defineStep } from '../shared/step.ts';
 
-const snapshotSchema = z.object({
-  at: z.string(),
-  requests: z.number(),
-  errors: z.number(),
-  // JSON has no Infinity: the +Inf bucket travels as a string.
-  buckets: z.array(z.object({ le: z.number().or(z.literal('+Inf')), count: z.number() })),
-});
-
 const stateSchema = z.object({
   round: z.number().int().nonnegative(),
   rounds: z.number().int().positive(),
   consecutiveFailures: z.number().int().nonnegative(),
   failedRounds: z.number().int().nonnegative(),
   /** A scrape provider's counters at the previous round (the next sample is the difference). */
-  snapshot: snapshotSchema.optional(),
+  snapshot: counterSnapshotJsonSchema.optional(),
 });
 
 /** The monitor-round event: the state after the previous round, or none before the first. */
@@ -46,22 +43,6 @@ export const monitorRoundEventSchema = z.object({
   }),
   monitoring: stateSchema.nullish(),
 });
-
-function snapshotIn(s: z.infer<typeof snapshotSchema>): CounterSnapshot {
-  return {
-    ...s,
-    buckets: s.buckets.map((b) => ({
-      le: b.le === '+Inf' ? Number.POSITIVE_INFINITY : b.le,
-      count: b.count,
-    })),
-  };
-}
-function snapshotOut(s: CounterSnapshot): z.infer<typeof snapshotSchema> {
-  return {
-    ...s,
-    buckets: s.buckets.map((b) => ({ le: Number.isFinite(b.le) ? b.le : '+Inf', count: b.count })),
-  };
-}
 
 /** The monitor-round step. */
 export const step = defineStep(
@@ -87,7 +68,7 @@ export const step = defineStep(
         if (deps.measurements.kind === 'scrape') {
           const snapshot = await deps.measurements.scrape(release);
           // The first round only starts the counters: there is no interval to judge yet.
-          const before = monitoring?.snapshot ? snapshotIn(monitoring.snapshot) : undefined;
+          const before = monitoring?.snapshot ? snapshotFromJson(monitoring.snapshot) : undefined;
           return before
             ? { check: checkLiveMetrics(sampleBetween(before, snapshot), rule), snapshot }
             : { snapshot };
@@ -127,7 +108,9 @@ export const step = defineStep(
       thresholds.consecutive_failures_for_rollback,
     );
     deps.logger.info(verdict.reason, { verdict: verdict.verdict, round: verdict.state.round });
-    const next = live.snapshot ? { ...verdict.state, snapshot: snapshotOut(live.snapshot) } : verdict.state;
+    const next = live.snapshot
+      ? { ...verdict.state, snapshot: snapshotToJson(live.snapshot) }
+      : verdict.state;
     return { ...verdict, state: next as RoundVerdict['state'], checkedAt: now.toISOString() };
   },
 );
