@@ -658,3 +658,23 @@ export function readJsonInput(file: string, command: string, hint = ''): unknown
     );
   }
 }
+
+/** Options every subcommand of a command group takes. */
+const GROUP_OPTIONS = new Set(['json', 'help', 'config-dir']);
+
+/**
+ * Throws a UsageError for an option `command sub` does not take (`accepts` lists each
+ * subcommand's own options; --json, --help and --config-dir are always accepted).
+ */
+export function refuseForeignOptions(
+  args: ParsedArgs,
+  command: 'backup' | 'canary',
+  sub: string,
+  accepts: Readonly<Record<string, readonly string[]>>,
+): void {
+  const accepted = new Set(accepts[sub] ?? []);
+  for (const [name, value] of Object.entries(args.values)) {
+    if (value === undefined || GROUP_OPTIONS.has(name) || accepted.has(name)) continue;
+    throw new UsageError(`--${name} is not an option of ${command} ${sub}`, command);
+  }
+}

@@ -22,7 +22,7 @@ import type { DeploymentRecord } from '../../lambdas/core/types.ts';
 import { backupConfigOf } from '../config/backup-schema.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalGuardian } from '../local/guardian.ts';
-import { type ParsedArgs, requireString, UsageError } from './args.ts';
+import { type ParsedArgs, refuseForeignOptions, requireString, UsageError } from './args.ts';
 import { bold, jsonDocument, type Output } from './format.ts';
 import { CommandRefusedError } from './report.ts';
 
@@ -80,7 +80,6 @@ const ACCEPTS: Record<string, readonly string[]> = {
   list: ['env', 'local', 'state-dir'],
   restore: ['env', 'requested-by', 'local', 'state-dir'],
 };
-const ALWAYS = new Set(['json', 'help', 'config-dir']);
 
 /**
  * The rows of `guardian backup list`, newest first (unknown times last, ties by id as retention
@@ -125,11 +124,7 @@ export async function backupCommand(
   ctx: BackupCommandContext,
 ): Promise<number> {
   const sub = args.positionals?.SUBCOMMAND ?? '';
-  const accepted = new Set(ACCEPTS[sub] ?? []);
-  for (const [name, value] of Object.entries(args.values)) {
-    if (value === undefined || ALWAYS.has(name) || accepted.has(name)) continue;
-    throw new UsageError(`--${name} is not an option of backup ${sub}`, 'backup');
-  }
+  refuseForeignOptions(args, 'backup', sub, ACCEPTS);
   const snapshotId = args.positionals?.SNAPSHOT;
   if (sub === 'list' && snapshotId !== undefined) {
     throw new UsageError(

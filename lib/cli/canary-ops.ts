@@ -22,7 +22,14 @@ import type { DeploymentRecord } from '../../lambdas/core/types.ts';
 import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalGuardian } from '../local/guardian.ts';
-import { optionalInt, optionalString, type ParsedArgs, requireString, UsageError } from './args.ts';
+import {
+  optionalInt,
+  optionalString,
+  type ParsedArgs,
+  refuseForeignOptions,
+  requireString,
+  UsageError,
+} from './args.ts';
 import { bold, dim, formatCanary, jsonDocument, type Output } from './format.ts';
 import { CommandRefusedError } from './report.ts';
 
@@ -46,7 +53,6 @@ const ACCEPTS: Record<string, readonly string[]> = {
   approve: ['env', 'reason', 'requested-by', 'local', 'state-dir'],
   reject: ['env', 'reason', 'requested-by', 'local', 'state-dir'],
 };
-const ALWAYS = new Set(['json', 'help', 'config-dir']);
 
 /** `guardian canary SUBCOMMAND`: refuses an option the subcommand does not take, then runs it. */
 export async function canaryCommand(
@@ -56,11 +62,7 @@ export async function canaryCommand(
   ctx: CanaryCommandContext,
 ): Promise<number> {
   const sub = args.positionals?.SUBCOMMAND ?? '';
-  const accepted = new Set(ACCEPTS[sub] ?? []);
-  for (const [name, value] of Object.entries(args.values)) {
-    if (value === undefined || ALWAYS.has(name) || accepted.has(name)) continue;
-    throw new UsageError(`--${name} is not an option of canary ${sub}`, 'canary');
-  }
+  refuseForeignOptions(args, 'canary', sub, ACCEPTS);
   if (sub === 'judge') return (await import('./canary.ts')).canaryJudge(args, output);
   if (sub === 'run') return canaryRun(args, config, output, ctx);
   return holdDecision(sub === 'approve' ? 'approve' : 'reject', args, config, output, ctx);
