@@ -14,6 +14,7 @@ export const STEP_MODULES: Record<StepId, StepModule> = {
   backup: () => import('./backup/handler.ts'),
   'set-image': () => import('./set-image/handler.ts'),
   'rollout-status': () => import('./rollout-status/handler.ts'),
+  promote: () => import('./promote/handler.ts'),
   'health-check': () => import('./health-check/handler.ts'),
   'await-signal': () => import('./await-signal/handler.ts'),
   'monitor-round': () => import('./monitor-round/handler.ts'),

@@ -48,6 +48,8 @@ export const STEPS = {
       'metrics',
       // The plan and the record name the snapshot the backup step will take (issue 10).
       'backup',
+      // Blue-green (issue 11): the plan names the preview's URL.
+      'argo',
     ],
     invokedBy: 'task',
   },
@@ -57,8 +59,16 @@ export const STEPS = {
   // rollout: the deadline starts when the rollout does (after the backup and the baseline).
   'set-image': { ports: ['workload'], config: ['rollout'], invokedBy: 'task' },
   'rollout-status': { ports: ['workload'], config: [], invokedBy: 'task' },
-  // workload (issue 9): the startup-time check reads the release's pods.
-  'health-check': { ports: ['http', 'workload'], config: ['apiUrl', 'healthCheck'], invokedBy: 'task' },
+  // Blue-green (issue 11): "Promote" switches the active Service to the analysed preview; the
+  // promotion's wait has its own deadline.
+  promote: { ports: ['workload'], config: ['rollout'], invokedBy: 'task' },
+  // workload (issue 9): the startup-time check reads the release's pods. argo (issue 11): on a
+  // blue-green environment the check before promotion calls the preview Service.
+  'health-check': {
+    ports: ['http', 'workload'],
+    config: ['apiUrl', 'argo', 'healthCheck'],
+    invokedBy: 'task',
+  },
   'await-signal': { ports: ['store'], config: [], invokedBy: 'task' },
   'monitor-round': {
     // measurements (issue 9): the seed's thresholds on the release's live metrics, every round.
@@ -109,12 +119,14 @@ export const STEP_IDS = Object.keys(STEPS) as StepId[];
  * Whether `env`'s stack has `step`'s function: the PagerDuty webhook exists only when its signing
  * secret is configured (`escalation.channels.pagerduty.webhookSecret`), since without it every
  * delivery would be refused; the canary round only in an environment with a canary analysis
- * (`canary`); the backup only in one with a database (`backup.database`); every other step always.
+ * (`canary`); the backup only in one with a database (`backup.database`); the promotion only on
+ * a blue-green platform (`argo-rollouts`); every other step always.
  */
 export function stepEnabled(
   step: StepId,
-  env: Pick<EnvironmentConfig, 'escalation' | 'canary' | 'backup'>,
+  env: Pick<EnvironmentConfig, 'escalation' | 'canary' | 'backup' | 'platform'>,
 ): boolean {
+  if (step === 'promote') return env.platform === 'argo-rollouts';
   if (step === 'pagerduty-webhook') return env.escalation.channels.pagerduty?.webhookSecret !== undefined;
   if (step === 'canary-round') return env.canary !== undefined;
   if (step === 'backup') return env.backup.database !== 'none';

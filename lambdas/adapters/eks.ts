@@ -163,13 +163,26 @@ export function eksClusterProvider(
   env: EnvironmentConfig,
   deps: EksProviderDeps = {},
 ): () => Promise<ClusterPort> {
+  return eksClientProvider(env, (kc) => new KubernetesCluster(kc), deps);
+}
+
+/**
+ * A client of the EKS cluster built by `build` from a kubeconfig (the Deployment API, or the Argo
+ * Rollouts one): DescribeCluster once per container, a fresh token (and client) whenever the
+ * cached one is older than TOKEN_REFRESH_AFTER_MS.
+ */
+export function eksClientProvider<T>(
+  env: EnvironmentConfig,
+  build: (kubeConfig: KubeConfig) => T,
+  deps: EksProviderDeps = {},
+): () => Promise<T> {
   const eks = deps.eks ?? createEksClient(env.region);
   // The EKS client's own resolved credential chain signs the token too: one chain, and nothing
   // beyond what the Lambda runtime's SDK ships.
   const credentials: AwsCredentialIdentityProvider = deps.credentials ?? (() => eks.config.credentials());
   const clock = deps.clock ?? systemClock;
   let info: Promise<EksClusterInfo> | undefined;
-  let cached: { cluster: ClusterPort; signedAt: number } | undefined;
+  let cached: { cluster: T; signedAt: number } | undefined;
   return async () => {
     const now = clock.now();
     if (cached && now.getTime() - cached.signedAt < TOKEN_REFRESH_AFTER_MS) return cached.cluster;
@@ -181,7 +194,7 @@ export function eksClusterProvider(
     // failure must not become an unhandled rejection, which ends a Lambda runtime or a CLI.
     info.catch(() => undefined);
     const token = await eksBearerToken({ clusterName: env.cluster, region: env.region, credentials, now });
-    const cluster = new KubernetesCluster(kubeConfigForEks(env.cluster, await info, token));
+    const cluster = build(kubeConfigForEks(env.cluster, await info, token));
     cached = { cluster, signedAt: now.getTime() };
     return cluster;
   };

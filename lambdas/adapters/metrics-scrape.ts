@@ -84,6 +84,8 @@ export function countersOf(
 export interface ScrapeDeps {
   /** The environment's API (`apiUrl`); the path comes from config. */
   readonly apiUrl: string;
+  /** Blue-green (issue 11): the preview Service's URL (`argo.previewUrl`). */
+  readonly previewUrl?: string;
   readonly clock: Clock;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
@@ -91,10 +93,17 @@ export interface ScrapeDeps {
 
 /** The Metrics port as a scrape of `apiUrl` + `path`. */
 export function scrapeMetrics(config: ScrapeMetricsConfig, deps: ScrapeDeps): MetricsSource {
-  const url = new URL(config.path, deps.apiUrl.endsWith('/') ? deps.apiUrl : `${deps.apiUrl}/`).toString();
+  const urlOf = (base: string) => new URL(config.path, base.endsWith('/') ? base : `${base}/`).toString();
   return {
     kind: 'scrape',
-    async scrape(release?: ReleaseSelector): Promise<CounterSnapshot> {
+    async scrape(
+      release?: ReleaseSelector,
+      service: 'active' | 'preview' = 'active',
+    ): Promise<CounterSnapshot> {
+      if (service === 'preview' && deps.previewUrl === undefined) {
+        throw new MetricsQueryError('the preview cannot be scraped: the environment has no argo.previewUrl');
+      }
+      const url = urlOf(service === 'preview' ? (deps.previewUrl as string) : deps.apiUrl);
       let text: string;
       let status: number;
       try {

@@ -57,6 +57,12 @@ export const canaryRoundEventSchema = z.object({
   canary: phaseStateSchema.nullish(),
   /** The baseline the canary is judged against (phase canary). */
   baseline: phaseStateSchema.nullish(),
+  /**
+   * `before` (default): the baseline was measured before the rollout. `concurrent` (blue-green,
+   * issue 11): the preview is judged against stable measured over the same window, each round
+   * reading both; the baseline state then travels with the result.
+   */
+  compare: z.enum(['before', 'concurrent']).optional(),
 });
 
 /** The phase state from the workflow's JSON (a snapshot's '+Inf' bucket back to Infinity). */
@@ -77,8 +83,9 @@ async function readRound(
   release: ReleaseSelector,
   now: Date,
   stepSeconds: number,
+  service?: 'active' | 'preview',
 ): Promise<PhaseState> {
-  if (metrics.kind === 'scrape') return addScrape(state, await metrics.scrape(release));
+  if (metrics.kind === 'scrape') return addScrape(state, await metrics.scrape(release, service));
   const start = new Date(state.startedAt);
   const samples: IntervalSample[] =
     now.getTime() - start.getTime() >= stepSeconds * 1000
@@ -128,17 +135,48 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
     return { state: toJson(state), outcome: ready ? 'ready' : 'collecting', reason };
   }
 
-  const baseline = fromJson(event.baseline);
+  const concurrent = event.compare === 'concurrent';
   const release = releaseOf(d.image, d.version);
+  const stable = releaseOf(d.rollbackPoint.image);
   const previous = fromJson(event.canary);
   if (!previous) {
-    // The first call starts the window; a scrape provider takes its first counters.
+    // The first call starts the window; a scrape provider takes its first counters (of both
+    // sides, when stable is measured alongside).
     const start: PhaseState = { startedAt: now.toISOString(), round: 0, rounds, samples: [] };
-    const state = metrics.kind === 'scrape' ? addScrape(start, await metrics.scrape(release)) : start;
-    const reason = `canary analysis of ${release.version} started: ${rounds} rounds of ${interval} s`;
-    return { state: toJson({ ...state, round: 0 }), outcome: 'continue', reason };
+    const scraped = metrics.kind === 'scrape';
+    const state = scraped
+      ? addScrape(start, await metrics.scrape(release, concurrent ? 'preview' : undefined))
+      : start;
+    const reason = concurrent
+      ? `canary analysis of preview ${release.version} against stable ${stable.version} started: ${rounds} rounds of ${interval} s`
+      : `canary analysis of ${release.version} started: ${rounds} rounds of ${interval} s`;
+    if (!concurrent) return { state: toJson({ ...state, round: 0 }), outcome: 'continue', reason };
+    const base = scraped ? addScrape(start, await metrics.scrape(stable, 'active')) : start;
+    return {
+      state: toJson({ ...state, round: 0 }),
+      baseline: toJson({ ...base, round: 0 }),
+      outcome: 'continue',
+      reason,
+    };
   }
-  const state = await readRound(metrics, previous, release, now, interval);
+  const state = await readRound(
+    metrics,
+    previous,
+    release,
+    now,
+    interval,
+    concurrent ? 'preview' : undefined,
+  );
+  const baseline = concurrent
+    ? await readRound(
+        metrics,
+        fromJson(event.baseline) ?? { startedAt: previous.startedAt, round: 0, rounds, samples: [] },
+        stable,
+        now,
+        interval,
+        'active',
+      )
+    : fromJson(event.baseline);
   const elapsedSeconds = (now.getTime() - new Date(state.startedAt).getTime()) / 1000;
   const verdict = analyseCanary(
     baseline?.samples ?? [],
@@ -181,7 +219,7 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
           at: now.toISOString(),
           baseline: baseline?.samples ?? [],
           canary: state.samples,
-          baselineVersion: releaseOf(d.rollbackPoint.image).version,
+          baselineVersion: stable.version,
           ...(incidentId && { incidentId }),
         }),
       },
@@ -194,6 +232,7 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
   }
   return {
     state: toJson(state),
+    ...(concurrent && baseline && { baseline: toJson(baseline) }),
     outcome,
     reason: outcome === 'fail' || outcome === 'marginal' ? explainVerdict(verdict) : verdict.reason,
     ...(verdict.score !== undefined && { score: verdict.score }),

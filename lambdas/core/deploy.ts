@@ -23,7 +23,7 @@ import type { RollbackPoint, WorkloadObservation } from './workload.ts';
 /** What the deployment context is built from. */
 export interface DeploymentFacts {
   readonly config: Pick<EnvironmentConfig, 'name' | 'rollout' | 'apiUrl' | 'healthCheck' | 'thresholds'> &
-    Partial<Pick<EnvironmentConfig, 'canary' | 'metrics' | 'backup'>>;
+    Partial<Pick<EnvironmentConfig, 'canary' | 'metrics' | 'backup' | 'argo'>>;
   readonly input: DeployInput;
   readonly release: ValidatedRelease;
   readonly execution: ExecutionRef;
@@ -62,26 +62,30 @@ export function deploymentContext(f: DeploymentFacts): DeploymentContext {
     startedAt: now.toISOString(),
     dryRun: input.dryRun,
     ...(backup && { backup }),
-    plan: withCanaryLine(
+    plan: withBlueGreenLines(
+      observation,
       config,
-      point.image,
-      withBackupLine(
-        backup,
-        planLines({
-          environment: config.name,
-          workload: observation.name,
-          image: input.image,
-          ...(version !== undefined && { version }),
-          rollbackPoint: point,
-          deadlineSeconds: config.rollout.deadlineSeconds,
-          rolloutDeadlineAt,
-          apiUrl: config.apiUrl,
-          healthPaths: config.healthCheck.endpoints.map((e) => e.path),
-          breakerSummary: breakerSummary(f.breaker, config.thresholds.consecutive_failures_for_rollback),
-          lockSummary: input.dryRun
-            ? `the ${config.name} lock is free (a dry run does not take it)`
-            : `took the ${config.name} lock until ${f.lock.expiresAt}`,
-        }),
+      withCanaryLine(
+        config,
+        point.image,
+        withBackupLine(
+          backup,
+          planLines({
+            environment: config.name,
+            workload: observation.name,
+            image: input.image,
+            ...(version !== undefined && { version }),
+            rollbackPoint: point,
+            deadlineSeconds: config.rollout.deadlineSeconds,
+            rolloutDeadlineAt,
+            apiUrl: config.apiUrl,
+            healthPaths: config.healthCheck.endpoints.map((e) => e.path),
+            breakerSummary: breakerSummary(f.breaker, config.thresholds.consecutive_failures_for_rollback),
+            lockSummary: input.dryRun
+              ? `the ${config.name} lock is free (a dry run does not take it)`
+              : `took the ${config.name} lock until ${f.lock.expiresAt}`,
+          }),
+        ),
       ),
     ),
   };
@@ -101,6 +105,37 @@ function withCanaryLine(
   const from = config.metrics ? ` from ${config.metrics.provider}` : '';
   const line = `canary analysis: ${c.durationSeconds} s judged every ${c.intervalSeconds} s against ${baselineImage}'s metrics${from} before the rollout; a fail rolls back, too little evidence (under ${c.minRequests} requests) holds the release and pages (${c.hold.priority}) for ${c.hold.seconds} s${c.dryRun ? ' (shadow: recorded, not acted on)' : ''}`;
   return [...lines.slice(0, -1), line, ...lines.slice(-1)];
+}
+
+/**
+ * Blue-green (issue 11): the rollout line says the release goes behind the preview Service while
+ * the active one keeps serving stable; the health check and canary analysis are of the preview
+ * (against stable over the same window); then the promotion.
+ */
+function withBlueGreenLines(
+  observation: WorkloadObservation,
+  config: Pick<EnvironmentConfig, 'apiUrl'> & Partial<Pick<EnvironmentConfig, 'argo'>>,
+  lines: string[],
+): string[] {
+  const bg = observation.blueGreen;
+  if (!bg) return lines;
+  const preview = bg.previewService ?? '(no preview Service)';
+  const previewUrl = config.argo?.previewUrl ?? '(no argo.previewUrl)';
+  const out = lines.map((l) => {
+    if (l.startsWith('set '))
+      return `${l} behind the preview Service "${preview}"; "${bg.activeService}" keeps serving ${bg.stable ? `revision ${bg.stable.revision} (${bg.stable.image})` : 'stable'} until promotion`;
+    if (l.startsWith('wait up to ')) return l.replace('for the rollout', 'for the preview to be ready');
+    if (l.startsWith('check '))
+      return `${l.replace(` on ${config.apiUrl}`, ` on the preview ${previewUrl}`)}`;
+    if (l.startsWith('canary analysis: '))
+      return l.replace(
+        /against (\S+)'s metrics(.*?) before the rollout/,
+        'of the preview against stable $1$2 over the same window',
+      );
+    return l;
+  });
+  const promote = `promote: "${bg.activeService}" switches to the preview; wait for the promotion, check ${config.apiUrl}, then post-promotion monitoring (a failure rolls back after promotion)`;
+  return [...out.slice(0, -1), promote, ...out.slice(-1)];
 }
 
 /** The plan with the backup line before the rollout's line (the runbook's step 1 comes first). */

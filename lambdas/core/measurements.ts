@@ -70,8 +70,11 @@ export type MetricsSource =
   | {
       /** A direct scrape of `/metrics`: only the counters of now. */
       readonly kind: 'scrape';
-      /** The counters now, of `release` when given (series with another version label are skipped). */
-      scrape(release?: ReleaseSelector): Promise<CounterSnapshot>;
+      /**
+       * The counters now, of `release` when given (series with another version label are
+       * skipped), from the active Service (default) or a blue-green environment's preview.
+       */
+      scrape(release?: ReleaseSelector, service?: 'active' | 'preview'): Promise<CounterSnapshot>;
     };
 
 // --- Arithmetic over scrapes and histograms (issue 9: metric providers). ---

@@ -13,6 +13,12 @@ export interface RolloutExpectation {
   readonly expectedImage: string;
   /** ISO time at which the guardian stops waiting (inclusive: at that instant it fails). */
   readonly rolloutDeadlineAt: string;
+  /**
+   * What counts as done. `release` (default): the workload runs the image everywhere. `preview`
+   * (blue-green, before promotion): the new revision is available behind the preview Service and
+   * waits for promotion, while the active Service still serves the stable one.
+   */
+  readonly stage?: 'release' | 'preview';
 }
 
 /** Judges a rollout at `now`: progressing, complete or failed, with a sentence for the operator. */
@@ -45,6 +51,26 @@ export function judgeRollout(
       'failed',
       `someone changed the image: ${name} now runs ${workload.image}, expected ${target.expectedImage}`,
     );
+  }
+  const bg = workload.blueGreen;
+  if (target.stage === 'preview' && bg) {
+    switch (bg.stage) {
+      case 'preview-ready':
+        return result('complete', rollout.message);
+      case 'stable':
+        // The Rollout already ran this image (a redeploy of the running release): nothing to preview.
+        return result(
+          'complete',
+          `${rollout.message}; it already runs ${target.expectedImage}, nothing to preview`,
+        );
+      case 'promoting':
+        return result(
+          'failed',
+          `${name} was promoted before the guardian's health check and canary analysis (by someone, or by autoPromotionEnabled): ${rollout.message}`,
+        );
+      default:
+        break;
+    }
   }
   switch (rollout.phase) {
     case 'paused':

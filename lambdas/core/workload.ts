@@ -13,7 +13,7 @@ export const PLATFORMS = ['kubernetes', 'argo-rollouts', 'ecs'] as const;
 /** A platform name. */
 export type Platform = (typeof PLATFORMS)[number];
 /** Platforms this guardian can drive today (others are refused at synth and at CLI start). */
-export const BUILT_PLATFORMS = ['kubernetes', 'ecs'] as const satisfies readonly Platform[];
+export const BUILT_PLATFORMS = ['kubernetes', 'argo-rollouts', 'ecs'] as const satisfies readonly Platform[];
 /** A platform this guardian can drive. */
 export type BuiltPlatform = (typeof BUILT_PLATFORMS)[number];
 
@@ -36,9 +36,25 @@ export const kubernetesRollbackPointSchema = z.strictObject({
   podTemplate: z.record(z.string(), z.unknown()),
 });
 
+/**
+ * An Argo Rollout's rollback point: its stable revision and that revision's pod template. Restored
+ * like `kubectl argo rollouts abort` + `undo`: traffic stays on (or returns to) stable and the
+ * desired pod template is put back, so the controller does not retry the release.
+ */
+export const argoRollbackPointSchema = z.strictObject({
+  platform: z.literal('argo-rollouts'),
+  /** `rollout.argoproj.io/revision` of the stable ReplicaSet (0 while unnumbered). */
+  revision: z.number().int().nonnegative(),
+  /** The guarded container's image at this point. */
+  image: z.string().min(1),
+  /** The pod template (`spec.template` as wire JSON, without `rollouts-pod-template-hash`). */
+  podTemplate: z.record(z.string(), z.unknown()),
+});
+
 /** A state the Rollback workflow can restore, tagged with its platform. */
 export const rollbackPointSchema = z.discriminatedUnion('platform', [
   kubernetesRollbackPointSchema,
+  argoRollbackPointSchema,
   ecsRollbackPointSchema,
 ]);
 /** A state the Rollback workflow can restore, tagged with its platform. */
@@ -46,6 +62,39 @@ export type RollbackPoint = z.infer<typeof rollbackPointSchema>;
 
 /** How far a workload's rollout is, as its platform reports it. */
 export type WorkloadRolloutPhase = 'progressing' | 'complete' | 'failed' | 'paused';
+
+/**
+ * Where a blue-green release is (Argo Rollouts), as the guardian reads the Rollout's status:
+ * - `stable`: the active Service serves the current pod template; nothing is in progress;
+ * - `preview-progressing`: a new revision is scaling up behind the preview Service;
+ * - `preview-ready`: the preview is available and the controller waits for promotion;
+ * - `promoting`: promoted, the active Service is switching or old pods scaling down;
+ * - `aborted`: an abort sent traffic back to stable; the desired template is still the release;
+ * - `degraded`: the controller gave up (progress deadline, invalid spec);
+ * - `paused`: a person paused the Rollout (`spec.paused`).
+ */
+export type BlueGreenStage =
+  | 'stable'
+  | 'preview-progressing'
+  | 'preview-ready'
+  | 'promoting'
+  | 'aborted'
+  | 'degraded'
+  | 'paused';
+
+/** A blue-green workload's two sides (Argo Rollouts only). */
+export interface BlueGreenObservation {
+  readonly stage: BlueGreenStage;
+  /** Argo's `status.phase` and `status.message`, as `kubectl argo rollouts status` prints them. */
+  readonly phase: string;
+  readonly message: string;
+  readonly activeService: string;
+  readonly previewService?: string;
+  /** The revision and image the active Service serves (the stable ReplicaSet's). */
+  readonly stable?: { readonly revision: number; readonly image: string };
+  /** The revision and image of the current pod template, while it is not stable yet. */
+  readonly preview?: { readonly revision: number; readonly image: string };
+}
 
 /** A workload as its platform reports it now (plain data; no client types). */
 export interface WorkloadObservation {
@@ -67,6 +116,8 @@ export interface WorkloadObservation {
     readonly ready: number;
     readonly available: number;
   };
+  /** Blue-green platforms only: the active and preview sides. */
+  readonly blueGreen?: BlueGreenObservation;
 }
 
 /** One environment's workload, on whatever platform runs it. */
@@ -86,6 +137,14 @@ export interface WorkloadPort {
    * check's startup-time validation); empty when the release has no pods yet.
    */
   podStartup(): Promise<PodStartup[]>;
+  /**
+   * Why the workload cannot take a release now, beyond a pause (blue-green: not blue-green, no
+   * preview Service, auto-promotion on, a release already in progress); empty when it can.
+   * Platforms without such rules leave it out.
+   */
+  releaseProblems?(): Promise<string[]>;
+  /** Blue-green only: promotes the ready preview (the active Service switches to it). */
+  promote?(): Promise<WorkloadObservation>;
 }
 
 /** `revision 3 (ghcr.io/buywhere/buywhere-api:v1.2.3)`. */

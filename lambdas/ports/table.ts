@@ -19,6 +19,7 @@ import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import type { ClusterPort } from '../adapters/cluster.ts';
 import type { EcsApi } from '../adapters/ecs-api.ts';
 import type { SnsPublish } from '../adapters/notifier.ts';
+import type { RolloutsPort } from '../adapters/rollouts.ts';
 import { type DatabaseSnapshots, snapshotNamePattern } from '../core/backup.ts';
 import type { MetricsSource } from '../core/measurements.ts';
 import { stateMachineName } from '../core/naming.ts';
@@ -76,6 +77,11 @@ export interface LocalPortContext {
   readonly snsPublish?: SnsPublish;
   /** Where PagerDuty's Events API is reached locally (a receiver on loopback). @default the configured eventsUrl */
   readonly pagerdutyEventsUrl?: string;
+  /**
+   * The Argo Rollouts API (issue 11): the embedded simulator or a kubeconfig's cluster.
+   * @default none (an Argo environment then cannot be driven locally)
+   */
+  readonly rollouts?: () => Promise<RolloutsPort>;
   /** The environment's ECS service (issue 10): the local ECS double. @default none */
   readonly ecs?: () => Promise<EcsApi>;
   /** The environment's database snapshots (issue 10): the local RDS double. @default none */
@@ -199,6 +205,45 @@ const workloads: { readonly [P in BuiltPlatform]: PortSpec<WorkloadPort> } = {
         ? import('../adapters/kubernetes-workload.ts').then(
             (k8s) => new k8s.DeploymentWorkload(local.kubernetes, k8s.deploymentPlacement(ctx.config)),
           )
+        : undefined,
+  },
+  // Issue 11: an Argo Rollout with the blue-green strategy (the runbook's production path).
+  'argo-rollouts': {
+    description:
+      'an Argo Rollout (blue-green) on EKS: set image, preview/active status, promote, abort + undo, through the Kubernetes API',
+    flag: 'GUARDIAN_PORT_WORKLOAD_ARGO',
+    config: ['cluster', 'region', 'namespace', 'workload', 'container'],
+    // As for a Deployment: IAM only finds the cluster; RBAC (an EKS access entry) decides what the
+    // role may do on rollouts, rollouts/status, replicasets, services and pods in the namespace.
+    grants: (r, env) => [
+      { actions: ['eks:DescribeCluster'], resources: [r.arn('eks', 'cluster', env.cluster)] },
+    ],
+    aws: (ctx) =>
+      process.env.GUARDIAN_PORT_WORKLOAD_ARGO !== 'off'
+        ? Promise.all([
+            import('../adapters/eks.ts'),
+            import('../adapters/kubernetes-rollouts.ts'),
+            import('../adapters/argo-workload.ts'),
+          ]).then(
+            ([eks, k8s, argo]) =>
+              new argo.ArgoRolloutWorkload(
+                eks.eksClientProvider(ctx.config, (kc) => new k8s.KubernetesRollouts(kc), {
+                  clock: ctx.clock,
+                }),
+                argo.rolloutPlacement(ctx.config),
+              ),
+          )
+        : undefined,
+    local: (ctx, local) =>
+      process.env.GUARDIAN_PORT_WORKLOAD_ARGO !== 'off'
+        ? import('../adapters/argo-workload.ts').then((argo) => {
+            if (!local.rollouts)
+              throw new RuntimeEnvError(
+                `this local runner has no Argo Rollouts API for '${ctx.config.name}'`,
+              );
+            const rollouts = local.rollouts;
+            return new argo.ArgoRolloutWorkload(() => rollouts(), argo.rolloutPlacement(ctx.config));
+          })
         : undefined,
   },
   // Issue 10: the legacy ECS service (register a task definition revision, update the service).
@@ -575,7 +620,12 @@ async function buildMetrics(
     }
     case 'scrape': {
       const m = await import('../adapters/metrics-scrape.ts');
-      return m.scrapeMetrics(metrics, { apiUrl: ctx.config.apiUrl, clock: ctx.clock });
+      const previewUrl = ctx.config.argo?.previewUrl;
+      return m.scrapeMetrics(metrics, {
+        apiUrl: ctx.config.apiUrl,
+        ...(previewUrl !== undefined && { previewUrl }),
+        clock: ctx.clock,
+      });
     }
   }
 }
@@ -588,7 +638,8 @@ const measurements: PortSpec<MetricsSource> = {
   description:
     "the release's requests, 5xx and p99 latency: Prometheus HTTP API, CloudWatch GetMetricData or a scrape of the API's /metrics",
   flag: 'GUARDIAN_PORT_METRICS',
-  config: [METRICS_CONFIG_KEY, 'apiUrl'],
+  // argo: a scrape of a blue-green environment reads the preview from its own URL.
+  config: [METRICS_CONFIG_KEY, 'apiUrl', 'argo'],
   grants: (r, env) => {
     const config = metricsConfigOf(env);
     const grants: PortGrant[] = [];

@@ -13,7 +13,13 @@ import { breakerOpenMessage } from '../core/breaker.ts';
 import { compensateOnFailure } from '../core/compensation.ts';
 import { checkEnvironment, checkNotPaused } from '../core/context.ts';
 import { deploymentContext, deploymentRecord } from '../core/deploy.ts';
-import { AlarmActiveError, ChangeFreezeError, CircuitOpenError, LockHeldError } from '../core/errors.ts';
+import {
+  AlarmActiveError,
+  ChangeFreezeError,
+  CircuitOpenError,
+  InvalidInputError,
+  LockHeldError,
+} from '../core/errors.ts';
 import { activeFreeze, freezeMessage } from '../core/freeze.ts';
 import { validateRelease } from '../core/image.ts';
 import { blocks, buildLock, lockHeldMessage } from '../core/lock.ts';
@@ -69,6 +75,10 @@ export const step = defineStep('preflight', preflightEventSchema, async ({ input
     async () => {
       const { observation, point } = await deps.workload.capture();
       checkNotPaused(observation);
+      // Blue-green (issue 11): a Rollout that is not blue-green, without its preview Service, that
+      // would promote itself, or with a release already in it is refused before anything changes.
+      const problems = (await deps.workload.releaseProblems?.()) ?? [];
+      if (problems.length > 0) throw new InvalidInputError(problems.join('; '));
       const context = deploymentContext({
         config,
         input,

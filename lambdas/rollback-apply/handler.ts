@@ -15,7 +15,9 @@ export const step = defineStep('rollback-apply', rollbackApplyEventSchema, async
   deps.logger.appendKeys({ rollbackId: r.rollbackId, executionArn: r.executionArn });
   const now = await deps.workload.observe();
   // Images, not revision numbers: a revision lags a desired state the platform has not acted on.
-  if (!restoreNeeded(now.image, r.to)) {
+  // A blue-green Rollout on the right template may still need its abort or promotion finished.
+  const unsettled = now.blueGreen !== undefined && now.blueGreen.stage !== 'stable';
+  if (!restoreNeeded(now.image, r.to) && !unsettled) {
     return {
       message: `${r.workload} already runs ${r.to.image} (revision ${now.revision}); nothing to undo (the undo was applied earlier or the deployment never changed it)`,
       revision: now.revision,

@@ -300,6 +300,28 @@ export const COMMANDS = {
       ...COMMON,
     },
   },
+  // Issue 11: the runbook's `rollback.sh argo-status | k8s-argo-promote | k8s-argo-abort | k8s-argo-pause`.
+  argo: {
+    summary:
+      "argo status|promote|abort|pause|resume: the environment's blue-green Argo Rollout: its active and preview sides, or the plugin's promote, abort (traffic back to stable; the desired template stays until guardian rollback), pause and resume. Exit 1 when the Rollout's state refuses the command",
+    positionals: [
+      {
+        name: 'SUBCOMMAND',
+        words: ['status', 'promote', 'abort', 'pause', 'resume'],
+        description: 'status: read only; the others patch the Rollout as kubectl argo rollouts does',
+      },
+    ],
+    options: {
+      ...ENV,
+      local: {
+        type: 'boolean',
+        description: "the local runner's cluster simulator (or --kubeconfig's cluster)",
+      },
+      'state-dir': LOCAL['state-dir'] as OptionSpec,
+      kubeconfig: LOCAL.kubeconfig as OptionSpec,
+      ...COMMON,
+    },
+  },
   // Issue 10: the runbook's `pre-deploy-backup.sh list` / `restore` on the pre-deployment snapshots.
   backup: {
     summary:
@@ -668,7 +690,7 @@ const GROUP_OPTIONS = new Set(['json', 'help', 'config-dir']);
  */
 export function refuseForeignOptions(
   args: ParsedArgs,
-  command: 'backup' | 'canary',
+  command: 'argo' | 'backup' | 'canary',
   sub: string,
   accepts: Readonly<Record<string, readonly string[]>>,
 ): void {

@@ -606,6 +606,8 @@ const HANDLERS: Record<
     (await import('./health.ts')).healthCommand(args, config, output, withLocal),
   backup: async (args, config, output) =>
     (await import('./backup.ts')).backupCommand(args, config, output, { environmentOf, withLocal, whoAmI }),
+  argo: async (args, config, output) =>
+    (await import('./argo.ts')).argoCommand(args, config, output, { environmentOf, withLocal }),
 };
 
 /** `guardian alarm replay FILE`: the real alarm handler on a saved event; its decision, and what it started. */

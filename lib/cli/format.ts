@@ -83,6 +83,8 @@ const paint = (code: string, s: string) => (useColor() ? `\u001b[${code}m${s}\u0
 export const green = (s: string) => paint('32', s);
 /** Red text on a TTY. */
 export const red = (s: string) => paint('31', s);
+/** Yellow (something in progress or waiting). */
+export const yellow = (s: string) => paint('33', s);
 /** Dim text on a TTY. */
 export const dim = (s: string) => paint('2', s);
 /** Bold text on a TTY. */

@@ -223,11 +223,34 @@ export function loadConfig(dir: string = DEFAULT_CONFIG_DIR): GuardianConfig {
 function platformProblems(env: {
   readonly platform: string;
   readonly namespace?: string | undefined;
+  readonly argo?: unknown;
 }): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = [];
+  if (env.platform !== 'argo-rollouts' && env.argo !== undefined) {
+    problems.push({
+      path: ['argo'],
+      message: `has no meaning on platform ${env.platform}: it is for platform argo-rollouts (the blue-green preview's URL)`,
+    });
+  }
   if (env.platform === 'kubernetes' && env.namespace === undefined)
-    return [
-      { path: ['namespace'], message: "is required on platform kubernetes (the Deployment's namespace)" },
-    ];
+    problems.push({
+      path: ['namespace'],
+      message: "is required on platform kubernetes (the Deployment's namespace)",
+    });
+  if (env.platform === 'argo-rollouts') {
+    if (env.namespace === undefined)
+      problems.push({
+        path: ['namespace'],
+        message: "is required on platform argo-rollouts (the Rollout's namespace)",
+      });
+    if (env.argo === undefined)
+      problems.push({
+        path: ['argo'],
+        message:
+          'is required on platform argo-rollouts: argo.previewUrl, where the preview Service is reached (health check and canary analysis before promotion)',
+      });
+  }
+  if (problems.length > 0) return problems;
   if (env.platform === 'ecs' && env.namespace !== undefined) {
     return [
       {

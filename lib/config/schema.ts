@@ -564,9 +564,19 @@ export const environmentSchema = z.strictObject({
       });
     }
   }),
-  /** Kubernetes only (the loader requires it there); ECS has no namespace. */
+  /** Kubernetes and Argo Rollouts (the loader requires it there); ECS has no namespace. */
   namespace: dnsLabel.optional(),
-  /** The Deployment (kubernetes) or the ECS service (ecs) the guardian drives. */
+  /**
+   * Argo Rollouts only (the loader requires it there): where the blue-green preview is reached.
+   * The Rollout names its Services (spec.strategy.blueGreen); the guardian health-checks and
+   * analyses `previewUrl` (the preview Service) against `apiUrl` (the active one) before promoting.
+   */
+  argo: z
+    .strictObject({
+      previewUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+    })
+    .optional(),
+  /** The Deployment (kubernetes), the Rollout (argo-rollouts) or the ECS service (ecs) the guardian drives. */
   workload: dnsLabel,
   container: dnsLabel,
   image: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/, 'must be an image repository without tag'),

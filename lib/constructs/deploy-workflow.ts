@@ -64,9 +64,13 @@ export interface DeployWorkflowProps {
    * Step functions by step id (`canary-round` only where the environment has a canary analysis,
    * `backup` only where it has a database).
    */
-  readonly functions: Readonly<Record<Exclude<TaskStepId, 'canary-round' | 'backup'>, IFunction>> & {
+  readonly functions: Readonly<
+    Record<Exclude<TaskStepId, 'canary-round' | 'backup' | 'promote'>, IFunction>
+  > & {
     readonly 'canary-round'?: IFunction;
     readonly backup?: IFunction;
+    /** Blue-green platforms only. */
+    readonly promote?: IFunction;
   };
   /** The Rollback state machine, run to completion on any failure after the rollout began. */
   readonly rollback: IStateMachine;
@@ -149,12 +153,6 @@ export class DeployWorkflow extends Construct {
     preflight.addCatch(refused, { errors: [...REFUSAL_ERRORS], ...catchAll });
     preflight.addCatch(preflightFailed, { errors: ['States.ALL'], ...catchAll });
 
-    const setImage = lambdaStepTask(this, platformStates(env).startRollout, fn['set-image'], {
-      payload: { 'deployment.$': '$.deployment' },
-      resultPath: '$.setImage',
-    });
-    setImage.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
-
     const record = lambdaStepTask(this, 'Record deployment', fn['record-deployment'], {
       payload: { 'deployment.$': '$.deployment', 'rollout.$': '$.rollout', 'health.$': '$.health' },
       resultPath: '$.record',
@@ -188,39 +186,103 @@ export class DeployWorkflow extends Construct {
         .when(Condition.stringEquals('$.monitoring.verdict', 'complete'), succeeded)
         .otherwise(waitForRound),
     );
-    const monitor = new Pass(this, 'Post-deployment monitoring', {
+    const blueGreen = env.platform === 'argo-rollouts';
+    const monitor = new Pass(this, blueGreen ? 'Post-promotion monitoring' : 'Post-deployment monitoring', {
       result: Result.fromObject({ state: null }),
       resultPath: '$.monitoring',
     }).next(waitForRound);
 
-    // Canary analysis (canary-analysis.sh --duration 300): the new release's metrics against the
-    // baseline captured before the rollout, judged every interval; a fail (or a critical metric)
-    // ends it early and rolls back with the per-metric explanation; too little evidence holds the
-    // release and pages, and an operator decides (guardian canary approve|reject) before the hold
-    // runs out, which rolls back.
+    // Canary analysis (canary-analysis.sh --duration 300): the new release's metrics against a
+    // baseline, judged every interval; a fail (or a critical metric) ends it early and rolls back
+    // with the per-metric explanation; too little evidence holds the release and pages, and an
+    // operator decides (guardian canary approve|reject) before the hold runs out, which rolls back.
+    // Rolling platforms compare with the release before, measured before the rollout; blue-green
+    // compares the preview with stable over the same window, before promotion.
     const canary = env.canary;
-    const afterHealthy = canary ? this.canaryPhase(canary, { fn, monitor, rollBack }) : monitor;
-
-    const watch = watchRollout(this, {
-      names: {
-        wait: 'Wait for rollout',
-        check: 'Check rollout status',
-        complete: 'Rollout complete?',
-        failed: 'Rollout failed',
-        health: 'Enhanced health check',
-      },
-      targetPath: '$.deployment',
-      deadlinePath: '$.setImage.rolloutDeadlineAt',
-      rolloutStatus: fn['rollout-status'],
-      healthCheck: fn['health-check'],
-      environment: env,
-      onFailure: rollBack,
-      onHealthy: afterHealthy,
-      awaitSignal: fn['await-signal'],
+    const setImage = lambdaStepTask(this, platformStates(env).startRollout, fn['set-image'], {
+      payload: { 'deployment.$': '$.deployment' },
+      resultPath: '$.setImage',
     });
+    setImage.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
 
-    const rollout = setImage.next(watch);
-    const beforeRollout = canary ? this.baselinePhase(env, fn, rollout) : rollout;
+    let rollout: IChainable;
+    let beforeRollout: IChainable;
+    if (blueGreen) {
+      // The runbook's production workflow: deploy to preview -> health check on preview -> canary
+      // analysis of preview vs stable -> promote -> post-promotion monitoring -> rollback after
+      // promotion when monitoring (or an alarm) says so.
+      const promote = fn.promote;
+      if (!promote) throw new Error('DeployWorkflow: a blue-green environment has no promote function');
+      const promoteTask = lambdaStepTask(this, 'Promote', promote, {
+        payload: { 'deployment.$': '$.deployment' },
+        resultPath: '$.promote',
+      });
+      promoteTask.addCatch(rollBack, { errors: ['States.ALL'], ...catchAll });
+      const watchPromotion = watchRollout(this, {
+        names: {
+          wait: 'Wait for promotion',
+          check: 'Check promotion status',
+          complete: 'Promotion complete?',
+          failed: 'Promotion failed',
+          health: 'Enhanced health check',
+        },
+        targetPath: '$.deployment',
+        deadlinePath: '$.promote.rolloutDeadlineAt',
+        rolloutStatus: fn['rollout-status'],
+        healthCheck: fn['health-check'],
+        environment: env,
+        onFailure: rollBack,
+        onHealthy: monitor,
+        awaitSignal: fn['await-signal'],
+      });
+      promoteTask.next(watchPromotion);
+      const analysis = canary
+        ? this.canaryPhase(canary, { fn, monitor: promoteTask, rollBack, concurrent: true })
+        : promoteTask;
+      const watchPreview = watchRollout(this, {
+        names: {
+          wait: 'Wait for preview',
+          check: 'Check preview status',
+          complete: 'Preview ready?',
+          failed: 'Preview failed',
+          health: 'Health check preview',
+        },
+        stage: 'preview',
+        targetPath: '$.deployment',
+        deadlinePath: '$.setImage.rolloutDeadlineAt',
+        rolloutStatus: fn['rollout-status'],
+        healthCheck: fn['health-check'],
+        environment: env,
+        onFailure: rollBack,
+        onHealthy: analysis,
+        awaitSignal: fn['await-signal'],
+      });
+      rollout = setImage.next(watchPreview);
+      beforeRollout = rollout;
+    } else {
+      const afterHealthy = canary
+        ? this.canaryPhase(canary, { fn, monitor, rollBack, concurrent: false })
+        : monitor;
+      const watch = watchRollout(this, {
+        names: {
+          wait: 'Wait for rollout',
+          check: 'Check rollout status',
+          complete: 'Rollout complete?',
+          failed: 'Rollout failed',
+          health: 'Enhanced health check',
+        },
+        targetPath: '$.deployment',
+        deadlinePath: '$.setImage.rolloutDeadlineAt',
+        rolloutStatus: fn['rollout-status'],
+        healthCheck: fn['health-check'],
+        environment: env,
+        onFailure: rollBack,
+        onHealthy: afterHealthy,
+        awaitSignal: fn['await-signal'],
+      });
+      rollout = setImage.next(watch);
+      beforeRollout = canary ? this.baselinePhase(env, fn, rollout) : rollout;
+    }
     const definition = preflight.next(
       new Choice(this, 'Dry run?')
         .when(Condition.booleanEquals('$.deployment.dryRun', true), new Succeed(this, 'Dry run complete'))
@@ -321,15 +383,23 @@ export class DeployWorkflow extends Construct {
   /** The canary analysis between the enhanced health check and post-deployment monitoring. */
   private canaryPhase(
     canary: NonNullable<EnvironmentConfig['canary']>,
-    o: { fn: DeployWorkflowProps['functions']; monitor: IChainable; rollBack: IChainable },
+    o: {
+      fn: DeployWorkflowProps['functions'];
+      monitor: IChainable;
+      rollBack: IChainable;
+      /** Blue-green: stable is measured in each round beside the preview (no earlier baseline). */
+      concurrent: boolean;
+    },
   ): IChainable {
-    const { fn, monitor, rollBack } = o;
+    const { fn, monitor, rollBack, concurrent } = o;
     const round = lambdaStepTask(this, 'Canary round', canaryFunction(fn), {
       payload: {
         'deployment.$': '$.deployment',
         phase: 'canary',
         'canary.$': '$.canary.state',
-        'baseline.$': '$.baseline.state',
+        ...(concurrent
+          ? { compare: 'concurrent', 'baseline.$': '$.canary.baseline' }
+          : { 'baseline.$': '$.baseline.state' }),
       },
       resultPath: '$.canary',
     });
@@ -373,8 +443,8 @@ export class DeployWorkflow extends Construct {
         .when(Condition.stringEquals('$.canary.outcome', 'inconclusive'), hold)
         .otherwise(failed),
     );
-    return new Pass(this, 'Canary analysis', {
-      result: Result.fromObject({ state: null }),
+    return new Pass(this, concurrent ? 'Canary analysis of preview' : 'Canary analysis', {
+      result: Result.fromObject(concurrent ? { state: null, baseline: null } : { state: null }),
       resultPath: '$.canary',
     }).next(round);
   }

@@ -243,6 +243,12 @@ export interface WatchRolloutProps {
    * @default a plain Wait state
    */
   readonly awaitSignal?: IFunction;
+  /**
+   * What the loop waits for: `release` (default) the whole workload on the image; `preview`
+   * (blue-green) the new revision available behind the preview Service, which the health check
+   * then calls instead of the active one.
+   */
+  readonly stage?: 'release' | 'preview';
 }
 
 /**
@@ -256,6 +262,7 @@ export function watchRollout(scope: Construct, p: WatchRolloutProps): Wait | Lam
     payload: {
       'target.$': p.targetPath,
       ...(p.deadlinePath ? { 'rolloutDeadlineAt.$': p.deadlinePath } : {}),
+      ...(p.stage === 'preview' ? { stage: 'preview' } : {}),
     },
     resultPath: '$.rollout',
   });
@@ -278,7 +285,7 @@ export function watchRollout(scope: Construct, p: WatchRolloutProps): Wait | Lam
   });
   failed.next(p.onFailure);
   const health = lambdaStepTask(scope, p.names.health, p.healthCheck, {
-    payload: { 'target.$': p.targetPath },
+    payload: { 'target.$': p.targetPath, ...(p.stage === 'preview' ? { service: 'preview' } : {}) },
     resultPath: '$.health',
   });
   addHealthCheckRetry(health, p.environment.healthCheck);

@@ -18,6 +18,8 @@ export interface PlatformStates {
 export const PLATFORM_STATES: { readonly [P in BuiltPlatform]: PlatformStates } = {
   // kubectl set image / kubectl rollout undo
   kubernetes: { startRollout: 'Set image', restore: 'Undo to previous revision' },
+  // kubectl argo rollouts set image / abort + undo (the desired template back on stable)
+  'argo-rollouts': { startRollout: 'Set Rollout image', restore: 'Abort and restore stable revision' },
   // aws ecs register-task-definition + update-service / update-service --task-definition "$PREV_TASK"
   ecs: { startRollout: 'Update service', restore: 'Restore previous task definition' },
 };

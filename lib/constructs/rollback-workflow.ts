@@ -38,7 +38,7 @@ export interface RollbackWorkflowProps {
   /** The stack's environment: poll interval, health-check retries, deadlines. */
   readonly environment: EnvironmentConfig;
   /** Step functions by step id. */
-  readonly functions: Readonly<Record<Exclude<TaskStepId, 'canary-round' | 'backup'>, IFunction>>;
+  readonly functions: Readonly<Record<Exclude<TaskStepId, 'canary-round' | 'backup' | 'promote'>, IFunction>>;
   /**
    * Retention of the execution log group.
    * @default RetentionDays.ONE_MONTH

@@ -162,6 +162,7 @@ export class GuardianStack extends Stack {
       'escalation-wait': this.steps.functionOf('escalation-wait'),
       ...(env.canary ? { 'canary-round': this.steps.functionOf('canary-round') } : {}),
       ...(env.backup.database !== 'none' ? { backup: this.steps.functionOf('backup') } : {}),
+      ...(env.platform === 'argo-rollouts' ? { promote: this.steps.functionOf('promote') } : {}),
     };
     this.rollback = new RollbackWorkflow(this, 'Rollback', {
       environment: env,
