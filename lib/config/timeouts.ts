@@ -27,6 +27,8 @@ export type TimeoutInputs = Pick<EnvironmentConfig, 'rollout' | 'healthCheck' | 
       readonly deadlineSeconds: number;
       readonly pollIntervalSeconds: number;
     };
+    /** Blue-green (issue 11) waits twice: for the preview, and for the promotion. */
+    readonly platform?: string;
   };
 
 /** Timeout of every step function except the health check: Kubernetes and DynamoDB calls are short. */
@@ -104,10 +106,13 @@ export function deployTimeoutSeconds(
   env: TimeoutInputs,
   rollbackSeconds: number = rollbackTimeoutSeconds(env),
 ): number {
+  // Blue-green: the preview's wait and health check, then the promotion's; its canary analysis has
+  // no baseline phase before the rollout (stable is measured beside the preview), which the
+  // canary budget still counts: a little slack.
+  const rollouts = env.platform === 'argo-rollouts' ? 2 : 1;
   return (
     backupBudgetSeconds(env) +
-    env.rollout.deadlineSeconds +
-    healthCheckBudgetSeconds(env) +
+    rollouts * (env.rollout.deadlineSeconds + healthCheckBudgetSeconds(env)) +
     canaryBudgetSeconds(env) +
     monitoringBudgetSeconds(env) +
     rollbackSeconds +

@@ -22,6 +22,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store.ts';
 import type { SnsPublish } from '../../lambdas/adapters/notifier.ts';
+import type { RolloutsPort } from '../../lambdas/adapters/rollouts.ts';
 import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
 import type { HoldDecision } from '../../lambdas/core/canary-hold.ts';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
@@ -65,6 +66,7 @@ import type {
   LocalTaskHandler,
 } from './executor.ts';
 import { RdsSim, rdsSimFile } from './rds-sim.ts';
+import { rolloutServices, seedWithDemoApis } from './seed.ts';
 import { processAlive, processStartTime, writeFileAtomic } from './state-files.ts';
 import {
   connectStateService,
@@ -74,6 +76,7 @@ import {
   runningExecutions,
   type ServiceInfo,
   type ServiceSimulator,
+  type ServiceWorkload,
   statePaths,
 } from './state-service.ts';
 import type { LocalWorkflows, WorkflowRequest, WorkflowsRelay } from './task-relay.ts';
@@ -173,7 +176,11 @@ interface WiredStack {
 /** The cluster side: its port and the URL each environment's health checks call. */
 interface ClusterAccess {
   readonly port: ClusterPort;
+  /** The Argo Rollouts API of the same cluster (issue 11). */
+  readonly rollouts: RolloutsPort;
   readonly apiUrls: ReadonlyMap<string, string>;
+  /** Blue-green environments: the demo API behind each preview Service (issue 11). */
+  readonly previewUrls: ReadonlyMap<string, string>;
   readonly simulator: ClusterSimulator | undefined;
 }
 
@@ -269,9 +276,10 @@ export class LocalGuardian {
             return simulatorStarted;
           }
         : undefined;
-    // The cluster simulator seeds the Kubernetes environments; ECS ones have their own double.
-    const workloads = Object.values(options.config.environments).flatMap((env) =>
-      env.platform !== 'kubernetes' || env.namespace === undefined
+    // The cluster simulator seeds the Kubernetes environments (a Deployment, or a blue-green
+    // Rollout with its active and preview Services); ECS ones have their own double.
+    const workloads = Object.values(options.config.environments).flatMap((env): ServiceWorkload[] =>
+      (env.platform !== 'kubernetes' && env.platform !== 'argo-rollouts') || env.namespace === undefined
         ? []
         : [
             {
@@ -280,13 +288,26 @@ export class LocalGuardian {
               name: env.workload,
               container: env.container,
               image: options.seedImages?.[env.name] ?? `${env.image}:${DEFAULT_SEED_TAG}`,
+              ...(env.platform === 'argo-rollouts' && {
+                kind: 'rollout' as const,
+                ...rolloutServices(env.workload),
+              }),
             },
           ],
     );
     const connectCluster = async (): Promise<ClusterAccess> => {
-      const k8s = await import('../../lambdas/adapters/kubernetes.ts');
+      const [k8s, argo] = await Promise.all([
+        import('../../lambdas/adapters/kubernetes.ts'),
+        import('../../lambdas/adapters/kubernetes-rollouts.ts'),
+      ]);
       if (options.kubeconfig) {
-        return { port: k8s.connectKubeconfig(options.kubeconfig), apiUrls: new Map(), simulator: undefined };
+        return {
+          port: k8s.connectKubeconfig(options.kubeconfig),
+          rollouts: new argo.KubernetesRollouts(k8s.kubeConfigFromFile(options.kubeconfig)),
+          apiUrls: new Map(),
+          previewUrls: new Map(),
+          simulator: undefined,
+        };
       }
       if (service) {
         const sim = await (simulatorInService as () => Promise<ServiceSimulator>)();
@@ -295,7 +316,9 @@ export class LocalGuardian {
         kc.loadFromString(sim.kubeconfigYaml);
         return {
           port: new k8s.KubernetesCluster(kc),
+          rollouts: new argo.KubernetesRollouts(kc),
           apiUrls: new Map(Object.entries(sim.apiUrls)),
+          previewUrls: new Map(Object.entries(sim.previewUrls ?? {})),
           simulator: undefined,
         };
       }
@@ -375,6 +398,7 @@ export class LocalGuardian {
         local: {
           dynamo: this.doc,
           kubernetes: async () => cluster.port,
+          rollouts: async () => cluster.rollouts,
           ecs: () => this.ecsDouble(environment),
           clock: this.clock,
           workflows: this.workflowsOf(environment),
@@ -384,6 +408,7 @@ export class LocalGuardian {
           ...(this.options.pagerdutyEventsUrl ? { pagerdutyEventsUrl: this.options.pagerdutyEventsUrl } : {}),
         },
         apiUrl: this.options.apiUrl ?? ecsUrl ?? cluster.apiUrls.get(environment),
+        previewUrl: cluster.previewUrls.get(environment),
         realTime: this.clock === systemClock,
         ...(this.stateService
           ? { onTaskToken: (issued: IssuedTaskToken) => this.shareTaskToken(issued) }
@@ -1231,36 +1256,38 @@ function trySeed(sim: EcsSim, seed: Parameters<EcsSim['seed']>[0]): void {
   }
 }
 
-/** The embedded simulator plus one demo API per environment, in this process. */
+/** The embedded simulator plus one demo API per environment (two for blue-green), in this process. */
 async function startInProcessCluster(
-  workloads: readonly {
-    environment: string;
-    namespace: string;
-    name: string;
-    container: string;
-    image: string;
-  }[],
+  workloads: readonly ServiceWorkload[],
   clock: Clock,
   simClock: SimulatedClock,
   closers: (() => Promise<void>)[],
 ): Promise<ClusterAccess> {
-  const [{ startClusterSimulator }, { startDemoApi }, { KubernetesCluster }] = await Promise.all([
+  const [{ startClusterSimulator }, { KubernetesCluster }, { KubernetesRollouts }] = await Promise.all([
     import('./cluster-sim/index.ts'),
-    import('./demo-api.ts'),
     import('../../lambdas/adapters/kubernetes.ts'),
+    import('../../lambdas/adapters/kubernetes-rollouts.ts'),
   ]);
-  const sim = await startClusterSimulator({
-    clock: simClock,
-    seed: workloads.map((w) => ({ ...w, replicas: 3 })),
-  });
+  const sim = await startClusterSimulator({ clock: simClock });
   closers.push(() => sim.close());
   const apiUrls = new Map<string, string>();
+  const previewUrls = new Map<string, string>();
   for (const w of workloads) {
-    const demo = await startDemoApi({ clock, resolveImage: () => sim.servedImage(w.namespace, w.name) });
-    closers.push(() => demo.close());
-    apiUrls.set(w.environment, demo.url);
+    const { api, preview } = await seedWithDemoApis(sim, w, clock);
+    closers.push(() => api.close());
+    apiUrls.set(w.environment, api.url);
+    if (preview) {
+      closers.push(() => preview.close());
+      previewUrls.set(w.environment, preview.url);
+    }
   }
-  return { port: new KubernetesCluster(sim.kubeConfig()), apiUrls, simulator: sim };
+  return {
+    port: new KubernetesCluster(sim.kubeConfig()),
+    rollouts: new KubernetesRollouts(sim.kubeConfig()),
+    apiUrls,
+    previewUrls,
+    simulator: sim,
+  };
 }
 
 /** What {@link wireStack} needs. */
@@ -1274,6 +1301,8 @@ interface WireStackOptions {
   readonly local: LocalPortContext;
   /** Where health checks go (the demo API or `--api-url`); default: the environment's apiUrl. */
   readonly apiUrl: string | undefined;
+  /** Blue-green: where the preview is reached here (its demo API); default: `argo.previewUrl`. */
+  readonly previewUrl: string | undefined;
   readonly realTime: boolean;
   readonly stateDir?: string;
   readonly onEvent?: (event: LocalEvent) => void;
@@ -1341,6 +1370,7 @@ async function wireStack(o: WireStackOptions): Promise<WiredStack> {
     const config = {
       ...sliced,
       ...(o.apiUrl && 'apiUrl' in sliced ? { apiUrl: o.apiUrl } : {}),
+      ...(o.previewUrl && 'argo' in sliced ? { argo: { previewUrl: o.previewUrl } } : {}),
       // The API here (the demo API, or --api-url) is scraped for its metrics: the configured
       // Prometheus or CloudWatch watches the real environment, not this one.
       ...(o.apiUrl && 'metrics' in sliced ? { metrics: LOCAL_METRICS } : {}),

@@ -32,6 +32,7 @@ import type { ClusterPort } from '../../lambdas/adapters/cluster.ts';
 import type { Store } from '../../lambdas/core/ports.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
+import { seedWithDemoApis } from './seed.ts';
 import { damaged, LocalStateError, processAlive, readStateJson, writeFileAtomic } from './state-files.ts';
 
 /** What `<state>/service.json` says. */
@@ -50,12 +51,18 @@ export interface ServiceWorkload {
   readonly container: string;
   /** Image it runs if the simulator does not have it yet. */
   readonly image: string;
+  /** `rollout`: a blue-green Argo Rollout with its two Services (issue 11). @default deployment */
+  readonly kind?: 'deployment' | 'rollout';
+  readonly activeService?: string;
+  readonly previewService?: string;
 }
 
 /** The simulator as the service runs it: its kubeconfig and a demo API URL per environment. */
 export interface ServiceSimulator {
   readonly kubeconfigYaml: string;
   readonly apiUrls: Record<string, string>;
+  /** Blue-green environments: the demo API behind the preview Service. */
+  readonly previewUrls?: Record<string, string>;
 }
 
 /** A local execution in progress, recorded under `<state>/running/` while its process runs it. */
@@ -269,14 +276,12 @@ export async function runStateService(stateDir: string): Promise<void> {
   if (other) fail(new Error(`a state service already runs for ${stateDir} (pid ${other.pid})`));
 
   // Everything heavy is imported here, in the service, never by a command that only connects.
-  const [{ SharedClock }, { default: dynalite }, sim, { startDemoApi }, { workflowBroker }] =
-    await Promise.all([
-      import('./clock.ts'),
-      import('dynalite'),
-      import('./cluster-sim/index.ts'),
-      import('./demo-api.ts'),
-      import('./task-relay.ts'),
-    ]);
+  const [{ SharedClock }, { default: dynalite }, sim, { workflowBroker }] = await Promise.all([
+    import('./clock.ts'),
+    import('dynalite'),
+    import('./cluster-sim/index.ts'),
+    import('./task-relay.ts'),
+  ]);
   // Task tokens and StopExecution between the processes running executions (task-relay.ts).
   const workflows = workflowBroker();
   let clock: InstanceType<typeof SharedClock>;
@@ -341,6 +346,7 @@ export async function runStateService(stateDir: string): Promise<void> {
 
   let simulator: Awaited<ReturnType<typeof sim.startClusterSimulator>> | undefined;
   const demoApis = new Map<string, { url: string; close(): Promise<void> }>();
+  const previewApis = new Map<string, { url: string; close(): Promise<void> }>();
   let stopped = false;
   const saveCluster = () => {
     if (!simulator || stopped) return;
@@ -359,24 +365,17 @@ export async function runStateService(stateDir: string): Promise<void> {
     const current = simulator;
     const before = JSON.stringify(current.exportState());
     for (const w of workloads) {
-      current.cluster.seed({
-        namespace: w.namespace,
-        name: w.name,
-        container: w.container,
-        image: w.image,
-        replicas: 3,
-      });
       if (!demoApis.has(w.environment)) {
-        demoApis.set(
-          w.environment,
-          await startDemoApi({ clock, resolveImage: () => current.servedImage(w.namespace, w.name) }),
-        );
+        const { api, preview } = await seedWithDemoApis(current, w, clock);
+        demoApis.set(w.environment, api);
+        if (preview) previewApis.set(w.environment, preview);
       }
     }
     if (JSON.stringify(current.exportState()) !== before) saveCluster();
     return {
       kubeconfigYaml: current.kubeconfigYaml,
       apiUrls: Object.fromEntries([...demoApis].map(([env, api]) => [env, api.url])),
+      previewUrls: Object.fromEntries([...previewApis].map(([env, api]) => [env, api.url])),
     };
   };
 
@@ -437,7 +436,8 @@ export async function runStateService(stateDir: string): Promise<void> {
       // already gone
     }
     control.closeAllConnections();
-    for (const api of demoApis.values()) await api.close().catch(() => undefined);
+    for (const api of [...demoApis.values(), ...previewApis.values()])
+      await api.close().catch(() => undefined);
     await simulator?.close().catch(() => undefined);
     await new Promise<void>((resolve) => db.close(() => resolve()));
     process.exit(0);
