@@ -148,6 +148,8 @@ export async function runDemo(
     // Before the alarm scenes: from there on an escalation waits for people and the clock stops.
     const legacy = Object.values(config.environments).find((e) => e.platform === 'ecs');
     if (legacy) await ecsScenes({ guardian, env: legacy, output, check, good });
+    const blueGreen = Object.values(config.environments).find((e) => e.platform === 'argo-rollouts');
+    if (blueGreen) await argoScenes({ guardian, env: blueGreen, output, check, good });
     await alarmScenes({ guardian, env, output, check, recorder, good, stable });
   } finally {
     await guardian.close();
@@ -224,6 +226,62 @@ async function ecsScenes(o: EcsScenes): Promise<void> {
     'ECS service is back on the good task definition',
     after.image === good && after.revision === running.revision && record?.status === 'rolled-back',
     `${after.name} revision ${after.revision} runs ${after.image}; record ${record?.status}`,
+  );
+}
+
+/**
+ * The runbook's production workflow on a blue-green Argo Rollout (issue 11): a good release goes
+ * to the preview Service, is health-checked and analysed against stable, promoted and monitored;
+ * a release whose preview serves 4x stable's 5xx (its health checks pass) is stopped by the canary
+ * analysis before promotion: the active Service never serves it, and the guardian's rollback
+ * aborts it and puts the Rollout's desired template back on stable, so nothing retries it.
+ */
+async function argoScenes(o: EcsScenes): Promise<void> {
+  const { guardian, env, output, check, good } = o;
+  const bad = `${env.image}:v1.6.2-errors`;
+  output.out('');
+  output.out(
+    bold(
+      `A1. Blue-green Argo Rollout ${env.name}: deploy ${good} (preview, health check, canary vs stable, promote)`,
+    ),
+  );
+  const first = await guardian.deploy(
+    { environment: env.name, image: good, trigger: 'operator', requestedBy: 'demo' },
+    deployExecutionName(env.name, 'v1.5.0', randomBytes(4).toString('hex')),
+  );
+  output.out(executionSummary(first));
+  const promoted = await guardian.observeWorkload(env.name);
+  const firstRecord = await guardian.store(env.name).getRecord(env.name, first.name);
+  if (firstRecord?.canary) for (const line of formatCanary(firstRecord.canary)) output.out(`   ${line}`);
+  check(
+    'Argo preview analysed against stable, then promoted',
+    first.status === 'SUCCEEDED' &&
+      promoted.blueGreen?.stage === 'stable' &&
+      promoted.blueGreen.stable?.image === good &&
+      firstRecord?.canary?.outcome === 'pass',
+    `${first.status}: ${promoted.rollout.message}; canary ${firstRecord?.canary?.outcome ?? 'none'}`,
+  );
+  output.out('');
+  output.out(bold(`A2. Deploy ${bad} to the Rollout (its preview serves 4x the 5xx; health checks pass)`));
+  const second = await guardian.deploy(
+    { environment: env.name, image: bad, trigger: 'operator', requestedBy: 'demo' },
+    deployExecutionName(env.name, 'v1.6.2-errors', randomBytes(4).toString('hex')),
+  );
+  output.out(executionSummary(second));
+  const record = await guardian.store(env.name).getRecord(env.name, second.name);
+  if (record?.canary) for (const line of formatCanary(record.canary)) output.out(`   ${line}`);
+  const after = await guardian.observeWorkload(env.name);
+  check(
+    'the canary analysis stopped the bad preview before promotion',
+    second.error === 'DeploymentRolledBack' &&
+      record?.status === 'rolled-back' &&
+      record.canary?.outcome === 'fail',
+    `${second.status} ${second.error ?? ''}; canary ${record?.canary?.outcome ?? 'none'}`,
+  );
+  check(
+    'the active Service never left the good release, and the desired template is back on it',
+    after.image === good && after.blueGreen?.stage === 'stable' && after.blueGreen.stable?.image === good,
+    after.rollout.message,
   );
 }
 

@@ -760,6 +760,11 @@ export class LocalGuardian {
     return (await this.cluster()).port;
   }
 
+  /** The Argo Rollouts API of the cluster here (the simulator, or --kubeconfig's cluster). */
+  async rollouts(): Promise<RolloutsPort> {
+    return (await this.cluster()).rollouts;
+  }
+
   /**
    * What the environment's workload looks like now, read through the Workload port's local
    * adapter: by the state service for the simulator (so a read command loads no Kubernetes

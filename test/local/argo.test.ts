@@ -1,0 +1,240 @@
+/**
+ * Argo Rollouts blue-green (issue 11) executed locally end to end: the synthesized state
+ * machines of the shipped config's production-argo environment, the real steps, dynalite, the
+ * cluster simulator's Rollout kind (driven through the same Argo Rollouts API client the Lambda
+ * uses) and two demo APIs, one behind the active Service and one behind the preview Service, so
+ * the health check and the canary judge see each side separately.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RolloutsPort } from '../../lambdas/adapters/rollouts.ts';
+import type { DeploymentRecord } from '../../lambdas/core/types.ts';
+import { loadConfig } from '../../lib/config/load.ts';
+import type { EnvironmentConfig, GuardianConfig } from '../../lib/config/schema.ts';
+import type { LocalExecutionResult } from '../../lib/local/executor.ts';
+import { LocalGuardian } from '../../lib/local/guardian.ts';
+import { rolloutServices } from '../../lib/local/seed.ts';
+
+const ENV = 'production-argo';
+const REPO = 'ghcr.io/buywhere/buywhere-api';
+const STABLE = `${REPO}:v1.4.2`;
+let guardian: LocalGuardian | undefined;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+
+/** The shipped config with production-argo changed by `edit` (no backup: tested with ECS). */
+function argoWith(edit: (env: Mutable<EnvironmentConfig>) => void = () => undefined): GuardianConfig {
+  const config = structuredClone(loadConfig()) as Mutable<GuardianConfig>;
+  const env = config.environments[ENV];
+  if (!env) throw new Error(`config/environments.yaml has no ${ENV} environment`);
+  env.backup.database = 'none';
+  env.changeFreezes = [];
+  edit(env);
+  return config as GuardianConfig;
+}
+
+async function start(config: GuardianConfig = argoWith()): Promise<LocalGuardian> {
+  guardian = await LocalGuardian.start({ config, seedImages: { [ENV]: STABLE } });
+  return guardian;
+}
+
+afterEach(async () => {
+  await guardian?.close();
+  guardian = undefined;
+});
+
+const deploy = (g: LocalGuardian, image: string) =>
+  g.deploy({ environment: ENV, image, trigger: 'ci', requestedBy: 'github-actions' });
+
+function statesOf(result: LocalExecutionResult): string[] {
+  return result.events
+    .filter((e) => e.type === 'StateEntered' && e.execution === result.name)
+    .map((e) => e.state ?? '');
+}
+
+async function recordOf(g: LocalGuardian, id: string): Promise<DeploymentRecord> {
+  const record = await g.store(ENV).getRecord(ENV, id);
+  if (!record) throw new Error(`no record of ${id}`);
+  return record;
+}
+
+/** The Rollout's namespace and name, and the Rollouts API of the simulator. */
+async function rolloutOf(g: LocalGuardian): Promise<{ api: RolloutsPort; ns: string; name: string }> {
+  const env = g.environment(ENV);
+  return { api: await g.rollouts(), ns: env.namespace as string, name: env.workload };
+}
+
+describe('a blue-green Argo Rollout, end to end', () => {
+  it('previews, health-checks and analyses the release against stable, then promotes and monitors it', async () => {
+    const g = await start();
+    const result = await deploy(g, `${REPO}:v1.5.0`);
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const states = statesOf(result);
+    const order = [
+      'Set Rollout image',
+      'Check preview status',
+      'Health check preview',
+      'Canary round',
+      'Promote',
+      'Check promotion status',
+      'Enhanced health check',
+      'Monitoring round',
+      'Record deployment',
+    ];
+    for (const s of order) expect(states, s).toContain(s);
+    const at = order.map((s) => states.indexOf(s));
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    expect(states).not.toContain('Capture metrics baseline');
+
+    const after = await g.observeWorkload(ENV);
+    expect(after).toMatchObject({ platform: 'argo-rollouts', image: `${REPO}:v1.5.0` });
+    expect(after.blueGreen).toMatchObject({ stage: 'stable', stable: { image: `${REPO}:v1.5.0` } });
+    const record = await recordOf(g, result.name);
+    expect(record.status).toBe('succeeded');
+    expect(record.rollbackPoint).toMatchObject({ platform: 'argo-rollouts', image: STABLE });
+    // The preview was judged against stable measured over the same window, each side on its own API.
+    expect(record.canary?.outcome).toBe('pass');
+    expect(record.canary?.samples?.baselineVersion).toBe('v1.4.2');
+    const requests = (xs: readonly { requests: number | null }[] | undefined) =>
+      (xs ?? []).reduce((n, x) => n + (x.requests ?? 0), 0);
+    expect(requests(record.canary?.samples?.baseline)).toBeGreaterThan(1000);
+    expect(requests(record.canary?.samples?.canary)).toBeGreaterThan(1000);
+    expect(record.plan?.join('\n') ?? '').toMatch(/preview Service/);
+  });
+
+  it('stops a preview serving more 5xx before promotion: the active Service never serves it and the template goes back to stable', async () => {
+    const g = await start();
+    const result = await deploy(g, `${REPO}:v1.6.0-errors`);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('DeploymentRolledBack');
+    const states = statesOf(result);
+    expect(states).toContain('Canary failed');
+    expect(states).not.toContain('Promote');
+    const record = await recordOf(g, result.name);
+    expect(record.status).toBe('rolled-back');
+    expect(record.canary?.outcome).toBe('fail');
+    const after = await g.observeWorkload(ENV);
+    // Not a plain abort: the desired template is stable again, so nothing retries the release.
+    expect(after.image).toBe(STABLE);
+    expect(after.blueGreen).toMatchObject({ stage: 'stable', stable: { image: STABLE } });
+    const { api, ns, name } = await rolloutOf(g);
+    const rollout = await api.getRollout(ns, name);
+    expect(rollout.status.abort).toBe(false);
+    expect(rollout.status.currentPodHash).toBe(rollout.status.stableRS);
+  });
+
+  it('rolls back a preview that never becomes ready and one whose preview health check fails', async () => {
+    const g = await start();
+    const never = await deploy(g, `${REPO}:v1.6.1-never-ready`);
+    expect(never.error).toBe('DeploymentRolledBack');
+    expect(statesOf(never)).toContain('Preview failed');
+    expect((await g.observeWorkload(ENV)).blueGreen).toMatchObject({ stage: 'stable', stable: { image: STABLE } });
+    const bad = await deploy(g, `${REPO}:v1.6.2-bad`);
+    expect(bad.error).toBe('DeploymentRolledBack');
+    expect(statesOf(bad)).toContain('Health check preview');
+    expect(statesOf(bad)).not.toContain('Promote');
+    expect(bad.cause).toMatch(/preview|health/i);
+    expect((await g.observeWorkload(ENV)).image).toBe(STABLE);
+  });
+
+  it('rolls a promoted release back to the previous stable revision (guardian rollback)', async () => {
+    const g = await start();
+    expect((await deploy(g, `${REPO}:v1.5.0`)).status).toBe('SUCCEEDED');
+    const promoted = await g.observeWorkload(ENV);
+    const result = await g.rollback({
+      environment: ENV,
+      reason: 'customer reports after promotion',
+      trigger: 'operator',
+      requestedBy: 'oncall',
+    });
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(statesOf(result)).toContain('Abort and restore stable revision');
+    const after = await g.observeWorkload(ENV);
+    expect(after.image).toBe(STABLE);
+    expect(after.blueGreen).toMatchObject({ stage: 'stable', stable: { image: STABLE } });
+    expect(after.revision).toBeGreaterThan(promoted.revision);
+  });
+});
+
+describe('blue-green refusals before anything changes', () => {
+  /** Deploys and expects a refusal; the Rollout, the lock and the records are untouched. */
+  async function expectRefused(g: LocalGuardian, pattern: RegExp): Promise<void> {
+    const { api, ns, name } = await rolloutOf(g);
+    const before = await api.getRollout(ns, name);
+    const result = await deploy(g, `${REPO}:v1.5.0`);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('InvalidInputError');
+    expect(result.cause).toMatch(pattern);
+    const after = await api.getRollout(ns, name);
+    expect(after.generation).toBe(before.generation);
+    expect(after.images).toEqual(before.images);
+    expect(await g.store(ENV).getLock(ENV)).toBeUndefined();
+    expect(await g.store(ENV).listRecords(ENV, 10)).toEqual([]);
+  }
+
+  it('refuses a Rollout paused by someone else', async () => {
+    const g = await start();
+    const { api, ns, name } = await rolloutOf(g);
+    await api.pause(ns, name);
+    await expectRefused(g, /paused by someone/);
+  });
+
+  it('refuses a Rollout whose preview Service is missing', async () => {
+    const g = await start();
+    const { ns } = await rolloutOf(g);
+    const { previewService } = rolloutServices(g.environment(ENV).workload);
+    const sim = g.simulator;
+    if (!sim) throw new Error('no simulator');
+    await deleteService(sim.kubeConfig(), ns, previewService);
+    await expectRefused(g, new RegExp(`Service "${previewService}".*does not exist`));
+  });
+
+  it('refuses a Rollout that is not blue-green', async () => {
+    const g = await start();
+    const { ns, name } = await rolloutOf(g);
+    const sim = g.simulator;
+    if (!sim) throw new Error('no simulator');
+    await mergePatchRollout(sim.kubeConfig(), ns, name, {
+      spec: { strategy: { blueGreen: null, canary: { steps: [{ setWeight: 20 }] } } },
+    });
+    await expectRefused(g, /canary strategy; the guardian drives blue-green Rollouts only/);
+  });
+
+  it('refuses while someone else has a release in the Rollout', async () => {
+    const g = await start();
+    const { api, ns, name } = await rolloutOf(g);
+    await api.setImage(ns, name, g.environment(ENV).container, `${REPO}:v1.4.9`, 'kubectl argo rollouts set image');
+    await expectRefused(g, /already has a release in progress/);
+  });
+});
+
+/** DELETE a Service through the simulator's API, as kubectl would. */
+async function deleteService(
+  kc: import('@kubernetes/client-node').KubeConfig,
+  ns: string,
+  name: string,
+): Promise<void> {
+  const server = kc.getCurrentCluster()?.server ?? '';
+  const init = await kc.applyToFetchOptions({ method: 'DELETE' });
+  const res = await fetch(`${server}/api/v1/namespaces/${ns}/services/${name}`, {
+    method: 'DELETE',
+    headers: init.headers as Record<string, string>,
+  });
+  expect(res.status).toBe(200);
+}
+
+/** A merge patch of a Rollout through the simulator's API, as kubectl patch --type merge would. */
+async function mergePatchRollout(
+  kc: import('@kubernetes/client-node').KubeConfig,
+  ns: string,
+  name: string,
+  patch: unknown,
+): Promise<void> {
+  const server = kc.getCurrentCluster()?.server ?? '';
+  const init = await kc.applyToFetchOptions({ method: 'PATCH' });
+  const res = await fetch(`${server}/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts/${name}`, {
+    method: 'PATCH',
+    headers: { ...(init.headers as Record<string, string>), 'content-type': 'application/merge-patch+json' },
+    body: JSON.stringify(patch),
+  });
+  expect(res.status).toBe(200);
+}
