@@ -348,6 +348,10 @@ export class ArgoRolloutWorkload implements WorkloadPort {
       problems.push(
         `${name} has an aborted release in it (${state.status.message ?? 'status.abort'}); roll it back first (guardian rollback)`,
       );
+    } else if (stage === 'degraded') {
+      problems.push(
+        `${name} is Degraded (${state.status.message ?? 'no message'}); fix what the controller reports, or roll back (guardian rollback), first`,
+      );
     } else if (stage !== 'stable') {
       problems.push(
         `${name} already has a release in progress (${stage}: ${state.status.message || state.status.phase || 'not yet observed'}); promote, abort or roll it back first`,

@@ -127,7 +127,10 @@ describe('a blue-green Argo Rollout, end to end', () => {
     const never = await deploy(g, `${REPO}:v1.6.1-never-ready`);
     expect(never.error).toBe('DeploymentRolledBack');
     expect(statesOf(never)).toContain('Preview failed');
-    expect((await g.observeWorkload(ENV)).blueGreen).toMatchObject({ stage: 'stable', stable: { image: STABLE } });
+    expect((await g.observeWorkload(ENV)).blueGreen).toMatchObject({
+      stage: 'stable',
+      stable: { image: STABLE },
+    });
     const bad = await deploy(g, `${REPO}:v1.6.2-bad`);
     expect(bad.error).toBe('DeploymentRolledBack');
     expect(statesOf(bad)).toContain('Health check preview');
@@ -202,7 +205,13 @@ describe('blue-green refusals before anything changes', () => {
   it('refuses while someone else has a release in the Rollout', async () => {
     const g = await start();
     const { api, ns, name } = await rolloutOf(g);
-    await api.setImage(ns, name, g.environment(ENV).container, `${REPO}:v1.4.9`, 'kubectl argo rollouts set image');
+    await api.setImage(
+      ns,
+      name,
+      g.environment(ENV).container,
+      `${REPO}:v1.4.9`,
+      'kubectl argo rollouts set image',
+    );
     await expectRefused(g, /already has a release in progress/);
   });
 });
