@@ -36,7 +36,10 @@ function definitionOfTemplate(t: Template, env: string, kind: 'deploy' | 'rollba
   if (!found) throw new Error(`no ${kind} state machine for ${env}`);
   return found.definition;
 }
-const workloadSteps = STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('workload'));
+// promote: blue-green environments only (test/infra/argo-stack.test.ts).
+const workloadSteps = STEP_IDS.filter(
+  (s) => s !== 'promote' && (STEPS[s].ports as readonly string[]).includes('workload'),
+);
 
 describe('the staging-ecs stack', () => {
   const t = templateOf('staging-ecs');

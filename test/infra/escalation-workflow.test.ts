@@ -238,7 +238,7 @@ describe('escalation IAM', () => {
     expect(actions.some((a) => a.startsWith('dynamodb:'))).toBe(true);
   });
 
-  it.each(STEP_IDS.filter((s) => !hasPort(s, 'workflows')))(
+  it.each(STEP_IDS.filter((s) => !hasPort(s, 'workflows') && s !== 'promote'))(
     'gives %s no states:SendTask*: only the workflows port (the alarm handler) and whoever acknowledges need it',
     (step) => {
       expect(actionsOf(statementsOf(step)).filter((a) => a.startsWith('states:'))).toEqual([]);
@@ -249,7 +249,9 @@ describe('escalation IAM', () => {
     const channelSteps = STEP_IDS.filter((s) => hasPort(s, 'secrets') || hasPort(s, 'notifier'));
     expect(channelSteps.sort()).toEqual(['alarm-handler', 'escalation-notify']);
     // The PagerDuty webhook reads its signing secret only (test/infra/pagerduty-webhook-stack.test.ts).
-    for (const step of STEP_IDS.filter((s) => !channelSteps.includes(s) && !hasPort(s, 'signingSecret'))) {
+    for (const step of STEP_IDS.filter(
+      (s) => !channelSteps.includes(s) && !hasPort(s, 'signingSecret') && s !== 'promote',
+    )) {
       expect(
         actionsOf(statementsOf(step)).filter((a) => /^(secretsmanager|sns|kms):/.test(a)),
         step,

@@ -14,6 +14,9 @@ import { logRetentionOf } from '../../lib/stacks/guardian-stack.ts';
 import { lambdaEnvironmentOf, stepFunctionsOfTemplate, tablesOfTemplate } from '../../lib/template.ts';
 import { synthesized, templateOf } from './fixtures.ts';
 
+/** The steps of a Deployment environment's stack (staging, production): every step but promote (blue-green only). */
+const DEPLOYMENT_STEPS = STEP_IDS.filter((s) => s !== 'promote');
+
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 
 /** Whether the step table gives `step` the `port`. */
@@ -223,22 +226,25 @@ describe('tables', () => {
 describe('step functions', () => {
   it('creates exactly one function per step, tagged with guardian:step metadata', () => {
     const steps = Object.values(stepFunctionsOfTemplate(templateOf('staging')));
-    expect(steps.sort()).toEqual([...STEP_IDS].sort());
+    expect(steps.sort()).toEqual([...DEPLOYMENT_STEPS].sort());
   });
 
-  it.each(STEP_IDS)('runs %s on nodejs22.x arm64 with tracing, 256 MB and its own log group', (step) => {
-    const t = templateOf('staging');
-    const fn = t.toJSON().Resources[functionIdOf(t, step)];
-    expect(fn.Metadata['guardian:step']).toBe(step);
-    expect(fn.Properties).toMatchObject({
-      Runtime: 'nodejs22.x',
-      Architectures: ['arm64'],
-      Handler: 'index.handler',
-      MemorySize: 256,
-      TracingConfig: { Mode: 'Active' },
-      LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
-    });
-  });
+  it.each(DEPLOYMENT_STEPS)(
+    'runs %s on nodejs22.x arm64 with tracing, 256 MB and its own log group',
+    (step) => {
+      const t = templateOf('staging');
+      const fn = t.toJSON().Resources[functionIdOf(t, step)];
+      expect(fn.Metadata['guardian:step']).toBe(step);
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 256,
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
+      });
+    },
+  );
 
   it('bakes each function its own config slice (metadata records it) and keeps config out of its environment', () => {
     const { templates, config } = synthesized();
@@ -307,14 +313,17 @@ describe('step functions', () => {
     }
   });
 
-  it.each(STEP_IDS.filter((s) => !hasPort(s, 'store')))('gives %s no table environment variables', (step) => {
-    const t = templateOf('production');
-    const vars = lambdaEnvironmentOf(t, functionIdOf(t, step));
-    expect(vars).not.toHaveProperty('DEPLOYMENTS_TABLE');
-    expect(vars).not.toHaveProperty('CONTROL_TABLE');
-    expect(Object.values(vars)).not.toContain('guardian-production-deployments');
-    expect(Object.values(vars)).not.toContain('guardian-production-control');
-  });
+  it.each(DEPLOYMENT_STEPS.filter((s) => !hasPort(s, 'store')))(
+    'gives %s no table environment variables',
+    (step) => {
+      const t = templateOf('production');
+      const vars = lambdaEnvironmentOf(t, functionIdOf(t, step));
+      expect(vars).not.toHaveProperty('DEPLOYMENTS_TABLE');
+      expect(vars).not.toHaveProperty('CONTROL_TABLE');
+      expect(Object.values(vars)).not.toContain('guardian-production-deployments');
+      expect(Object.values(vars)).not.toContain('guardian-production-control');
+    },
+  );
 
   it('gives one health-check invocation (one attempt, endpoints in parallel) the endpoint timeout plus margin', () => {
     const t = templateOf('production');
@@ -340,7 +349,9 @@ describe('step functions', () => {
   it('takes the retention and removal policy of every log group (steps and workflows) from config', () => {
     const production = reconfiguredTemplateOf('production');
     // One per step and one per state machine (Deploy, Rollback, Escalation).
-    expect(Object.keys(production.findResources('AWS::Logs::LogGroup'))).toHaveLength(STEP_IDS.length + 3);
+    expect(Object.keys(production.findResources('AWS::Logs::LogGroup'))).toHaveLength(
+      DEPLOYMENT_STEPS.length + 3,
+    );
     production.allResources('AWS::Logs::LogGroup', {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({ RetentionInDays: 7 }),
@@ -366,12 +377,15 @@ describe('step functions', () => {
 });
 
 describe('IAM', () => {
-  it.each(STEP_IDS.filter((s) => !hasPort(s, 'store')))('gives %s no DynamoDB action at all', (step) => {
-    const actions = actionsOf(statementsOf(templateOf('staging'), step));
-    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
-  });
+  it.each(DEPLOYMENT_STEPS.filter((s) => !hasPort(s, 'store')))(
+    'gives %s no DynamoDB action at all',
+    (step) => {
+      const actions = actionsOf(statementsOf(templateOf('staging'), step));
+      expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+    },
+  );
 
-  it.each(STEP_IDS.filter((s) => hasPort(s, 'store')))(
+  it.each(DEPLOYMENT_STEPS.filter((s) => hasPort(s, 'store')))(
     'grants %s exactly the DynamoDB actions the store uses, table by table',
     (step) => {
       const t = templateOf('staging');
@@ -411,36 +425,39 @@ describe('IAM', () => {
     },
   );
 
-  it.each(STEP_IDS)('scopes eks:DescribeCluster of %s to the environment cluster, or gives none', (step) => {
-    const t = templateOf('production');
-    const eks = statementsOf(t, step).filter((s) => actionsOf([s]).some((a) => a.startsWith('eks:')));
-    if (!hasPort(step, 'workload')) {
-      expect(eks).toEqual([]);
-      return;
-    }
-    expect(eks).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 'eks:DescribeCluster',
-        Resource: {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':eks:ap-southeast-1:',
-              { Ref: 'AWS::AccountId' },
-              ':cluster/buywhere-prod',
+  it.each(DEPLOYMENT_STEPS)(
+    'scopes eks:DescribeCluster of %s to the environment cluster, or gives none',
+    (step) => {
+      const t = templateOf('production');
+      const eks = statementsOf(t, step).filter((s) => actionsOf([s]).some((a) => a.startsWith('eks:')));
+      if (!hasPort(step, 'workload')) {
+        expect(eks).toEqual([]);
+        return;
+      }
+      expect(eks).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'eks:DescribeCluster',
+          Resource: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':eks:ap-southeast-1:',
+                { Ref: 'AWS::AccountId' },
+                ':cluster/buywhere-prod',
+              ],
             ],
-          ],
+          },
         },
-      },
-    ]);
-  });
+      ]);
+    },
+  );
 
   it('outputs the role ARN of every step that talks to Kubernetes, for the EKS access entry', () => {
     const outputs = templateOf('staging').findOutputs('*');
-    const kubernetesSteps = STEP_IDS.filter((s) => hasPort(s, 'workload'));
+    const kubernetesSteps = DEPLOYMENT_STEPS.filter((s) => hasPort(s, 'workload'));
     expect(Object.keys(outputs).filter((k) => k.endsWith('RoleArn'))).toHaveLength(kubernetesSteps.length);
     templateOf('staging').hasOutput('SetImageRoleArn', {
       Description: Match.stringLikeRegexp('EKS access entry'),
@@ -554,7 +571,7 @@ describe('execution-ended janitor', () => {
       }
     }
     expect([...EVENT_STEPS].sort()).toEqual(['alarm-handler', 'execution-ended']);
-    for (const step of STEP_IDS.filter((s) => !EVENT_STEPS.includes(s))) {
+    for (const step of DEPLOYMENT_STEPS.filter((s) => !EVENT_STEPS.includes(s))) {
       expect(t.toJSON().Resources[functionIdOf(t, step)].Properties.DeadLetterConfig, step).toBeUndefined();
     }
   });

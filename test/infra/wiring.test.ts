@@ -56,6 +56,11 @@ describe('handler wiring', () => {
     const literal = defines['process.env.GUARDIAN_ENV_CONFIG'];
     expect(literal).toBeDefined();
     const slice = JSON.parse(JSON.parse(literal as string));
-    expect(Object.keys(slice).sort()).toEqual(configKeysOf('health-check', staging()));
+    expect(Object.keys(slice).sort()).toEqual(
+      // A key the environment leaves out (argo, on a Deployment) is not in the JSON.
+      configKeysOf('health-check', staging()).filter(
+        (k) => (staging() as Record<string, unknown>)[k] !== undefined,
+      ),
+    );
   });
 });

@@ -135,7 +135,7 @@ describe('resolveAlarm', () => {
     expect(r).toEqual({
       resolved: false,
       reason:
-        "Alarm 'guardian-production-HighErrorRate' is in account 210987654321, which no environment of this guardian runs in (staging in 123456789012/ap-southeast-1, production in 123456789012/ap-southeast-1, staging-ecs in 123456789012/ap-southeast-1).",
+        "Alarm 'guardian-production-HighErrorRate' is in account 210987654321, which no environment of this guardian runs in (staging in 123456789012/ap-southeast-1, production in 123456789012/ap-southeast-1, production-argo in 123456789012/ap-southeast-1, staging-ecs in 123456789012/ap-southeast-1).",
     });
   });
 
@@ -174,7 +174,7 @@ describe('resolveAlarm', () => {
       return r.resolved ? 'resolved' : r.reason;
     });
     expect(reasons).toEqual([
-      "Alarm 'api-5xx-spike' is tagged environment='qa', which is not an environment of this guardian in 123456789012/ap-southeast-1 (staging, production, staging-ecs).",
+      "Alarm 'api-5xx-spike' is tagged environment='qa', which is not an environment of this guardian in 123456789012/ap-southeast-1 (staging, production, production-argo, staging-ecs).",
       "Alarm 'api-5xx-spike' is tagged environment=production but has no service tag; the guardian acts only on 'buywhere-api''s alarms.",
       "Alarm 'api-5xx-spike' of production has no severity tag; the guardian knows critical and warning.",
       "Alarm 'api-5xx-spike' of production has severity 'page-everyone'; the guardian knows critical and warning.",

@@ -20,13 +20,14 @@ describe('requireVersionTag', () => {
     expect(environments.staging?.requireVersionTag).toBe(false);
     expect(environments.production?.requireVersionTag).toBe(true);
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {4}requireVersionTag: (true|false)$/gm)).toHaveLength(3);
+    expect(yaml.match(/^ {4}requireVersionTag: (true|false)$/gm)).toHaveLength(4);
   });
 
   it('requires a version tag when an environment leaves the key out', () => {
-    const dir = configWith((yaml) => yaml.replace(/^ {4}requireVersionTag: true\n/m, ''));
+    const dir = configWith((yaml) => yaml.replace(/^ {4}requireVersionTag: true\n/gm, ''));
     expect(readFileSync(path.join(dir, 'environments.yaml'), 'utf8')).not.toMatch(/requireVersionTag: true/);
     expect(loadConfig(dir).environments.production?.requireVersionTag).toBe(true);
+    expect(loadConfig(dir).environments['production-argo']?.requireVersionTag).toBe(true);
   });
 });
 
@@ -53,7 +54,7 @@ describe('alarmTopic', () => {
     expect(stacks.staging?.alarmTopic).toEqual({ subscriptions: [] });
     expect(stacks.production?.alarmTopic).toEqual({ subscriptions: [] });
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {4}alarmTopic:$/gm)).toHaveLength(3);
+    expect(yaml.match(/^ {4}alarmTopic:$/gm)).toHaveLength(4);
   });
 
   it('reads a subscriber of every protocol', () => {
@@ -154,7 +155,7 @@ describe('retention', () => {
     expect(stacks.staging?.retention).toEqual({ logRetentionDays: 30, removalPolicy: 'destroy' });
     expect(stacks.production?.retention).toEqual({ logRetentionDays: 365, removalPolicy: 'retain' });
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {6}removalPolicy: (retain|destroy)$/gm)).toHaveLength(3);
+    expect(yaml.match(/^ {6}removalPolicy: (retain|destroy)$/gm)).toHaveLength(4);
   });
 
   it('retains everything and keeps a year of logs when an environment leaves the keys out', () => {
@@ -403,8 +404,8 @@ describe('account, service and alarms', () => {
     expect(environments.production?.alarms.replicas).toBe(3);
     expect(environments.production?.alarms.metrics.latencyP99?.unit).toBe('seconds');
     const yaml = readFileSync(path.join(DEFAULT_CONFIG_DIR, 'environments.yaml'), 'utf8');
-    expect(yaml.match(/^ {4}alarms:$/gm)).toHaveLength(3);
-    expect(yaml.match(/^ {6}guardWindowSeconds: 1800$/gm)).toHaveLength(3);
+    expect(yaml.match(/^ {4}alarms:$/gm)).toHaveLength(4);
+    expect(yaml.match(/^ {6}guardWindowSeconds: 1800$/gm)).toHaveLength(4);
   });
 
   it('defaults the guard window, the insufficient-data policy and fail-closed preflight when left out', () => {

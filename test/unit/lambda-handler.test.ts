@@ -20,7 +20,8 @@ function environment(name: string): EnvironmentConfig {
 
 const staging = environment('staging');
 /** The same environment on a platform this guardian does not drive yet. */
-const stagingOnArgo: EnvironmentConfig = { ...staging, platform: 'argo-rollouts' };
+/** An environment on a platform the guardian does not know (a config built around the loader). */
+const stagingOnNomad: EnvironmentConfig = { ...staging, platform: 'nomad' as EnvironmentConfig['platform'] };
 
 /** A stand-in for the staging API: healthy until `api.degraded` is set. */
 const api = { degraded: false, paths: [] as string[], userAgents: new Set<string>() };
@@ -198,9 +199,10 @@ describe('lambdaHandler', () => {
 });
 
 describe('wiring', () => {
-  it("gives the health check exactly its slice: name, platform, apiUrl, healthCheck and the workload port's placement", () => {
+  it("gives the health check exactly its slice: name, platform, apiUrl, argo, healthCheck and the workload port's placement", () => {
     expect(configKeysOf('health-check', staging)).toEqual([
       'apiUrl',
+      'argo',
       'cluster',
       'container',
       'healthCheck',
@@ -271,18 +273,18 @@ describe('wiring', () => {
       'rollback-apply',
       'health-check',
     ] as const) {
-      expect(() => portsOf(step, stagingOnArgo), step).toThrow(RuntimeEnvError);
-      expect(() => configKeysOf(step, stagingOnArgo), step).toThrow(
-        "environment 'staging' runs on platform 'argo-rollouts', which this guardian cannot drive yet (it drives: kubernetes, ecs)",
+      expect(() => portsOf(step, stagingOnNomad), step).toThrow(RuntimeEnvError);
+      expect(() => configKeysOf(step, stagingOnNomad), step).toThrow(
+        "environment 'staging' runs on platform 'nomad', which this guardian cannot drive yet (it drives: kubernetes, argo-rollouts, ecs)",
       );
     }
   });
 
   it('still wires steps that never touch the workload on such a platform', () => {
-    expect(portsOf('monitor-round', stagingOnArgo).map(([name]) => name)).toEqual(['http', 'measurements']);
-    expect(configSlice('execution-ended', stagingOnArgo)).toEqual({
+    expect(portsOf('monitor-round', stagingOnNomad).map(([name]) => name)).toEqual(['http', 'measurements']);
+    expect(configSlice('execution-ended', stagingOnNomad)).toEqual({
       name: 'staging',
-      platform: 'argo-rollouts',
+      platform: 'nomad',
     });
   });
 

@@ -69,6 +69,6 @@ describe('metrics port', () => {
     await expect(
       PORTS.measurements.local({ config: bare as EnvironmentConfig, vars: {}, clock }, local),
     ).rejects.toThrow(/environment 'production' has no metrics block/);
-    expect(PORTS.measurements.config).toEqual(['metrics', 'apiUrl']);
+    expect(PORTS.measurements.config).toEqual(['metrics', 'apiUrl', 'argo']);
   });
 });
