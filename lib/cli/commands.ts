@@ -435,6 +435,16 @@ async function status(args: ParsedArgs, config: GuardianConfig, output: Output):
       output.out(`  image:           ${printable(workload.image)} (revision ${workload.revision})`);
       output.out(`  rollout:         ${workload.rollout.phase}: ${printable(workload.rollout.message)}`);
       output.out(`  replicas:        ${r.available}/${r.desired} available, ${r.updated} updated`);
+      // Blue-green (issue 11): what each Service serves.
+      const bg = workload.blueGreen;
+      if (bg) {
+        const side = (v: { revision: number; image: string } | undefined) =>
+          v ? `revision ${v.revision} ${printable(v.image)}` : '-';
+        output.out(`  active:          ${printable(bg.activeService)} → ${side(bg.stable)}`);
+        output.out(
+          `  preview:         ${printable(bg.previewService ?? '(none)')} → ${side(bg.preview ?? (bg.stage === 'stable' ? bg.stable : undefined))} (${bg.stage})`,
+        );
+      }
     }
     output.out(`  lock:            ${formatLock(lock, now)}`);
     output.out(

@@ -5,14 +5,17 @@
  * uses) and two demo APIs, one behind the active Service and one behind the preview Service, so
  * the health check and the canary judge see each side separately.
  */
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RolloutsPort } from '../../lambdas/adapters/rollouts.ts';
+import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
 import type { DeploymentRecord } from '../../lambdas/core/types.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../../lib/config/schema.ts';
 import type { LocalExecutionResult } from '../../lib/local/executor.ts';
 import { LocalGuardian } from '../../lib/local/guardian.ts';
 import { rolloutServices } from '../../lib/local/seed.ts';
+import { alarmFixture } from '../helpers/alarm-events.ts';
 
 const ENV = 'production-argo';
 const REPO = 'ghcr.io/buywhere/buywhere-api';
@@ -32,9 +35,37 @@ function argoWith(edit: (env: Mutable<EnvironmentConfig>) => void = () => undefi
   return config as GuardianConfig;
 }
 
-async function start(config: GuardianConfig = argoWith()): Promise<LocalGuardian> {
-  guardian = await LocalGuardian.start({ config, seedImages: { [ENV]: STABLE } });
+async function start(
+  config: GuardianConfig = argoWith(),
+  onEvent?: (e: import('../../lib/local/executor.ts').LocalEvent) => void,
+): Promise<LocalGuardian> {
+  guardian = await LocalGuardian.start({
+    config,
+    seedImages: { [ENV]: STABLE },
+    startTime: new Date('2026-11-20T02:00:00Z'), // 10:00 in Singapore, a Friday
+    ...(onEvent ? { onEvent } : {}),
+  });
   return guardian;
+}
+
+/** A real-format HighErrorRate ALARM of the environment at `at`. */
+function highErrorRate(at: Date): Record<string, unknown> {
+  const e = alarmFixture('guardian-high-error-rate-alarm');
+  const alarmName = `guardian-${ENV}-HighErrorRate`;
+  const detail = e.detail as Record<string, Record<string, unknown>>;
+  e.id = randomUUID();
+  e.time = at.toISOString().replace(/\.\d+Z$/, 'Z');
+  e.resources = [`arn:aws:cloudwatch:ap-southeast-1:123456789012:alarm:${alarmName}`];
+  (detail as Record<string, unknown>).alarmName = alarmName;
+  detail.alarmTags = { environment: ENV, service: 'buywhere-api-bluegreen', severity: 'critical' };
+  detail.state = {
+    ...detail.state,
+    value: 'ALARM',
+    timestamp: at.toISOString().replace('Z', '+0000'),
+    reason: 'HighErrorRate crossed its threshold',
+  };
+  detail.previousState = { ...detail.previousState, value: 'OK' };
+  return e;
 }
 
 afterEach(async () => {
@@ -136,6 +167,27 @@ describe('a blue-green Argo Rollout, end to end', () => {
     expect(statesOf(bad)).not.toContain('Promote');
     expect(bad.cause).toMatch(/preview|health/i);
     expect((await g.observeWorkload(ENV)).image).toBe(STABLE);
+  });
+
+  it('rolls back after promotion when an alarm fires during post-promotion monitoring', async () => {
+    let alarmed: Promise<AlarmHandlerResult> | undefined;
+    const g = await start(argoWith(), (e) => {
+      if (!alarmed && e.type === 'StateEntered' && e.state === 'Monitoring round' && guardian) {
+        alarmed = guardian.handleAlarmEvent(highErrorRate(guardian.clock.now()));
+      }
+    });
+    const result = await deploy(g, `${REPO}:v1.5.0`);
+    expect(await alarmed).toMatchObject({ action: 'rollback-deployment', deploymentId: result.name });
+    expect(result.error).toBe('DeploymentRolledBack');
+    // It had been promoted: the active Service served it before the rollback.
+    const states = statesOf(result);
+    expect(states.indexOf('Promote')).toBeGreaterThan(-1);
+    expect(states.indexOf('Promote')).toBeLessThan(states.indexOf('Monitoring round'));
+    const after = await g.observeWorkload(ENV);
+    expect(after.image).toBe(STABLE);
+    expect(after.blueGreen).toMatchObject({ stage: 'stable', stable: { image: STABLE } });
+    expect(await recordOf(g, result.name)).toMatchObject({ status: 'rolled-back' });
+    expect(await g.store(ENV).getLock(ENV)).toBeUndefined();
   });
 
   it('rolls a promoted release back to the previous stable revision (guardian rollback)', async () => {
