@@ -181,7 +181,12 @@ export const step = defineStep('canary-round', canaryRoundEventSchema, async (ev
   const verdict = analyseCanary(
     baseline?.samples ?? [],
     state.samples,
-    { config: canary, limits: seedLimits(config.thresholds) },
+    {
+      config: canary,
+      limits: seedLimits(config.thresholds),
+      // Blue-green: the preview serves no production traffic; a marginal interim score ends it.
+      endEarly: concurrent ? 'marginal' : 'fail',
+    },
     { elapsedSeconds, final: state.round >= rounds },
   );
   // A shadow analysis (`canary.dryRun`) is recorded as judged but never stops the release.

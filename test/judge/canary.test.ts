@@ -264,3 +264,41 @@ describe('canarySchema', () => {
     ]);
   });
 });
+
+describe('ending early on an interim score (blue-green, issue 11)', () => {
+  // 8 of 10 intervals: enough for the rank test at the stricter 99.9 % (5 are not).
+  const INTERIM = { elapsedSeconds: 240, final: false } as const;
+  // p99 +60 % on every interval: a non-critical metric fails; the error rate is unchanged.
+  const baseline = samples(8);
+  const slower = samples(8, { offset: 3, p99: 480 });
+
+  it('goes on by default while only a non-critical metric fails', () => {
+    const v = analyseCanary(baseline, slower, spec(), INTERIM);
+    expect(v.outcome).toBe('continue');
+    expect(v.scoreVerdict).not.toBe('pass');
+  });
+
+  it('ends with the marginal-or-worse score when asked to, naming the score', () => {
+    const v = analyseCanary(baseline, slower, { ...spec(), endEarly: 'marginal' }, INTERIM);
+    expect(['marginal', 'fail']).toContain(v.outcome);
+    expect(v.outcome).toBe(v.scoreVerdict);
+    expect(v.reason).toMatch(/^interim score \d+(\.\d+)? at \d+(\.\d+)?% is (marginal|fail) after 240 s: /);
+  });
+
+  it('goes on when the interim score passes, or the canary has not served minRequests yet', () => {
+    const same = analyseCanary(
+      baseline,
+      samples(5, { offset: 3 }),
+      { ...spec(), endEarly: 'marginal' },
+      INTERIM,
+    );
+    expect(same.outcome).toBe('continue');
+    const few = analyseCanary(
+      samples(8, { requests: 50 }),
+      samples(8, { requests: 50, offset: 3, p99: 480 }),
+      { ...spec({ minRequests: 1000 }), endEarly: 'marginal' },
+      INTERIM,
+    );
+    expect(few.outcome).toBe('continue');
+  });
+});

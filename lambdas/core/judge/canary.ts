@@ -18,6 +18,9 @@ import type { CanaryConfig, CanaryMetricConfig } from '../../../lib/config/canar
 import type { IntervalSample } from '../measurements.ts';
 import { classifyMetric, formatNumber, type MetricResult, type MetricSpec } from './classifier.ts';
 import { type CountsResult, compareErrorCounts } from './counts.ts';
+
+/** Classifications of a metric that had data to judge (an interim score counts only with all of them). */
+const DECIDED: ReadonlySet<string> = new Set(['Pass', 'High', 'Low']);
 import { type ScoreResult, scoreMetrics } from './score.ts';
 
 /** The seed's per-environment thresholds the hard rule applies. */
@@ -33,6 +36,13 @@ export interface CanarySpec {
   /** The environment's `canary:` block, parsed with canarySchema. */
   readonly config: CanaryConfig;
   readonly limits: SeedLimits;
+  /**
+   * What ends the analysis before its last interval. `fail` (default): the hard rule or a critical
+   * failure. `marginal` (blue-green, issue 11: the preview serves no production traffic, so
+   * stopping it early costs nothing): also a marginal-or-worse score, once every deciding metric
+   * has data and the canary has served `minRequests`, at the stricter `earlyFailConfidence`.
+   */
+  readonly endEarly?: 'fail' | 'marginal';
 }
 
 /** The seed's `deployment-thresholds.yaml` block as the hard rule's limits. */
@@ -351,6 +361,15 @@ export function analyseCanary(
   } else if (criticalStatistical) {
     outcome = 'fail';
     reason = `critical: ${criticalStatistical.reason}`;
+  } else if (
+    !final &&
+    spec.endEarly === 'marginal' &&
+    scored.verdict !== 'pass' &&
+    canaryTotals.requests >= config.minRequests &&
+    [...metrics, ...countsEntry].every((r) => r.dryRun || DECIDED.has(r.classification))
+  ) {
+    outcome = scored.verdict;
+    reason = `interim score ${scored.score} at ${Math.round(confidence * 1000) / 10}% is ${scored.verdict} after ${Math.round(opts.elapsedSeconds)} s: ${scored.reason}`;
   } else if (!final) {
     outcome = 'continue';
     reason = `no failure so far (${describeProgress(opts.elapsedSeconds, minDuration, canaryTotals.requests)}); score ${scored.score} at ${Math.round(confidence * 1000) / 10}%`;
