@@ -28,7 +28,7 @@ export async function seedWithDemoApis(
   if (w.kind === 'rollout') {
     const active = w.activeService ?? rolloutServices(w.name).activeService;
     const preview = w.previewService ?? rolloutServices(w.name).previewService;
-    sim.seedRollout({
+    sim.cluster.seedRollout({
       namespace: w.namespace,
       name: w.name,
       container: w.container,
@@ -38,8 +38,8 @@ export async function seedWithDemoApis(
       previewService: preview,
     });
     return {
-      api: await startDemoApi({ clock, resolveImage: () => sim.serviceImage(w.namespace, active) }),
-      preview: await startDemoApi({ clock, resolveImage: () => sim.serviceImage(w.namespace, preview) }),
+      api: await startDemoApi({ clock, resolveImage: () => sim.servedImageOfService(w.namespace, active) }),
+      preview: await startDemoApi({ clock, resolveImage: () => sim.servedImageOfService(w.namespace, preview) }),
     };
   }
   sim.cluster.seed({
