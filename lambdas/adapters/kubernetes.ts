@@ -67,6 +67,11 @@ export interface KubernetesErrorContext {
    * `/version` included): a web server, not a Kubernetes API server.
    */
   readonly notKubernetes?: string;
+  /**
+   * The kinds whose RBAC a 401/403 tells the operator to check.
+   * @default 'Deployments and ReplicaSets'
+   */
+  readonly rbacKinds?: string;
 }
 
 interface StatusBody {
@@ -137,7 +142,7 @@ export function kubernetesError(err: unknown, ctx: KubernetesErrorContext): Erro
     if (status === 401 || status === 403) {
       return new Error(
         `Kubernetes API refused to ${ctx.action} ${ref} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}${detail}): ` +
-          "check the guardian role's EKS access entry and its RBAC permissions on Deployments and ReplicaSets in this namespace",
+          `check the guardian role's EKS access entry and its RBAC permissions on ${ctx.rbacKinds ?? 'Deployments and ReplicaSets'} in this namespace`,
         { cause: err },
       );
     }
@@ -237,6 +242,44 @@ function changeCauseOps(d: V1Deployment, changeCause: string): object[] {
     : [{ op: 'add', path: '/metadata/annotations', value: { [CHANGE_CAUSE_ANNOTATION]: changeCause } }];
 }
 
+/** What a follow-up read found out about a namespace that answered 404 (see {@link probeNamespace}). */
+export type NamespaceProbe = 'exists' | 'missing' | 'not-kubernetes' | undefined;
+
+/**
+ * Why `namespace` answered 404: `missing` when the server is a Kubernetes API server without
+ * that namespace, `not-kubernetes` when it answers 404 to `/version` too (a web server, a wrong
+ * URL), undefined when the answer is not a plain yes/no (no RBAC on namespaces, say). Raw GETs
+ * with the kubeconfig's auth and TLS, because the generated CoreV1Api would add ~0.5 MB to every
+ * Kubernetes step's bundle for these calls.
+ */
+export async function probeNamespace(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  timeoutMs: number,
+): Promise<NamespaceProbe> {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) return undefined;
+  const base = server.replace(/\/+$/, '');
+  const get = async (urlPath: string): Promise<number | undefined> => {
+    try {
+      const init = await kubeConfig.applyToFetchOptions({ method: 'GET' });
+      const res = await fetch(`${base}${urlPath}`, {
+        ...(init as object),
+        signal: AbortSignal.timeout(timeoutMs),
+      } as Parameters<typeof fetch>[1]);
+      await res.text();
+      return res.status;
+    } catch {
+      return undefined;
+    }
+  };
+  const status = await get(`/api/v1/namespaces/${encodeURIComponent(namespace)}`);
+  if (status === undefined) return undefined;
+  if (status !== 404) return status >= 200 && status < 300 ? 'exists' : undefined;
+  // Every Kubernetes API server serves /version (to anonymous callers too, by default).
+  return (await get('/version')) === 404 ? 'not-kubernetes' : 'missing';
+}
+
 /** Options of KubernetesCluster. */
 export interface KubernetesClusterOptions {
   /**
@@ -260,37 +303,8 @@ export class KubernetesCluster implements ClusterPort {
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
-  /**
-   * Why `namespace` answered 404: `missing` when the server is a Kubernetes API server without
-   * that namespace, `not-kubernetes` when it answers 404 to `/version` too (a web server, a wrong
-   * URL), undefined when the answer is not a plain yes/no (no RBAC on namespaces, say). Raw GETs
-   * with the kubeconfig's auth and TLS, because the generated CoreV1Api would add ~0.5 MB to every
-   * Kubernetes step's bundle for these calls.
-   */
-  private async probeNamespace(
-    namespace: string,
-  ): Promise<'exists' | 'missing' | 'not-kubernetes' | undefined> {
-    const server = this.kubeConfig.getCurrentCluster()?.server;
-    if (!server) return undefined;
-    const base = server.replace(/\/+$/, '');
-    const get = async (urlPath: string): Promise<number | undefined> => {
-      try {
-        const init = await this.kubeConfig.applyToFetchOptions({ method: 'GET' });
-        const res = await fetch(`${base}${urlPath}`, {
-          ...(init as object),
-          signal: AbortSignal.timeout(this.timeoutMs),
-        } as Parameters<typeof fetch>[1]);
-        await res.text();
-        return res.status;
-      } catch {
-        return undefined;
-      }
-    };
-    const status = await get(`/api/v1/namespaces/${encodeURIComponent(namespace)}`);
-    if (status === undefined) return undefined;
-    if (status !== 404) return status >= 200 && status < 300 ? 'exists' : undefined;
-    // Every Kubernetes API server serves /version (to anonymous callers too, by default).
-    return (await get('/version')) === 404 ? 'not-kubernetes' : 'missing';
+  private probeNamespace(namespace: string): Promise<NamespaceProbe> {
+    return probeNamespace(this.kubeConfig, namespace, this.timeoutMs);
   }
 
   /** Per-call options: a timeout signal, so a hung API server becomes a retryable failure. */

@@ -13,6 +13,14 @@ import { splitImageReference } from '../../../lambdas/core/image.ts';
 import type { Clock } from '../../../lambdas/core/ports.ts';
 import { imageBehaviour } from '../image-behaviour.ts';
 import { jsonEqual } from './patch.ts';
+import {
+  ROLLOUT_ANNOTATIONS,
+  ROLLOUT_HASH_LABEL,
+  type RolloutWorld,
+  reconcileRollout,
+  type SimReplicaSet,
+} from './rollout-controller.ts';
+import { rolloutSeedObjects, type SeedRollout } from './rollout-seed.ts';
 
 /** A Kubernetes object as JSON. */
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are open-ended JSON
@@ -35,6 +43,10 @@ export interface ClusterSimSnapshot {
   readonly namespaces: Record<string, KObject>;
   readonly deployments: Record<string, KObject>;
   readonly replicaSets: Record<string, { object: KObject; pods: SimPod[] }>;
+  /** Services (issue 11; absent from older snapshots). */
+  readonly services?: Record<string, KObject>;
+  /** Argo Rollouts (issue 11; absent from older snapshots). */
+  readonly rollouts?: Record<string, KObject>;
 }
 
 /** An API error the server turns into a Status object. */
@@ -135,8 +147,12 @@ export function defaultDeployment(d: KObject): KObject {
     spec.strategy.rollingUpdate.maxSurge ??= '25%';
     spec.strategy.rollingUpdate.maxUnavailable ??= '25%';
   }
-  spec.template ??= {};
-  const template = spec.template;
+  spec.template = defaultPodTemplate(spec.template ?? {});
+  return d;
+}
+
+/** Applies the API server's pod template defaults (as on a Deployment's or a ReplicaSet's template). */
+export function defaultPodTemplate(template: KObject): KObject {
   template.metadata ??= {};
   template.spec ??= {};
   const podSpec = template.spec;
@@ -155,7 +171,7 @@ export function defaultDeployment(d: KObject): KObject {
     c.terminationMessagePolicy ??= 'File';
     for (const p of (c.ports ?? []) as KObject[]) p.protocol ??= 'TCP';
   }
-  return d;
+  return template;
 }
 
 /** Validates a Deployment like the API server does; throws a 422 ApiError listing each problem. */
@@ -204,6 +220,128 @@ function validateDeployment(d: KObject): void {
 function notFound(resource: string, group: string, name: string): ApiError {
   const qualified = group ? `${resource}.${group}` : resource;
   return new ApiError(404, 'NotFound', `${qualified} "${name}" not found`, { name, group, kind: resource });
+}
+
+function checkBodyNamespace(body: KObject, namespace: string): void {
+  if (body.metadata?.namespace && body.metadata.namespace !== namespace) {
+    throw new ApiError(
+      400,
+      'BadRequest',
+      'the namespace of the provided object does not match the namespace sent on the request',
+    );
+  }
+}
+
+function checkBodyName(body: KObject, name: string): void {
+  if (body.metadata?.name !== undefined && body.metadata.name !== name) {
+    throw new ApiError(
+      400,
+      'BadRequest',
+      `the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`,
+    );
+  }
+}
+
+function checkResourceVersion(
+  body: KObject,
+  current: KObject,
+  resource: string,
+  group: string,
+  name: string,
+): void {
+  const sent = body.metadata?.resourceVersion;
+  if (sent !== undefined && sent !== '' && sent !== current.metadata.resourceVersion) {
+    const qualified = group ? `${resource}.${group}` : resource;
+    throw new ApiError(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${qualified} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      { name, group, kind: resource },
+    );
+  }
+}
+
+/** The metadata an update cannot change. */
+function identity(current: KObject): KObject {
+  const m = current.metadata;
+  return {
+    name: m.name,
+    namespace: m.namespace,
+    uid: m.uid,
+    creationTimestamp: m.creationTimestamp,
+    resourceVersion: m.resourceVersion,
+  };
+}
+
+/** The API server's defaults of a ClusterIP Service. */
+function defaultService(svc: KObject): KObject {
+  svc.metadata ??= {};
+  svc.spec ??= {};
+  const spec = svc.spec;
+  spec.type ??= 'ClusterIP';
+  spec.sessionAffinity ??= 'None';
+  spec.ipFamilies ??= ['IPv4'];
+  spec.ipFamilyPolicy ??= 'SingleStack';
+  spec.internalTrafficPolicy ??= 'Cluster';
+  for (const port of (spec.ports ?? []) as KObject[]) {
+    port.protocol ??= 'TCP';
+    port.targetPort ??= port.port;
+  }
+  return svc;
+}
+
+/** Validates a Service like the API server does (name, ports); throws a 422 ApiError. */
+function validateService(svc: KObject): void {
+  const name = svc.metadata?.name;
+  const problems: string[] = [];
+  if (typeof name !== 'string' || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)
+    problems.push('metadata.name: Invalid value: a lowercase RFC 1035 label is required');
+  if (svc.spec.type !== 'ExternalName' && (!Array.isArray(svc.spec.ports) || svc.spec.ports.length === 0))
+    problems.push('spec.ports: Required value');
+  for (const [i, port] of ((svc.spec.ports ?? []) as KObject[]).entries()) {
+    if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535)
+      problems.push(`spec.ports[${i}].port: Invalid value: must be between 1 and 65535, inclusive`);
+  }
+  if (problems.length > 0) {
+    throw new ApiError(422, 'Invalid', `Service "${name}" is invalid: ${problems.join(', ')}`, {
+      name,
+      kind: 'Service',
+    });
+  }
+}
+
+/** The Rollout CRD's schema defaults (ports' protocol in the pod template). */
+function defaultRollout(ro: KObject): KObject {
+  ro.metadata ??= {};
+  for (const c of (ro.spec?.template?.spec?.containers ?? []) as KObject[]) {
+    for (const p of (c.ports ?? []) as KObject[]) p.protocol ??= 'TCP';
+  }
+  return ro;
+}
+
+/** What the Rollout CRD's OpenAPI schema refuses (the controller validates the rest itself). */
+function validateRollout(ro: KObject): void {
+  const name = ro.metadata?.name;
+  const problems: string[] = [];
+  if (typeof name !== 'string' || !DNS_SUBDOMAIN.test(name))
+    problems.push('metadata.name: Invalid value: a lowercase RFC 1123 subdomain is required');
+  if (ro.spec === null || typeof ro.spec !== 'object') problems.push('spec: Required value');
+  else {
+    if (ro.spec.replicas !== undefined && !Number.isInteger(ro.spec.replicas))
+      problems.push(
+        `spec.replicas: Invalid value: "${typeof ro.spec.replicas}": spec.replicas in body must be of type integer`,
+      );
+    const bg = ro.spec.strategy?.blueGreen;
+    if (bg && typeof bg === 'object' && (typeof bg.activeService !== 'string' || bg.activeService === ''))
+      problems.push('spec.strategy.blueGreen.activeService: Required value');
+  }
+  if (problems.length > 0) {
+    throw new ApiError(422, 'Invalid', `Rollout.argoproj.io "${name}" is invalid: ${problems.join(', ')}`, {
+      name,
+      group: 'argoproj.io',
+      kind: 'Rollout',
+    });
+  }
 }
 
 function setCondition(
@@ -271,6 +409,8 @@ export class SimCluster {
   private namespaces = new Map<string, KObject>();
   private deployments = new Map<string, KObject>();
   private replicaSets = new Map<string, { object: KObject; pods: SimPod[] }>();
+  private services = new Map<string, KObject>();
+  private rollouts = new Map<string, KObject>();
 
   /** Starts empty apart from the `default` namespace. */
   constructor(private readonly clock: Clock) {
@@ -291,6 +431,8 @@ export class SimCluster {
       namespaces: Object.fromEntries(this.namespaces),
       deployments: Object.fromEntries(this.deployments),
       replicaSets: Object.fromEntries(this.replicaSets),
+      services: Object.fromEntries(this.services),
+      rollouts: Object.fromEntries(this.rollouts),
     });
   }
 
@@ -304,6 +446,8 @@ export class SimCluster {
     this.namespaces = new Map(Object.entries(clone(snapshot.namespaces)));
     this.deployments = new Map(Object.entries(clone(snapshot.deployments)));
     this.replicaSets = new Map(Object.entries(clone(snapshot.replicaSets)));
+    this.services = new Map(Object.entries(clone(snapshot.services ?? {})));
+    this.rollouts = new Map(Object.entries(clone(snapshot.rollouts ?? {})));
   }
 
   /** The latest resourceVersion handed out (list metadata). */
@@ -502,6 +646,307 @@ export class SimCluster {
     return d;
   }
 
+  // ---------------------------------------------------------------- services
+
+  /** Creates a Service (core/v1; only its selector matters to the simulation). */
+  createService(namespace: string, body: KObject): KObject {
+    this.advance();
+    this.requireNamespace(namespace);
+    checkBodyNamespace(body, namespace);
+    const svc = defaultService(clone(body));
+    const name = svc.metadata?.name;
+    validateService(svc);
+    const k = key(namespace, name);
+    if (this.services.has(k)) {
+      throw new ApiError(409, 'AlreadyExists', `services "${name}" already exists`, {
+        name,
+        kind: 'services',
+      });
+    }
+    const { resourceVersion: _rv, uid: _uid, ...meta } = svc.metadata;
+    svc.apiVersion = 'v1';
+    svc.kind = 'Service';
+    svc.metadata = this.newMetadata(meta, namespace);
+    this.sequence += 1;
+    const ip = `10.96.${Math.floor(this.sequence / 250) % 250}.${(this.sequence % 250) + 2}`;
+    svc.spec.clusterIP ??= ip;
+    svc.spec.clusterIPs ??= [svc.spec.clusterIP];
+    svc.status = { loadBalancer: {} };
+    this.services.set(k, svc);
+    this.syncAll(this.simTime, false);
+    return clone(svc);
+  }
+
+  /** Reads a Service. */
+  getService(namespace: string, name: string): KObject {
+    this.advance();
+    const svc = this.services.get(key(namespace, name));
+    if (!svc) throw notFound('services', '', name);
+    return clone(svc);
+  }
+
+  /** Services of a namespace (all when undefined) matching a label selector. */
+  listServices(namespace: string | undefined, labelSelector?: string): KObject[] {
+    this.advance();
+    return [...this.services.values()]
+      .filter((s) => namespace === undefined || s.metadata.namespace === namespace)
+      .filter((s) => matchesSelector(s.metadata.labels ?? {}, labelSelector))
+      .map(clone);
+  }
+
+  /** Replaces a Service (PUT, or the result of a PATCH); a stale resourceVersion is a 409. */
+  updateService(namespace: string, name: string, body: KObject): KObject {
+    this.advance();
+    const k = key(namespace, name);
+    const current = this.services.get(k);
+    if (!current) throw notFound('services', '', name);
+    checkBodyName(body, name);
+    checkResourceVersion(body, current, 'services', '', name);
+    const next = defaultService(clone(body));
+    next.apiVersion = 'v1';
+    next.kind = 'Service';
+    next.metadata = { ...next.metadata, ...identity(current) };
+    // clusterIP is immutable and kept when left out.
+    next.spec.clusterIP = current.spec.clusterIP;
+    next.spec.clusterIPs = current.spec.clusterIPs;
+    validateService(next);
+    next.status = current.status;
+    if (!jsonEqual(next, current)) next.metadata.resourceVersion = this.nextRv();
+    this.services.set(k, next);
+    this.syncAll(this.simTime, false);
+    return clone(next);
+  }
+
+  /** Deletes a Service. */
+  deleteService(namespace: string, name: string): KObject {
+    this.advance();
+    const k = key(namespace, name);
+    const svc = this.services.get(k);
+    if (!svc) throw notFound('services', '', name);
+    this.services.delete(k);
+    return clone(svc);
+  }
+
+  /**
+   * The image (first container) the Service serves now: that of the Ready pods its selector
+   * selects, the one most of them run when they differ (the newest pod breaks a tie).
+   * Undefined when no Ready pod is selected (or the Service is missing or selects nothing).
+   */
+  servedImageOfService(namespace: string, name: string): string | undefined {
+    this.advance();
+    const selector: Record<string, string> = this.services.get(key(namespace, name))?.spec?.selector ?? {};
+    if (Object.keys(selector).length === 0) return undefined;
+    const votes = new Map<string, { count: number; newest: number }>();
+    for (const rs of this.replicaSets.values()) {
+      if (rs.object.metadata.namespace !== namespace) continue;
+      const labels: Record<string, string> = rs.object.spec.template.metadata?.labels ?? {};
+      if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
+      const image = rs.object.spec.template.spec.containers?.[0]?.image;
+      for (const p of rs.pods) {
+        if (p.readyAt === null || p.readyAt > this.simTime || typeof image !== 'string') continue;
+        const v = votes.get(image) ?? { count: 0, newest: 0 };
+        votes.set(image, { count: v.count + 1, newest: Math.max(v.newest, p.createdAt) });
+      }
+    }
+    return [...votes.entries()].sort((a, b) => b[1].count - a[1].count || b[1].newest - a[1].newest)[0]?.[0];
+  }
+
+  // ---------------------------------------------------------------- Argo Rollouts
+
+  /** Reads a Rollout as of now. */
+  getRollout(namespace: string, name: string): KObject {
+    this.advance();
+    const ro = this.rollouts.get(key(namespace, name));
+    if (!ro) throw notFound('rollouts', 'argoproj.io', name);
+    return clone(ro);
+  }
+
+  /** Rollouts of a namespace (all when undefined) matching a label selector. */
+  listRollouts(namespace: string | undefined, labelSelector?: string): KObject[] {
+    this.advance();
+    return [...this.rollouts.values()]
+      .filter((ro) => namespace === undefined || ro.metadata.namespace === namespace)
+      .filter((ro) => matchesSelector(ro.metadata.labels ?? {}, labelSelector))
+      .map(clone);
+  }
+
+  /**
+   * Creates a Rollout as the API server does with the Argo Rollouts CRD (its schema's required
+   * fields and defaults; the status left out). Returns it as written; the controller then acts.
+   */
+  createRollout(namespace: string, body: KObject, readyNow = false): KObject {
+    this.advance();
+    this.requireNamespace(namespace);
+    checkBodyNamespace(body, namespace);
+    const ro = defaultRollout(clone(body));
+    validateRollout(ro);
+    const name: string = ro.metadata.name;
+    const k = key(namespace, name);
+    if (this.rollouts.has(k)) {
+      throw new ApiError(409, 'AlreadyExists', `rollouts.argoproj.io "${name}" already exists`, {
+        name,
+        group: 'argoproj.io',
+        kind: 'rollouts',
+      });
+    }
+    const { resourceVersion: _rv, uid: _uid, ...meta } = ro.metadata;
+    ro.apiVersion = 'argoproj.io/v1alpha1';
+    ro.kind = 'Rollout';
+    ro.metadata = { ...this.newMetadata(meta, namespace), generation: 1 };
+    delete ro.status;
+    this.rollouts.set(k, ro);
+    const written = clone(ro);
+    this.syncAll(this.simTime, readyNow);
+    return written;
+  }
+
+  /**
+   * Replaces a Rollout (PUT, or the result of a PATCH) as a CRD with the status subresource does:
+   * the main resource ignores status changes and bumps metadata.generation on any other change
+   * outside metadata; `/status` takes the status only. A stale resourceVersion is a 409. Returns
+   * the object as written; the controller then acts on it.
+   */
+  updateRollout(
+    namespace: string,
+    name: string,
+    body: KObject,
+    subresource: 'main' | 'status' = 'main',
+  ): KObject {
+    this.advance();
+    const k = key(namespace, name);
+    const current = this.rollouts.get(k);
+    if (!current) throw notFound('rollouts', 'argoproj.io', name);
+    checkBodyName(body, name);
+    checkResourceVersion(body, current, 'rollouts', 'argoproj.io', name);
+    let next: KObject;
+    if (subresource === 'status') {
+      next = clone(current);
+      next.status = clone(body.status ?? {});
+    } else {
+      next = defaultRollout(clone(body));
+      next.apiVersion = 'argoproj.io/v1alpha1';
+      next.kind = 'Rollout';
+      next.metadata = { ...next.metadata, ...identity(current), generation: current.metadata.generation };
+      validateRollout(next);
+      next.status = clone(current.status);
+      if (next.status === undefined) delete next.status;
+      const { metadata: _m1, status: _s1, ...restNext } = next;
+      const { metadata: _m2, status: _s2, ...restCurrent } = current;
+      if (!jsonEqual(restNext, restCurrent)) next.metadata.generation = current.metadata.generation + 1;
+    }
+    if (!jsonEqual(next, current)) next.metadata.resourceVersion = this.nextRv();
+    this.rollouts.set(k, next);
+    const written = clone(next);
+    this.syncAll(this.simTime, false);
+    return written;
+  }
+
+  /**
+   * Deletes a Rollout; the garbage collector deletes its ReplicaSets, and the controller's service
+   * reconciler takes the hash out of the selectors of the Services it managed.
+   */
+  deleteRollout(namespace: string, name: string): KObject {
+    this.advance();
+    const k = key(namespace, name);
+    const ro = this.rollouts.get(k);
+    if (!ro) throw notFound('rollouts', 'argoproj.io', name);
+    for (const rs of this.ownedReplicaSets(ro))
+      this.replicaSets.delete(key(namespace, rs.object.metadata.name));
+    this.rollouts.delete(k);
+    for (const svc of this.services.values()) {
+      if (
+        svc.metadata.namespace !== namespace ||
+        svc.metadata.annotations?.[ROLLOUT_ANNOTATIONS.managedBy] !== name
+      )
+        continue;
+      delete svc.metadata.annotations[ROLLOUT_ANNOTATIONS.managedBy];
+      if (svc.spec?.selector) delete svc.spec.selector[ROLLOUT_HASH_LABEL];
+      svc.metadata.resourceVersion = this.nextRv();
+    }
+    return clone(ro);
+  }
+
+  /** What the Rollout controller sees of the cluster at `t`. */
+  private rolloutWorld(t: number, readyNow: boolean): RolloutWorld {
+    return {
+      now: t,
+      ownedReplicaSets: (ro) => this.ownedReplicaSets(ro),
+      replicaSet: (namespace, name) => this.replicaSets.get(key(namespace, name)),
+      createReplicaSet: (object) => {
+        const template = defaultPodTemplate(clone(object.spec.template));
+        const rs: SimReplicaSet = {
+          object: {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            ...object,
+            metadata: {
+              ...object.metadata,
+              uid: randomUUID(),
+              resourceVersion: this.nextRv(),
+              generation: 1,
+              creationTimestamp: k8sTime(t),
+            },
+            spec: { ...object.spec, template },
+          },
+          pods: [],
+        };
+        this.replicaSets.set(key(object.metadata.namespace, object.metadata.name), rs);
+        this.reconcilePods(rs, t, readyNow);
+        return rs;
+      },
+      deleteReplicaSet: (rs) => {
+        this.replicaSets.delete(key(rs.object.metadata.namespace, rs.object.metadata.name));
+      },
+      replicasChanged: (rs) => {
+        rs.object.metadata.generation += 1;
+        this.reconcilePods(rs, t, readyNow);
+      },
+      replicaSetCounts: (rs) => {
+        const ready = this.readyCount(rs, t);
+        return { replicas: rs.pods.length, readyReplicas: ready, availableReplicas: ready };
+      },
+      service: (namespace, name) => this.services.get(key(namespace, name)),
+      defaultPodTemplate: (template) => defaultPodTemplate(clone(template)),
+    };
+  }
+
+  /** Runs the Rollout controller on `ro` until a pass changes nothing (its informers' re-queues). */
+  private syncRollout(ro: KObject, t: number, readyNow: boolean): void {
+    const world = this.rolloutWorld(t, readyNow);
+    const namespace: string = ro.metadata.namespace;
+    const serviceNames = (): string[] => {
+      const strategy = ro.spec?.strategy ?? {};
+      return [
+        strategy.blueGreen?.activeService,
+        strategy.blueGreen?.previewService,
+        strategy.canary?.stableService,
+        strategy.canary?.canaryService,
+      ].filter((n): n is string => typeof n === 'string' && n !== '');
+    };
+    for (let pass = 0; pass < 50; pass++) {
+      const watched = (): Map<KObject, string> =>
+        new Map<KObject, string>([
+          [ro, JSON.stringify(ro)],
+          ...this.ownedReplicaSets(ro).map((rs): [KObject, string] => [rs.object, JSON.stringify(rs.object)]),
+          ...serviceNames()
+            .map((n) => this.services.get(key(namespace, n)))
+            .filter((svc): svc is KObject => svc !== undefined)
+            .map((svc): [KObject, string] => [svc, JSON.stringify(svc)]),
+        ]);
+      const before = watched();
+      const rsBefore = this.ownedReplicaSets(ro).length;
+      reconcileRollout(world, ro);
+      let changed = this.ownedReplicaSets(ro).length !== rsBefore;
+      for (const [o, json] of watched()) {
+        const was = before.get(o);
+        if (was === json) continue;
+        changed = true;
+        if (was !== undefined) o.metadata.resourceVersion = this.nextRv();
+      }
+      if (!changed) return;
+    }
+  }
+
   // ---------------------------------------------------------------- replica sets and pods
 
   private replicaSetView(rs: { object: KObject; pods: SimPod[] }): KObject {
@@ -665,11 +1110,32 @@ export class SimCluster {
         consider(Date.parse(progressing.lastUpdateTime) + d.spec.progressDeadlineSeconds * 1000 + 1000);
       }
     }
+    // The Argo Rollouts controller's timers: scale-down deadlines (reached at the instant), the
+    // progress deadline and autoPromotionSeconds (both passed strictly after). A superfluous
+    // instant only costs one more sync, which changes nothing.
+    for (const rs of this.replicaSets.values()) {
+      const deadline = Date.parse(
+        rs.object.metadata.annotations?.[ROLLOUT_ANNOTATIONS.scaleDownDeadline] ?? '',
+      );
+      if (Number.isFinite(deadline)) consider(deadline);
+    }
+    for (const ro of this.rollouts.values()) {
+      const progressing = (ro.status?.conditions ?? []).find((c: KObject) => c.type === 'Progressing');
+      if (progressing) {
+        const seconds = ro.spec?.progressDeadlineSeconds ?? 600;
+        consider(Date.parse(progressing.lastUpdateTime) + seconds * 1000 + 1000);
+      }
+      const autoPromotionSeconds = ro.spec?.strategy?.blueGreen?.autoPromotionSeconds ?? 0;
+      for (const p of ro.status?.pauseConditions ?? []) {
+        if (autoPromotionSeconds > 0) consider(Date.parse(p.startTime) + autoPromotionSeconds * 1000 + 1000);
+      }
+    }
     return next;
   }
 
   private syncAll(t: number, readyNow: boolean): void {
     for (const d of this.deployments.values()) this.syncDeployment(d, t, readyNow);
+    for (const ro of this.rollouts.values()) this.syncRollout(ro, t, readyNow);
   }
 
   private createPods(
@@ -1045,5 +1511,19 @@ export class SimCluster {
       },
       true,
     );
+  }
+
+  /**
+   * Creates the namespace, the Services and a blue-green (or canary) Rollout, already rolled out
+   * at revision 1 (pods Ready at once, the Services on its pods). Nothing happens if it exists.
+   */
+  seedRollout(spec: SeedRollout): void {
+    if (!this.namespaces.has(spec.namespace)) this.createNamespace({ metadata: { name: spec.namespace } });
+    if (this.rollouts.has(key(spec.namespace, spec.name))) return;
+    const { services, rollout } = rolloutSeedObjects(spec);
+    for (const svc of services) {
+      if (!this.services.has(key(spec.namespace, svc.metadata.name))) this.createService(spec.namespace, svc);
+    }
+    this.createRollout(spec.namespace, rollout, true);
   }
 }

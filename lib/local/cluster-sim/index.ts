@@ -1,6 +1,7 @@
 /**
  * The embedded cluster simulator: a Kubernetes API subset over HTTP with a deployment
- * controller driven by the simulated clock. Start it with startClusterSimulator.
+ * controller and an Argo Rollouts (blue-green) controller driven by the simulated clock. Start it
+ * with startClusterSimulator.
  */
 export {
   ANNOTATIONS,
@@ -12,6 +13,8 @@ export {
   SimCluster,
 } from './cluster.ts';
 export { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.ts';
+export { calculateRolloutPhase, ROLLOUT_ANNOTATIONS, ROLLOUT_HASH_LABEL } from './rollout-controller.ts';
+export { rolloutSeedObjects, SEED_CONTAINER_PORT, type SeedRollout } from './rollout-seed.ts';
 export {
   type ClusterSimulator,
   type ClusterSimulatorOptions,

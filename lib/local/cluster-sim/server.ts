@@ -11,6 +11,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from '../../../lambdas/core/ports.ts';
 import { ApiError, type ClusterSimSnapshot, type KObject, type SeedWorkload, SimCluster } from './cluster.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, type Json, PatchError } from './patch.ts';
+import type { SeedRollout } from './rollout-seed.ts';
 
 /** HTTP statuses the simulator can be told to fail with. */
 export type InjectedStatus = 401 | 403 | 429 | 500 | 503;
@@ -29,6 +30,8 @@ export interface ClusterSimulatorOptions {
   readonly clock: Clock;
   /** Workloads to create, already rolled out at revision 1 (skipped when they exist in `snapshot`). */
   readonly seed?: readonly SeedWorkload[];
+  /** Blue-green Rollouts (with their Services) to create Healthy at revision 1 (skipped when they exist). */
+  readonly seedRollouts?: readonly SeedRollout[];
   /** State saved by exportState() of an earlier run. */
   readonly snapshot?: ClusterSimSnapshot;
   /** Called after each request that may have changed the cluster (persist it there). */
@@ -60,6 +63,8 @@ export interface ClusterSimulator {
   injectFaults(fault: FaultInjection): void;
   /** Image (first container) served by the Deployment's newest ReplicaSet with Ready pods. */
   servedImage(namespace: string, name: string): string | undefined;
+  /** Image (first container) of the Ready pods a Service's selector selects now (an Argo preview or active Service). */
+  servedImageOfService(namespace: string, service: string): string | undefined;
   /** Every API request received so far, as `METHOD /path?query` (tests assert "no cluster call"). */
   requests(): string[];
   /**
@@ -130,11 +135,42 @@ function list(kind: string, apiVersion: string, items: KObject[], resourceVersio
   };
 }
 
+const JSON_PATCH = 'application/json-patch+json';
+const MERGE_PATCH = 'application/merge-patch+json';
+const STRATEGIC_PATCH = 'application/strategic-merge-patch+json';
+
+/**
+ * Applies a PATCH body to `current` by its Content-Type. Custom resources (Rollouts) take no
+ * strategic merge patch, as kube-apiserver answers for CRDs.
+ */
+function applyPatch(req: IncomingMessage, current: Json, body: Json, strategic: boolean): Json {
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
+  try {
+    if (contentType === JSON_PATCH) return applyJsonPatch(current, body);
+    if (contentType === MERGE_PATCH) return applyMergePatch(current, body);
+    if (strategic && contentType === STRATEGIC_PATCH) return applyStrategicMergePatch(current, body);
+  } catch (err) {
+    if (err instanceof PatchError) {
+      throw new ApiError(err.status, err.status === 400 ? 'BadRequest' : 'Invalid', err.message);
+    }
+    throw err;
+  }
+  const accepted = strategic
+    ? `${JSON_PATCH}, ${MERGE_PATCH}, ${STRATEGIC_PATCH}`
+    : `${JSON_PATCH}, ${MERGE_PATCH}, application/apply-patch+yaml`;
+  throw new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted} (got "${contentType}")`,
+  );
+}
+
 /** Starts the simulator on 127.0.0.1 (a free port). */
 export async function startClusterSimulator(options: ClusterSimulatorOptions): Promise<ClusterSimulator> {
   const cluster = new SimCluster(options.clock);
   if (options.snapshot) cluster.importState(options.snapshot);
   for (const w of options.seed ?? []) cluster.seed(w);
+  for (const r of options.seedRollouts ?? []) cluster.seedRollout(r);
   const token = randomBytes(16).toString('hex');
   const faults: { remaining: number; status: InjectedStatus; methods?: readonly string[] }[] = [];
 
@@ -199,11 +235,41 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions): P
       return;
     }
     if (p === '/apis') {
-      const version = { groupVersion: 'apps/v1', version: 'v1' };
+      const apps = { groupVersion: 'apps/v1', version: 'v1' };
+      const argo = { groupVersion: 'argoproj.io/v1alpha1', version: 'v1alpha1' };
       send(res, 200, {
         kind: 'APIGroupList',
         apiVersion: 'v1',
-        groups: [{ name: 'apps', versions: [version], preferredVersion: version }],
+        groups: [
+          { name: 'apps', versions: [apps], preferredVersion: apps },
+          { name: 'argoproj.io', versions: [argo], preferredVersion: argo },
+        ],
+      });
+      return;
+    }
+    if (p === '/apis/argoproj.io/v1alpha1') {
+      const verbs = ['delete', 'get', 'list', 'patch', 'create', 'update'];
+      send(res, 200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: 'argoproj.io/v1alpha1',
+        resources: [
+          {
+            name: 'rollouts',
+            singularName: 'rollout',
+            namespaced: true,
+            kind: 'Rollout',
+            verbs,
+            shortNames: ['ro'],
+          },
+          {
+            name: 'rollouts/status',
+            singularName: '',
+            namespaced: true,
+            kind: 'Rollout',
+            verbs: ['get', 'patch', 'update'],
+          },
+        ],
       });
       return;
     }
@@ -248,28 +314,8 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions): P
         });
       }
       if (method === 'PATCH') {
-        const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
         const body = await readBody(req);
-        const current = cluster.getDeployment(ns, name) as Json;
-        let patched: Json;
-        try {
-          if (contentType === 'application/json-patch+json') patched = applyJsonPatch(current, body);
-          else if (contentType === 'application/merge-patch+json') patched = applyMergePatch(current, body);
-          else if (contentType === 'application/strategic-merge-patch+json')
-            patched = applyStrategicMergePatch(current, body);
-          else {
-            throw new ApiError(
-              415,
-              'UnsupportedMediaType',
-              `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got "${contentType}")`,
-            );
-          }
-        } catch (err) {
-          if (err instanceof PatchError) {
-            throw new ApiError(err.status, err.status === 400 ? 'BadRequest' : 'Invalid', err.message);
-          }
-          throw err;
-        }
+        const patched = applyPatch(req, cluster.getDeployment(ns, name) as Json, body, true);
         return send(res, 200, cluster.updateDeployment(ns, name, patched as KObject));
       }
     }
@@ -281,6 +327,56 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions): P
     g = at(/^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets\/([^/]+)$/);
     if (g && method === 'GET') {
       return send(res, 200, cluster.getReplicaSet(g[0] ?? '', g[1] ?? ''));
+    }
+    g = at(/^\/api\/v1\/(?:namespaces\/([^/]+)\/)?services$/);
+    if (g) {
+      const ns = g[0];
+      if (method === 'GET')
+        return send(res, 200, list('ServiceList', 'v1', cluster.listServices(ns, selector), rv()));
+      if (method === 'POST' && ns !== undefined)
+        return send(res, 201, cluster.createService(ns, (await readBody(req)) as KObject));
+    }
+    g = at(/^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)$/);
+    if (g) {
+      const ns = g[0] ?? '';
+      const name = g[1] ?? '';
+      if (method === 'GET') return send(res, 200, cluster.getService(ns, name));
+      if (method === 'PUT')
+        return send(res, 200, cluster.updateService(ns, name, (await readBody(req)) as KObject));
+      if (method === 'DELETE') return send(res, 200, cluster.deleteService(ns, name));
+      if (method === 'PATCH') {
+        const body = await readBody(req);
+        const patched = applyPatch(req, cluster.getService(ns, name) as Json, body, true);
+        return send(res, 200, cluster.updateService(ns, name, patched as KObject));
+      }
+    }
+    g = at(/^\/apis\/argoproj\.io\/v1alpha1\/(?:namespaces\/([^/]+)\/)?rollouts$/);
+    if (g) {
+      const ns = g[0];
+      if (method === 'GET')
+        return send(
+          res,
+          200,
+          list('RolloutList', 'argoproj.io/v1alpha1', cluster.listRollouts(ns, selector), rv()),
+        );
+      if (method === 'POST' && ns !== undefined)
+        return send(res, 201, cluster.createRollout(ns, (await readBody(req)) as KObject));
+    }
+    g = at(/^\/apis\/argoproj\.io\/v1alpha1\/namespaces\/([^/]+)\/rollouts\/([^/]+)(\/status)?$/);
+    if (g) {
+      const ns = g[0] ?? '';
+      const name = g[1] ?? '';
+      const subresource = g[2] ? 'status' : 'main';
+      if (method === 'GET') return send(res, 200, cluster.getRollout(ns, name));
+      if (method === 'PUT')
+        return send(res, 200, cluster.updateRollout(ns, name, (await readBody(req)) as KObject, subresource));
+      if (method === 'DELETE' && subresource === 'main')
+        return send(res, 200, cluster.deleteRollout(ns, name));
+      if (method === 'PATCH') {
+        const body = await readBody(req);
+        const patched = applyPatch(req, cluster.getRollout(ns, name) as Json, body, false);
+        return send(res, 200, cluster.updateRollout(ns, name, patched as KObject, subresource));
+      }
     }
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   };
@@ -358,6 +454,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions): P
       });
     },
     servedImage: (namespace, name) => cluster.servedImage(namespace, name),
+    servedImageOfService: (namespace, service) => cluster.servedImageOfService(namespace, service),
     requests: () => [...requests],
     onRequest(listener) {
       listeners.add(listener);
