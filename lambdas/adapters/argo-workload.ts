@@ -166,7 +166,7 @@ function stageMessage(
     case 'degraded':
       return `${name} is Degraded${argo || ''}`;
     case 'paused':
-      return `${name} is paused (spec.paused; kubectl argo rollouts promote ${s.name} -n ${s.namespace} resumes it)`;
+      return `${name} is paused by someone (spec.paused: true; guardian argo resume, or kubectl argo rollouts promote ${s.name} -n ${s.namespace}, resumes it)`;
   }
 }
 
@@ -348,7 +348,10 @@ export class ArgoRolloutWorkload implements WorkloadPort {
       problems.push(
         `${name} has an aborted release in it (${state.status.message ?? 'status.abort'}); roll it back first (guardian rollback)`,
       );
-    } else if (stage === 'degraded') {
+    } else if (
+      stage === 'degraded' &&
+      !(problems.length > 0 && state.status.message?.startsWith('InvalidSpec'))
+    ) {
       problems.push(
         `${name} is Degraded (${state.status.message ?? 'no message'}); fix what the controller reports, or roll back (guardian rollback), first`,
       );

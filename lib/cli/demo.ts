@@ -68,7 +68,7 @@ export async function runDemo(
   const recorder = await startChannelRecorder();
   const channels = env.escalation.channels;
   const guardian = await LocalGuardian.start({
-    config,
+    config: demoConfig(config),
     seedImages: Object.fromEntries(Object.keys(config.environments).map((name) => [name, stable])),
     onEvent: progressPrinter(output),
     // Secrets Manager's answers, locally: PagerDuty's routing key and Slack's webhook (the recorder).
@@ -168,6 +168,21 @@ export async function runDemo(
   );
   if (options.json) stdout.out(jsonDocument({ passed: failed === 0, checks, seconds: Number(took) }));
   return failed === 0 ? 0 : 1;
+}
+
+/**
+ * The config the demo runs: the shipped one, except that the blue-green environment (production's
+ * settings) accepts a pre-release tag, since the demo's images carry their behaviour in one
+ * (`v1.6.2-errors`, lib/local/image-behaviour.ts).
+ */
+function demoConfig(config: GuardianConfig): GuardianConfig {
+  const environments = Object.fromEntries(
+    Object.entries(config.environments).map(([name, e]) => [
+      name,
+      e.platform === 'argo-rollouts' ? { ...e, requireVersionTag: false } : e,
+    ]),
+  );
+  return { ...config, environments };
 }
 
 /** What the ECS scenes need from the demo. */

@@ -797,8 +797,13 @@ export class LocalGuardian {
   async measurements(environment: string): Promise<MetricsSource> {
     const env = this.environment(environment);
     const apiUrl = await this.healthApiUrl(environment);
+    const previewUrl = (await this.cluster()).previewUrls.get(environment);
     const built = await resolvePort('measurements', env).local(
-      { config: { ...env, apiUrl, metrics: LOCAL_METRICS }, vars: {}, clock: this.clock },
+      {
+        config: { ...env, apiUrl, ...(previewUrl && { argo: { previewUrl } }), metrics: LOCAL_METRICS },
+        vars: {},
+        clock: this.clock,
+      },
       { dynamo: this.doc, kubernetes: async () => (await this.cluster()).port, clock: this.clock },
     );
     if (!built) throw new Error(`the measurements port of ${environment} was left out of this build`);
@@ -905,12 +910,13 @@ export class LocalGuardian {
   /** The environment's workload through its platform's local adapter (the port table's, as the steps get it). */
   async workload(environment: string): Promise<WorkloadPort> {
     const env = this.environment(environment);
-    const { port } = await this.cluster();
+    const { port, rollouts } = await this.cluster();
     const built = await resolvePort('workload', env).local(
       { config: env, vars: {}, clock: this.clock },
       {
         dynamo: this.doc,
         kubernetes: async () => port,
+        rollouts: async () => rollouts,
         ecs: () => this.ecsDouble(environment),
         clock: this.clock,
       },

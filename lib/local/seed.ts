@@ -39,7 +39,10 @@ export async function seedWithDemoApis(
     });
     return {
       api: await startDemoApi({ clock, resolveImage: () => sim.servedImageOfService(w.namespace, active) }),
-      preview: await startDemoApi({ clock, resolveImage: () => sim.servedImageOfService(w.namespace, preview) }),
+      preview: await startDemoApi({
+        clock,
+        resolveImage: () => sim.servedImageOfService(w.namespace, preview),
+      }),
     };
   }
   sim.cluster.seed({

@@ -543,7 +543,11 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
         expect(r.status.pauseConditions).toEqual([]);
       }
       const healthy = await until('the fast rollback', healthyOn(oldHash), 60);
-      expect(healthy.status).toMatchObject({ pauseConditions: [], previewSelector: oldHash, promoteFull: false });
+      expect(healthy.status).toMatchObject({
+        pauseConditions: [],
+        previewSelector: oldHash,
+        promoteFull: false,
+      });
       expect(healthy.revision).toBe(3);
       // The ReplicaSet it went back to is no longer due to be scaled down.
       expect((await revision(3)).scaleDownDeadline).toBeUndefined();

@@ -21,6 +21,7 @@ import { type CountsResult, compareErrorCounts } from './counts.ts';
 
 /** Classifications of a metric that had data to judge (an interim score counts only with all of them). */
 const DECIDED: ReadonlySet<string> = new Set(['Pass', 'High', 'Low']);
+
 import { type ScoreResult, scoreMetrics } from './score.ts';
 
 /** The seed's per-environment thresholds the hard rule applies. */
