@@ -39,8 +39,10 @@ export async function seedWithDemoApis(
     });
     return {
       api: await startDemoApi({ clock, resolveImage: () => sim.servedImageOfService(w.namespace, active) }),
+      // Its own traffic (another seed): two sides serving the same release are alike, not identical.
       preview: await startDemoApi({
         clock,
+        seed: 3,
         resolveImage: () => sim.servedImageOfService(w.namespace, preview),
       }),
     };
