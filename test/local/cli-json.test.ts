@@ -160,7 +160,7 @@ describe('--json against the local runner: results and refusals are one document
     const r = await json('demo');
     expect(r.code).toBe(0);
     expect(r.doc).toMatchObject({ passed: true });
-    expect(r.doc.checks).toHaveLength(27);
+    expect(r.doc.checks).toHaveLength(30);
     // Its progress went to stderr.
     expect(r.err).toContain('Roll back to previous revision');
   });

@@ -258,7 +258,7 @@ describe('guardian demo', () => {
       process.chdir(dir);
       const r = await cli('demo');
       expect(r.code).toBe(0);
-      expect(r.out).toContain('demo passed: 27 checks');
+      expect(r.out).toContain('demo passed: 30 checks');
       expect(r.out).toContain('Roll back to previous revision');
       expect(existsSync(path.join(dir, '.guardian'))).toBe(false);
     } finally {
