@@ -11,7 +11,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import fetch from 'node-fetch';
 import { InvalidInputError, NotFoundError } from '../core/errors.ts';
 import type { PodTiming } from './cluster.ts';
-import { CHANGE_CAUSE_ANNOTATION, kubernetesError, probeNamespace } from './kubernetes.ts';
+import { CHANGE_CAUSE_ANNOTATION, kubernetesError, probeNamespace } from './kubernetes-common.ts';
 import {
   ROLLOUT_HASH_LABEL,
   ROLLOUT_REVISION_ANNOTATION,

@@ -16,22 +16,33 @@ import type {
 // Values by subpath: the package index re-exports watch/exec/attach/metrics (and ws, tar) whose
 // module side effects would keep them in every Lambda bundle.
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { Observable } from '@kubernetes/client-node/dist/gen/rxjsStub.js';
 import { ObjectAppsV1Api as AppsV1Api } from '@kubernetes/client-node/dist/gen/types/ObjectParamAPI.js';
 import { setHeaderOptions } from '@kubernetes/client-node/dist/middleware.js';
 import { PatchStrategy } from '@kubernetes/client-node/dist/patch.js';
 import fetch from 'node-fetch';
-import { InvalidInputError, NotFoundError, TransientError } from '../core/errors.ts';
+import { InvalidInputError } from '../core/errors.ts';
 import { quote, shorten } from '../core/text.ts';
 import type { ClusterPort, PodTiming, RevisionInfo, WorkloadState } from './cluster.ts';
-import { isTimeoutError, isTransientHttpStatus, transientNetworkCode } from './transient.ts';
+import {
+  CHANGE_CAUSE_ANNOTATION,
+  httpStatusOf,
+  kubernetesError,
+  type NamespaceProbe,
+  probeNamespace,
+} from './kubernetes-common.ts';
+
+export {
+  CHANGE_CAUSE_ANNOTATION,
+  type KubernetesErrorContext,
+  kubernetesError,
+  type NamespaceProbe,
+  probeNamespace,
+} from './kubernetes-common.ts';
 
 /** Annotation the deployment controller keeps the revision number in. */
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
-/** Annotation `kubectl rollout history` shows as CHANGE-CAUSE. */
-export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 /** Label the deployment controller adds to each ReplicaSet's template; not part of a revision. */
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
@@ -53,116 +64,6 @@ interface PodJson {
 
 /** Default progressDeadlineSeconds of a Deployment (Kubernetes API default). */
 const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
-
-/** What a failed Kubernetes call was about, for the error message. */
-export interface KubernetesErrorContext {
-  /** What the guardian was doing, e.g. "read Deployment". */
-  readonly action: string;
-  readonly namespace: string;
-  readonly name: string;
-  /** True when a follow-up read showed the namespace itself is missing. */
-  readonly namespaceMissing?: boolean;
-  /**
-   * The server URL, when follow-up reads showed it answers 404 to everything (its namespace and
-   * `/version` included): a web server, not a Kubernetes API server.
-   */
-  readonly notKubernetes?: string;
-  /**
-   * The kinds whose RBAC a 401/403 tells the operator to check.
-   * @default 'Deployments and ReplicaSets'
-   */
-  readonly rbacKinds?: string;
-}
-
-interface StatusBody {
-  message?: string;
-  reason?: string;
-}
-
-function parseStatus(body: unknown): StatusBody {
-  if (typeof body === 'string') {
-    try {
-      return parseStatus(JSON.parse(body));
-    } catch {
-      return body ? { message: body.slice(0, 300) } : {};
-    }
-  }
-  if (body && typeof body === 'object') {
-    const b = body as Record<string, unknown>;
-    return {
-      message: typeof b.message === 'string' ? b.message : undefined,
-      reason: typeof b.reason === 'string' ? b.reason : undefined,
-    };
-  }
-  return {};
-}
-
-function httpStatusOf(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
-}
-
-/**
- * Maps a failure of a Kubernetes API call to the guardian's errors: 404 -> NotFoundError,
- * throttling / server errors / conflicts / network failures -> TransientError (retried by the
- * state machine), 400/422 -> InvalidInputError, 401/403 -> an Error telling the operator which
- * access to fix. Anything else is wrapped with the context and its cause.
- */
-export function kubernetesError(err: unknown, ctx: KubernetesErrorContext): Error {
-  const ref = `${ctx.namespace}/${ctx.name}`;
-  const status = httpStatusOf(err);
-  if (status !== undefined) {
-    const body = parseStatus((err as { body?: unknown }).body);
-    const detail = body.message ? `: ${body.message}` : '';
-    if (status === 404 && ctx.notKubernetes !== undefined) {
-      return new Error(
-        `${shorten(ctx.notKubernetes)} is not a Kubernetes API server: it answered 404 to ${ctx.action} ${ref}, ` +
-          `to namespace "${ctx.namespace}" and to /version; check the cluster's server URL in the kubeconfig ` +
-          '(on EKS, the cluster endpoint)',
-        { cause: err },
-      );
-    }
-    if (status === 404) {
-      return ctx.namespaceMissing
-        ? new NotFoundError(
-            `namespace "${ctx.namespace}" does not exist (while trying to ${ctx.action} ${ref})`,
-            {
-              cause: err,
-            },
-          )
-        : new NotFoundError(`${ref} not found: cannot ${ctx.action}${detail}`, { cause: err });
-    }
-    // 409: another writer changed the object first; a later attempt reads it afresh.
-    if (status === 409 || isTransientHttpStatus(status)) {
-      return new TransientError(`Kubernetes API answered ${status} to ${ctx.action} ${ref}${detail}`, {
-        cause: err,
-      });
-    }
-    if (status === 401 || status === 403) {
-      return new Error(
-        `Kubernetes API refused to ${ctx.action} ${ref} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}${detail}): ` +
-          `check the guardian role's EKS access entry and its RBAC permissions on ${ctx.rbacKinds ?? 'Deployments and ReplicaSets'} in this namespace`,
-        { cause: err },
-      );
-    }
-    if (status === 400 || status === 422) {
-      return new InvalidInputError(`Kubernetes API rejected ${ctx.action} ${ref} (${status})${detail}`, {
-        cause: err,
-      });
-    }
-    return new Error(`Kubernetes API answered ${status} to ${ctx.action} ${ref}${detail}`, { cause: err });
-  }
-  const code = transientNetworkCode(err);
-  if (code !== undefined || isTimeoutError(err)) {
-    const why = code ?? 'timeout';
-    return new TransientError(`Kubernetes API unreachable while trying to ${ctx.action} ${ref} (${why})`, {
-      cause: err,
-    });
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return new Error(`failed to ${ctx.action} ${ref}: ${message}`, { cause: err });
-}
 
 function revisionOf(annotations: Record<string, string> | undefined): number {
   const value = Number.parseInt(annotations?.[REVISION_ANNOTATION] ?? '', 10);
@@ -240,44 +141,6 @@ function changeCauseOps(d: V1Deployment, changeCause: string): object[] {
         },
       ]
     : [{ op: 'add', path: '/metadata/annotations', value: { [CHANGE_CAUSE_ANNOTATION]: changeCause } }];
-}
-
-/** What a follow-up read found out about a namespace that answered 404 (see {@link probeNamespace}). */
-export type NamespaceProbe = 'exists' | 'missing' | 'not-kubernetes' | undefined;
-
-/**
- * Why `namespace` answered 404: `missing` when the server is a Kubernetes API server without
- * that namespace, `not-kubernetes` when it answers 404 to `/version` too (a web server, a wrong
- * URL), undefined when the answer is not a plain yes/no (no RBAC on namespaces, say). Raw GETs
- * with the kubeconfig's auth and TLS, because the generated CoreV1Api would add ~0.5 MB to every
- * Kubernetes step's bundle for these calls.
- */
-export async function probeNamespace(
-  kubeConfig: KubeConfig,
-  namespace: string,
-  timeoutMs: number,
-): Promise<NamespaceProbe> {
-  const server = kubeConfig.getCurrentCluster()?.server;
-  if (!server) return undefined;
-  const base = server.replace(/\/+$/, '');
-  const get = async (urlPath: string): Promise<number | undefined> => {
-    try {
-      const init = await kubeConfig.applyToFetchOptions({ method: 'GET' });
-      const res = await fetch(`${base}${urlPath}`, {
-        ...(init as object),
-        signal: AbortSignal.timeout(timeoutMs),
-      } as Parameters<typeof fetch>[1]);
-      await res.text();
-      return res.status;
-    } catch {
-      return undefined;
-    }
-  };
-  const status = await get(`/api/v1/namespaces/${encodeURIComponent(namespace)}`);
-  if (status === undefined) return undefined;
-  if (status !== 404) return status >= 200 && status < 300 ? 'exists' : undefined;
-  // Every Kubernetes API server serves /version (to anonymous callers too, by default).
-  return (await get('/version')) === 404 ? 'not-kubernetes' : 'missing';
 }
 
 /** Options of KubernetesCluster. */

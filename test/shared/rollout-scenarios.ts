@@ -109,8 +109,11 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
       }, maxSeconds);
     }
 
+    // Settled: the controller has also recorded the Paused condition (its next pass after pausing).
     const pausedForPromotion = (r: RolloutState) =>
-      r.status.phase === 'Paused' && r.status.pauseConditions.some((p) => p.reason === 'BlueGreenPause');
+      r.status.phase === 'Paused' &&
+      r.status.pauseConditions.some((p) => p.reason === 'BlueGreenPause') &&
+      condition(r, 'Paused')?.status === 'True';
     const healthyOn = (hash: string | undefined) => (r: RolloutState) =>
       r.status.phase === 'Healthy' &&
       r.status.currentPodHash === hash &&
@@ -533,9 +536,12 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
       await rollouts.promote(NS, ROLLOUT, { full: false });
       await until('promotion', healthyOn(newHash));
       // Still inside the default 30 s scale-down delay: revision 1's pods are up, its deadline set.
-      const previous = await revision(1);
+      const previous = await eventually(async () => {
+        const r1 = await revision(1);
+        expect(r1.scaleDownDeadline).toEqual(expect.any(String));
+        return r1;
+      }, 10);
       expect(previous).toMatchObject({ replicas: 3, availableReplicas: 3 });
-      expect(previous.scaleDownDeadline).toEqual(expect.any(String));
 
       await rollouts.setTemplate(NS, ROLLOUT, previous.podTemplate, 'rollback to revision 1');
       if (target.controlsTime) {

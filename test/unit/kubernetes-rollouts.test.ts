@@ -380,7 +380,7 @@ describe('KubernetesRollouts against a stub API server', () => {
   it('adds the annotations map when the Rollout has none', async () => {
     (rollout.metadata as Record<string, unknown>).annotations = undefined;
     await adapter().setImage(NS, NAME, NAME, 'repo/api:v2', 'x');
-    expect((writes()[0]?.body as object[])[2]).toEqual({
+    expect((writes()[0]?.body as object[] | undefined)?.[2]).toEqual({
       op: 'add',
       path: '/metadata/annotations',
       value: { 'kubernetes.io/change-cause': 'x' },

@@ -796,7 +796,9 @@ export class SimCluster {
     delete ro.status;
     this.rollouts.set(k, ro);
     const written = clone(ro);
-    this.syncAll(this.simTime, readyNow);
+    // Only the new Rollout's pods are Ready at once when seeding, not those of others mid-update.
+    this.syncRollout(ro, this.simTime, readyNow);
+    this.syncAll(this.simTime, false);
     return written;
   }
 
@@ -945,6 +947,9 @@ export class SimCluster {
       }
       if (!changed) return;
     }
+    throw new Error(
+      `the simulated Argo Rollouts controller did not settle Rollout ${namespace}/${ro.metadata.name} in 50 passes (a simulator bug)`,
+    );
   }
 
   // ---------------------------------------------------------------- replica sets and pods
