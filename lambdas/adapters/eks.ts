@@ -13,8 +13,6 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import { NotFoundError, TransientError } from '../core/errors.ts';
 import { type Clock, systemClock } from '../core/ports.ts';
-import type { ClusterPort } from './cluster.ts';
-import { KubernetesCluster } from './kubernetes.ts';
 import { isTransientAwsError } from './transient.ts';
 
 /** Prefix of an EKS bearer token. */
@@ -148,22 +146,11 @@ export function kubeConfigForEks(clusterName: string, info: EksClusterInfo, toke
   return kc;
 }
 
-/** Overrides for eksClusterProvider (tests and the local runner). */
+/** Overrides for eksClientProvider (tests and the local runner). */
 export interface EksProviderDeps {
   readonly eks?: EKSClient;
   readonly credentials?: AwsCredentialIdentityProvider;
   readonly clock?: Clock;
-}
-
-/**
- * `StepDeps.cluster` for the Lambda runtime: DescribeCluster once per container, a fresh token
- * (and client) whenever the cached one is older than TOKEN_REFRESH_AFTER_MS.
- */
-export function eksClusterProvider(
-  env: EnvironmentConfig,
-  deps: EksProviderDeps = {},
-): () => Promise<ClusterPort> {
-  return eksClientProvider(env, (kc) => new KubernetesCluster(kc), deps);
 }
 
 /**

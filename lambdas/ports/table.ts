@@ -192,10 +192,16 @@ const workloads: { readonly [P in BuiltPlatform]: PortSpec<WorkloadPort> } = {
     ],
     aws: (ctx) =>
       process.env.GUARDIAN_PORT_WORKLOAD_KUBERNETES !== 'off'
-        ? Promise.all([import('../adapters/eks.ts'), import('../adapters/kubernetes-workload.ts')]).then(
-            ([eks, k8s]) =>
+        ? Promise.all([
+            import('../adapters/eks.ts'),
+            import('../adapters/kubernetes.ts'),
+            import('../adapters/kubernetes-workload.ts'),
+          ]).then(
+            ([eks, cluster, k8s]) =>
               new k8s.DeploymentWorkload(
-                eks.eksClusterProvider(ctx.config, { clock: ctx.clock }),
+                eks.eksClientProvider(ctx.config, (kc) => new cluster.KubernetesCluster(kc), {
+                  clock: ctx.clock,
+                }),
                 k8s.deploymentPlacement(ctx.config),
               ),
           )

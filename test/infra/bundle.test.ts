@@ -91,4 +91,44 @@ describe('bundling', () => {
       expect(mod.handler?.step, step).toBe(step);
     }
   }, 120_000);
+
+  it('bundles the blue-green workload steps with the Argo Rollouts adapter, loadable on Node', async () => {
+    const { config } = synthesized();
+    const argo = config.environments['production-argo'];
+    if (!argo) throw new Error('no production-argo environment');
+    const argoOut = mkdtempSync(path.join(tmpdir(), 'guardian-bundle-argo-'));
+    symlinkSync(path.resolve('node_modules'), path.join(argoOut, 'node_modules'), 'dir');
+    try {
+      const { stacks } = buildApp({
+        config: { ...config, environments: { 'production-argo': argo } },
+        outdir: argoOut,
+        nag: false,
+      });
+      const stack = stacks['production-argo'];
+      if (!stack) throw new Error('no production-argo stack');
+      const template = Template.fromStack(stack);
+      const resources = template.toJSON().Resources;
+      const steps = stepFunctionsOfTemplate(template);
+      expect(Object.values(steps).sort()).toEqual([...STEP_IDS].sort());
+      for (const [id, step] of Object.entries(steps)) {
+        if (!(STEPS[step as StepId].ports as readonly string[]).includes('workload')) continue;
+        const key = String(resources[id].Properties.Code.S3Key);
+        const code = readFileSync(
+          path.join(argoOut, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs'),
+          'utf8',
+        );
+        // The Rollout API (raw HTTP with the kubeconfig's auth) and the EKS token, not ECS.
+        expect(code, step).toContain('/apis/argoproj.io/v1alpha1/namespaces/');
+        expect(code.includes(EKS_MARKER), `${step} EKS client`).toBe(true);
+        expect(code, step).not.toContain('@aws-sdk/client-ecs');
+        expect(code.length, `${step} bundle bytes`).toBeLessThan(1_000_000);
+        const mod = (await import(
+          pathToFileURL(path.join(argoOut, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs')).href
+        )) as { handler?: { step?: unknown } };
+        expect(mod.handler?.step, step).toBe(step);
+      }
+    } finally {
+      rmSync(argoOut, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

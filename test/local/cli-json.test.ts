@@ -60,6 +60,7 @@ function okArgs(command: CommandName, stateDir: string): string[] {
     ];
   }
   if (command === 'backup') return ['backup', 'list', '--env', 'staging', ...local];
+  if (command === 'argo') return ['argo', 'status', '--env', 'production-argo', ...local];
   const extra = command === 'deploy' ? ['--image', `${REPO}:v1.5.0`] : [];
   return [command, '--env', 'staging', ...extra, '--local', '--state-dir', stateDir];
 }
