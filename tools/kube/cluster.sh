@@ -15,6 +15,8 @@
 # Environment: GUARDIAN_KUBE_CACHE (default $HOME/.cache/guardian-kube/<versions>),
 # GUARDIAN_KUBE_CLUSTER (cluster name, default guardian-it).
 set -euo pipefail
+# Failures inside $(...) (`GUARDIAN_KUBECONFIG="$(up)"`) must stop the script too.
+shopt -s inherit_errexit
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
