@@ -139,11 +139,12 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
 
     it('reads the seeded Rollout as Healthy at revision 1, both Services on its ReplicaSet', async () => {
       const r = await seed();
+      // The real controller's first write normalises the spec (resources: {}), a generation of its
+      // own: only that the controller has observed the latest one is certain.
+      expect(r.observedGeneration).toBe(r.generation);
       expect(r).toMatchObject({
         namespace: NS,
         name: ROLLOUT,
-        generation: 1,
-        observedGeneration: 1,
         replicas: 3,
         paused: false,
         strategy: 'blueGreen',
@@ -216,7 +217,7 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
       const before = await seed();
       const stable = before.status.stableRS;
       const after = await rollouts.setImage(NS, ROLLOUT, ROLLOUT, V2, 'deploy v1.1.0');
-      expect(after.generation).toBe(2);
+      expect(after.generation).toBe(before.generation + 1);
       expect(after.images[ROLLOUT]).toBe(V2);
 
       if (target.controlsTime) {
@@ -357,7 +358,7 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
       const hash = (
         await until('a new current hash', (r) => r.status.currentPodHash !== before.status.currentPodHash)
       ).status.currentPodHash;
-      expect(changed.generation).toBe(2);
+      expect(changed.generation).toBe(before.generation + 1);
       await until('promotion', healthyOn(hash));
       await eventually(async () => expect(await target.servedImage(NS, ACTIVE)).toBe(V2));
     });
@@ -495,9 +496,10 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
       await eventually(async () => expect((await revision(1)).replicas).toBe(0), 60);
 
       const previous = await revision(1);
+      const prior = await rollouts.getRollout(NS, ROLLOUT);
       const undone = await rollouts.setTemplate(NS, ROLLOUT, previous.podTemplate, 'rollback to revision 1');
       expect(undone.images[ROLLOUT]).toBe(V1);
-      expect(undone.generation).toBe(3);
+      expect(undone.generation).toBe(prior.generation + 1);
       // Once the controller has observed the undo, its current hash is revision 1's again.
       const observed = await until('the undo to be observed', (r) => r.status.currentPodHash === oldHash);
       expect(observed.status).toMatchObject({
@@ -652,12 +654,12 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
     });
 
     it('refuses an unknown container and names the ones that exist', async () => {
-      await seed();
+      const seeded = await seed();
       await expect(rollouts.setImage(NS, ROLLOUT, 'sidecar', V2, 'x')).rejects.toThrow(InvalidInputError);
       await expect(rollouts.setImage(NS, ROLLOUT, 'sidecar', V2, 'x')).rejects.toThrow(
         /no container "sidecar"; its containers are: buywhere-api/,
       );
-      expect((await rollouts.getRollout(NS, ROLLOUT)).generation).toBe(1);
+      expect((await rollouts.getRollout(NS, ROLLOUT)).generation).toBe(seeded.generation);
     });
 
     it('names the missing Rollout and the missing namespace', async () => {
