@@ -12,12 +12,12 @@
  */
 import type { ArgoOperation, ArgoRolloutWorkload } from '../../lambdas/adapters/argo-workload.ts';
 import { InvalidInputError } from '../../lambdas/core/errors.ts';
-import { systemClock } from '../../lambdas/core/ports.ts';
 import { printable } from '../../lambdas/core/text.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalGuardian } from '../local/guardian.ts';
 import { type ParsedArgs, refuseForeignOptions, requireString, UsageError } from './args.ts';
+import { awsWorkload } from './aws-workload.ts';
 import { bold, dim, green, jsonDocument, type Output, red, yellow } from './format.ts';
 import { CommandRefusedError } from './report.ts';
 
@@ -112,16 +112,6 @@ function printStatus(output: Output, s: ArgoStatusOutput): void {
     `  Replicas: desired ${s.replicas.desired}, updated ${s.replicas.updated}, ready ${s.replicas.ready}, available ${s.replicas.available}`,
   );
   output.out(`  ${printable(s.summary)}`);
-}
-
-/** The environment's workload in AWS (EKS with the operator's credentials). */
-async function awsWorkload(env: EnvironmentConfig): Promise<WorkloadPort> {
-  const { resolvePort } = await import('../../lambdas/ports/table.ts');
-  const built = resolvePort('workload', env).aws({ config: env, vars: {}, clock: systemClock }) as
-    | Promise<WorkloadPort>
-    | undefined;
-  if (!built) throw new Error(`the ${env.platform} workload adapter is not part of this build`);
-  return built;
 }
 
 /** Runs the subcommand on `workload` and prints its result. */

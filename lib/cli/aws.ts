@@ -12,13 +12,13 @@ import { SfnWorkflows } from '../../lambdas/adapters/sfn-workflows.ts';
 import type { AlarmHandlerResult } from '../../lambdas/alarm-handler/handler.ts';
 import type { HoldDecision } from '../../lambdas/core/canary-hold.ts';
 import { escalationTaskOutput, type IncidentActor } from '../../lambdas/core/incidents.ts';
-import { type IncidentTransitionResult, type Store, systemClock } from '../../lambdas/core/ports.ts';
-import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
-import { resolvePort } from '../../lambdas/ports/table.ts';
+import type { IncidentTransitionResult, Store } from '../../lambdas/core/ports.ts';
+import type { WorkloadObservation } from '../../lambdas/core/workload.ts';
 import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
 import { stackNameOf } from '../app.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import { STACK_OUTPUTS } from '../stacks/outputs.ts';
+import { awsWorkload } from './aws-workload.ts';
 
 /** A started execution and where an operator watches it. */
 export interface StartedExecution {
@@ -101,17 +101,11 @@ export async function awsGuardian(env: EnvironmentConfig): Promise<GuardianBacke
     const executionArn = res.executionArn ?? '';
     return { executionArn, consoleUrl: consoleUrl(region, executionArn) };
   };
-  // The same Workload adapter the Lambda functions build, from the port table.
-  const workload = resolvePort('workload', env).aws({ config: env, vars: {}, clock: systemClock }) as
-    | Promise<WorkloadPort>
-    | undefined;
   return {
     store,
     now: () => new Date(),
-    workload: async () => {
-      if (!workload) throw new Error(`the ${env.platform} workload adapter is not part of this build`);
-      return (await workload).observe();
-    },
+    // The same Workload adapter the Lambda functions build, from the port table.
+    workload: async () => (await awsWorkload(env)).observe(),
     async invokeAlarmHandler(event) {
       const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
       const res = await new LambdaClient({ region }).send(

@@ -8,13 +8,12 @@
  * check is skipped and says so. Exit 0 healthy, 1 unhealthy, 2 bad usage or config.
  */
 import type { HealthEvaluation } from '../../lambdas/core/health.ts';
-import { systemClock } from '../../lambdas/core/ports.ts';
 import { printable, quote } from '../../lambdas/core/text.ts';
-import type { WorkloadPort } from '../../lambdas/core/workload.ts';
 import { runHealthCheck, type StartupSource } from '../../lambdas/health-check/run.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
 import type { LocalGuardian } from '../local/guardian.ts';
 import { optionalString, type ParsedArgs, requireString, UsageError } from './args.ts';
+import { awsWorkload } from './aws-workload.ts';
 import { bold, dim, green, jsonDocument, type Output, red } from './format.ts';
 
 /** Runs `fn` with the local runner, as the other `--local` commands do (commands.ts). */
@@ -39,16 +38,6 @@ function apiUrlOption(args: ParsedArgs): string | undefined {
     );
   }
   return url;
-}
-
-/** The environment's workload in AWS (EKS with the operator's credentials), built lazily by the port table. */
-async function awsWorkload(env: EnvironmentConfig): Promise<WorkloadPort> {
-  const { resolvePort } = await import('../../lambdas/ports/table.ts');
-  const built = resolvePort('workload', env).aws({ config: env, vars: {}, clock: systemClock }) as
-    | Promise<WorkloadPort>
-    | undefined;
-  if (!built) throw new Error(`the ${env.platform} workload adapter is not part of this build`);
-  return built;
 }
 
 /** Prints the result (text or the one JSON document) and returns the exit code. */
