@@ -8,6 +8,7 @@
  */
 import { InvalidInputError, TransientError } from '../core/errors.ts';
 import type { PodStartup } from '../core/health.ts';
+import { stableJson } from '../core/text.ts';
 import type {
   BlueGreenObservation,
   BlueGreenStage,
@@ -16,7 +17,7 @@ import type {
   WorkloadPort,
   WorkloadRolloutPhase,
 } from '../core/workload.ts';
-import { containerImage, type DeploymentPlacement } from './kubernetes-workload.ts';
+import { containerImage, type DeploymentPlacement, deploymentPlacement } from './kubernetes-workload.ts';
 import {
   ROLLOUT_HASH_LABEL,
   type RolloutRevision,
@@ -27,22 +28,9 @@ import {
 /** Pause condition the controller sets while a blue-green preview waits for promotion. */
 export const BLUE_GREEN_PAUSE = 'BlueGreenPause';
 
-/**
- * Where an Argo environment's Rollout is. The loader requires `namespace` on Kubernetes platforms;
- * a config built in code without it is refused here, naming the environment.
- */
-export function rolloutPlacement(env: {
-  readonly name: string;
-  readonly namespace?: string | undefined;
-  readonly workload: string;
-  readonly container: string;
-}): DeploymentPlacement {
-  if (!env.namespace) {
-    throw new InvalidInputError(
-      `environment '${env.name}' runs on Argo Rollouts but has no namespace in config/environments.yaml`,
-    );
-  }
-  return { namespace: env.namespace, workload: env.workload, container: env.container };
+/** Where an Argo environment's Rollout is (namespace required, as for a Deployment). */
+export function rolloutPlacement(env: Parameters<typeof deploymentPlacement>[0]): DeploymentPlacement {
+  return deploymentPlacement(env, 'Argo Rollouts');
 }
 
 /** `rollout "production/buywhere-api"`, as the plugin names it. */
@@ -64,18 +52,6 @@ export function normalTemplate(template: Readonly<Record<string, unknown>>): Rec
     if (Object.keys(t.metadata).length === 0) delete t.metadata;
   }
   return t as Record<string, unknown>;
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 /** Whether two pod templates are the same revision (what the controller would hash alike). */

@@ -23,18 +23,22 @@ export interface DeploymentPlacement {
 }
 
 /**
- * Where a Kubernetes environment's Deployment is. The loader requires `namespace` on platform
- * kubernetes; a config built in code without it is refused here, naming the environment.
+ * Where a Kubernetes environment's workload is (its Deployment, or on Argo Rollouts its Rollout).
+ * The loader requires `namespace` on both platforms; a config built in code without it is refused
+ * here, naming the environment and the platform.
  */
-export function deploymentPlacement(env: {
-  readonly name: string;
-  readonly namespace?: string | undefined;
-  readonly workload: string;
-  readonly container: string;
-}): DeploymentPlacement {
+export function deploymentPlacement(
+  env: {
+    readonly name: string;
+    readonly namespace?: string | undefined;
+    readonly workload: string;
+    readonly container: string;
+  },
+  platform = 'Kubernetes',
+): DeploymentPlacement {
   if (!env.namespace) {
     throw new InvalidInputError(
-      `environment '${env.name}' runs on Kubernetes but has no namespace in config/environments.yaml`,
+      `environment '${env.name}' runs on ${platform} but has no namespace in config/environments.yaml`,
     );
   }
   return { namespace: env.namespace, workload: env.workload, container: env.container };

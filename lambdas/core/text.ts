@@ -94,3 +94,20 @@ export function controlCharacterProblem(text: string): string | undefined {
 export function storableText(text: string): string {
   return printable(text.replace(/[\t\n\r]+/g, ' '));
 }
+
+/**
+ * JSON with object keys sorted and undefined members left out, so equal values give equal text
+ * whatever order their keys were written in (pod templates compared or hashed).
+ */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

@@ -15,22 +15,14 @@ import { InvalidInputError } from '../../lambdas/core/errors.ts';
 import { printable } from '../../lambdas/core/text.ts';
 import type { WorkloadObservation, WorkloadPort } from '../../lambdas/core/workload.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
-import type { LocalGuardian } from '../local/guardian.ts';
 import { type ParsedArgs, refuseForeignOptions, requireString, UsageError } from './args.ts';
 import { awsWorkload } from './aws-workload.ts';
+import type { CommandContext } from './command-context.ts';
 import { bold, dim, green, jsonDocument, type Output, red, yellow } from './format.ts';
 import { CommandRefusedError } from './report.ts';
 
 /** What the argo commands borrow from commands.ts. */
-export interface ArgoCommandContext {
-  readonly environmentOf: (config: GuardianConfig, name: string) => Promise<EnvironmentConfig>;
-  readonly withLocal: <T>(
-    args: ParsedArgs,
-    config: GuardianConfig,
-    output: Output,
-    fn: (g: LocalGuardian) => Promise<T>,
-  ) => Promise<T>;
-}
+export type ArgoCommandContext = Pick<CommandContext, 'environmentOf' | 'withLocal'>;
 
 /** The subcommands. */
 export const ARGO_SUBCOMMANDS = ['status', 'promote', 'abort', 'pause', 'resume'] as const;

@@ -21,22 +21,13 @@ import { printable, quote, shorten } from '../../lambdas/core/text.ts';
 import type { DeploymentRecord } from '../../lambdas/core/types.ts';
 import { backupConfigOf } from '../config/backup-schema.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
-import type { LocalGuardian } from '../local/guardian.ts';
 import { type ParsedArgs, refuseForeignOptions, requireString, UsageError } from './args.ts';
+import type { CommandContext } from './command-context.ts';
 import { bold, jsonDocument, type Output } from './format.ts';
 import { CommandRefusedError } from './report.ts';
 
 /** What the backup commands borrow from commands.ts. */
-export interface BackupCommandContext {
-  readonly environmentOf: (config: GuardianConfig, name: string) => Promise<EnvironmentConfig>;
-  readonly withLocal: <T>(
-    args: ParsedArgs,
-    config: GuardianConfig,
-    output: Output,
-    fn: (g: LocalGuardian) => Promise<T>,
-  ) => Promise<T>;
-  readonly whoAmI: (args: ParsedArgs) => string;
-}
+export type BackupCommandContext = CommandContext;
 
 /** Where the commands find snapshots, deployment records and the time. */
 interface BackupBackend {

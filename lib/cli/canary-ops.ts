@@ -21,7 +21,6 @@ import { printable } from '../../lambdas/core/text.ts';
 import type { DeploymentRecord } from '../../lambdas/core/types.ts';
 import type { HoldDecisionResult } from '../../lambdas/shared/hold.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
-import type { LocalGuardian } from '../local/guardian.ts';
 import {
   optionalInt,
   optionalString,
@@ -30,21 +29,12 @@ import {
   requireString,
   UsageError,
 } from './args.ts';
+import type { CommandContext } from './command-context.ts';
 import { bold, dim, formatCanary, jsonDocument, type Output } from './format.ts';
 import { CommandRefusedError } from './report.ts';
 
 /** What the canary commands borrow from commands.ts. */
-export interface CanaryCommandContext {
-  readonly environmentOf: (config: GuardianConfig, name: string) => Promise<EnvironmentConfig>;
-  readonly withLocal: <T>(
-    args: ParsedArgs,
-    config: GuardianConfig,
-    output: Output,
-    fn: (g: LocalGuardian) => Promise<T>,
-    extra?: { readonly advanceWhenIdle?: boolean; readonly deferEscalations?: boolean },
-  ) => Promise<T>;
-  readonly whoAmI: (args: ParsedArgs) => string;
-}
+export type CanaryCommandContext = CommandContext;
 
 /** Options each subcommand accepts (besides --json, --help, --config-dir). */
 const ACCEPTS: Record<string, readonly string[]> = {

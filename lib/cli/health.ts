@@ -11,18 +11,12 @@ import type { HealthEvaluation } from '../../lambdas/core/health.ts';
 import { printable, quote } from '../../lambdas/core/text.ts';
 import { runHealthCheck, type StartupSource } from '../../lambdas/health-check/run.ts';
 import type { EnvironmentConfig, GuardianConfig } from '../config/schema.ts';
-import type { LocalGuardian } from '../local/guardian.ts';
 import { optionalString, type ParsedArgs, requireString, UsageError } from './args.ts';
 import { awsWorkload } from './aws-workload.ts';
+import type { WithLocal } from './command-context.ts';
 import { bold, dim, green, jsonDocument, type Output, red } from './format.ts';
 
-/** Runs `fn` with the local runner, as the other `--local` commands do (commands.ts). */
-export type WithLocal = <T>(
-  args: ParsedArgs,
-  config: GuardianConfig,
-  output: Output,
-  fn: (g: LocalGuardian) => Promise<T>,
-) => Promise<T>;
+export type { WithLocal } from './command-context.ts';
 
 /** Why the startup check is skipped when only an API URL is given. */
 export const NO_CLUSTER_REASON =

@@ -7,9 +7,9 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
+import { STEP_IDS, STEPS } from '../../lambdas/steps.ts';
 import { stateMachineDefinitions, stepFunctionsOfTemplate } from '../../lib/template.ts';
-import { templateOf } from './fixtures.ts';
+import { statementActions, stepStatements, templateOf } from './fixtures.ts';
 
 const ENV = 'production-argo';
 type State = {
@@ -138,7 +138,7 @@ describe('the production-argo stack', () => {
     expect(steps).toContain('promote');
     const workloadSteps = STEP_IDS.filter((s) => (STEPS[s].ports as readonly string[]).includes('workload'));
     for (const step of workloadSteps.filter((s) => steps.includes(s))) {
-      const actions = statementsOf(t, step).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+      const actions = stepStatements(t, step).flatMap(statementActions);
       expect(
         actions.filter(
           (a) =>
@@ -161,16 +161,3 @@ describe('the production-argo stack', () => {
     expect(Object.values(stepFunctionsOfTemplate(templateOf(env)))).not.toContain('promote');
   });
 });
-
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
-function statementsOf(template: Template, step: StepId): Statement[] {
-  const entry = Object.entries(stepFunctionsOfTemplate(template)).find(([, s]) => s === step);
-  if (!entry) throw new Error(`no function for step ${step}`);
-  const fn = template.toJSON().Resources[entry[0]];
-  const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) =>
-      (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
-    )
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}

@@ -6,24 +6,12 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { STEP_IDS, STEPS, type StepId } from '../../lambdas/steps.ts';
-import { stateMachineDefinitions, stepFunctionsOfTemplate } from '../../lib/template.ts';
-import { templateOf } from './fixtures.ts';
+import { STEP_IDS, STEPS } from '../../lambdas/steps.ts';
+import { stateMachineDefinitions } from '../../lib/template.ts';
+import { statementActions, stepStatements, templateOf } from './fixtures.ts';
 
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
-function statementsOf(template: Template, step: StepId): Statement[] {
-  const entry = Object.entries(stepFunctionsOfTemplate(template)).find(([, s]) => s === step);
-  if (!entry) throw new Error(`no function for step ${step}`);
-  const fn = template.toJSON().Resources[entry[0]];
-  const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) =>
-      (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
-    )
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}
-const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const statementsOf = stepStatements;
+const actions = statementActions;
 /** A resource as text, with CloudFormation's partition and account references kept readable. */
 const resourceText = (r: unknown): string =>
   JSON.stringify(r)

@@ -5,28 +5,13 @@
  * (`npm run test:integration`). Where the two differ, the simulator is wrong.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { SeedRollout } from '../../lib/local/cluster-sim/index.ts';
 
-/** A blue-green Rollout to create, with its Services, already rolled out at revision 1. */
-export interface RolloutSeedSpec {
-  readonly namespace: string;
-  /** The Rollout's name; its pods are labelled `app: <name>`. */
-  readonly name: string;
-  readonly container: string;
-  readonly image: string;
-  readonly replicas: number;
-  /** The active Service (created with selector `app: <name>`). */
-  readonly activeService: string;
-  /** The preview Service; `null` leaves it out of both the strategy and the cluster. */
-  readonly previewService: string | null;
-  /** Default false: the guardian's Rollouts wait for it to promote. */
-  readonly autoPromotionEnabled?: boolean;
-  /** Default: the API's (30). */
-  readonly scaleDownDelaySeconds?: number;
-  /** Default: the API's (600). */
-  readonly progressDeadlineSeconds?: number;
-  /** Default `blueGreen`; `canary` seeds a canary Rollout with no steps (for refusals). */
-  readonly strategy?: 'blueGreen' | 'canary';
-}
+/**
+ * A blue-green Rollout to create, with its Services, already rolled out at revision 1: the
+ * simulator's seed (both targets create the same objects, `rolloutSeedObjects`).
+ */
+export type RolloutSeedSpec = SeedRollout;
 
 /** A cluster with an Argo Rollouts controller. */
 export interface RolloutTarget {

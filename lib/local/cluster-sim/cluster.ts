@@ -11,6 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { splitImageReference } from '../../../lambdas/core/image.ts';
 import type { Clock } from '../../../lambdas/core/ports.ts';
+import { stableJson } from '../../../lambdas/core/text.ts';
 import { imageBehaviour } from '../image-behaviour.ts';
 import { jsonEqual } from './patch.ts';
 import {
@@ -94,18 +95,6 @@ function templateHash(template: KObject): string {
   let out = '';
   for (let i = 0; i < 10; i++) out += SAFE_ALPHABET[(digest[i] ?? 0) % SAFE_ALPHABET.length];
   return out;
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as KObject)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as KObject)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 function withoutHashLabel(template: KObject): KObject {

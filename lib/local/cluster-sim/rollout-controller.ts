@@ -13,6 +13,7 @@
  * Canary Rollouts are reconciled only roughly (the new ReplicaSet scaled to spec.replicas, the others
  * to zero once it is available, no steps): enough to read one and be refused as not blue-green.
  */
+import { stableJson } from '../../../lambdas/core/text.ts';
 import type { KObject, SimPod } from './cluster.ts';
 import { jsonEqual } from './patch.ts';
 
@@ -102,18 +103,6 @@ function rfc3339(ms: number): string {
 
 function clone<T>(v: T): T {
   return structuredClone(v);
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as KObject)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as KObject)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
