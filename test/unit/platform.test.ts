@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILT_PLATFORMS, isBuiltPlatform, PLATFORMS, type Platform } from '../../lambdas/core/workload.ts';
 import { resolvePort } from '../../lambdas/ports/table.ts';
@@ -58,3 +59,46 @@ describe('platforms', () => {
     );
   });
 });
+
+describe('the argo-rollouts platform in config (issue 11)', () => {
+  it("refuses staging on argo-rollouts without argo.previewUrl, at the environment's line", () => {
+    const { dir } = withStagingPlatform('argo-rollouts');
+    expect(problemsOf(dir)).toContain(
+      `${path.join(dir, 'environments.yaml')}:${lineOfEnvironment(dir, 'staging')}: environments.staging.argo: is required on platform argo-rollouts: argo.previewUrl, where the preview Service is reached (health check and canary analysis before promotion)`,
+    );
+  });
+
+  it('refuses argo on another platform, and argo-rollouts without a namespace', () => {
+    const foreign = configWith(dirs, (yaml) =>
+      yaml.replace(
+        '    platform: kubernetes\n',
+        '    platform: kubernetes\n    argo: { previewUrl: https://preview.example.com }\n',
+      ),
+    );
+    expect(problemsOf(foreign).join('\n')).toMatch(
+      /environments\.staging\.argo: has no meaning on platform kubernetes: it is for platform argo-rollouts/,
+    );
+    const noNamespace = configWith(dirs, (yaml) => {
+      const at = yaml.indexOf('  production-argo:');
+      return yaml.slice(0, at) + yaml.slice(at).replace('    namespace: production\n', '');
+    });
+    expect(problemsOf(noNamespace).join('\n')).toMatch(
+      /environments\.production-argo\.namespace: is required on platform argo-rollouts \(the Rollout's namespace\)/,
+    );
+  });
+
+  it('refuses a previewUrl that is not an http(s) URL', () => {
+    const bad = configWith(dirs, (yaml) =>
+      yaml.replace('previewUrl: https://preview.api.buywhere.io', 'previewUrl: ftp://preview'),
+    );
+    expect(problemsOf(bad).join('\n')).toMatch(
+      /environments\.production-argo\.argo\.previewUrl: must be an http\(s\) URL/,
+    );
+  });
+});
+
+/** The 1-based line of `  <name>:` in the copied environments.yaml. */
+function lineOfEnvironment(dir: string, name: string): number {
+  const lines = readFileSync(path.join(dir, 'environments.yaml'), 'utf8').split('\n');
+  return lines.indexOf(`  ${name}:`) + 1;
+}
