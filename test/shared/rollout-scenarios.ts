@@ -486,8 +486,9 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
     it('undoes a promoted release: the previous template, fully promoted once observed, puts the active Service back on the old image', async () => {
       const before = await seed({ scaleDownDelaySeconds: 10 });
       const oldHash = before.status.stableRS;
-      // Revision 2 created seconds after revision 1, so that going back to 1 is a rollback (isRollback).
-      await target.elapse(target.stepSeconds);
+      // Revision 2 created in a later second than revision 1 (creation times have second precision),
+      // so that going back to 1 is a rollback (isRollback compares them).
+      await target.elapse(Math.max(target.stepSeconds, 1.1));
       const paused = await deployAndPause();
       const newHash = paused.status.currentPodHash;
       await rollouts.promote(NS, ROLLOUT, { full: false });
@@ -532,7 +533,8 @@ export function defineRolloutScenarios(label: string, makeTarget: () => Promise<
     it('undoes within scaleDownDelaySeconds: a fast rollback switches the active Service back without pausing', async () => {
       const before = await seed();
       const oldHash = before.status.stableRS;
-      await target.elapse(target.stepSeconds);
+      // As above: revision 2 in a later second, or the undo is no rollback and pauses.
+      await target.elapse(Math.max(target.stepSeconds, 1.1));
       const paused = await deployAndPause();
       const newHash = paused.status.currentPodHash;
       await rollouts.promote(NS, ROLLOUT, { full: false });
